@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The firmware behind one interface: the real /dev/sev-guest device
+ * (backend-sev-guest.c) or the simulator (backend-simulator.c). The
+ * simulator is only ever selected explicitly.
+ *
+ * snp_backend_derive_key() validates every request before it reaches a
+ * backend: structurally (reserved bits, KEY_SEL 3, VMPL > 3, unknown field
+ * bits) and against the platform's limits read from a fresh attestation
+ * report (VMPL below the caller's, SVN above the launch SVN, TCB above
+ * COMMITTED_TCB in any byte). A request that fails validation is never sent.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "snp-abi.h"
+#include "snp-error.h"
+
+struct snp_backend;
+
+struct snp_backend_ops {
+        const char *name;  /* "sev-guest", "simulator" */
+        /* Send one MSG_KEY_REQ; on success the 32-byte key is in key_out.
+         * Implementations check the transport result, then STATUS, then
+         * reject an all-zero key. */
+        int (*derive_key)(struct snp_backend *b, const struct snp_msg_key_req *req,
+                          uint8_t key_out[SNP_KEY_LEN], struct snp_error *err);
+        /* Send one MSG_REPORT_REQ; on success *report_out holds the report. */
+        int (*get_report)(struct snp_backend *b, const struct snp_msg_report_req *req,
+                          struct snp_report *report_out, struct snp_error *err);
+        void (*free)(struct snp_backend *b);
+};
+
+struct snp_backend {
+        const struct snp_backend_ops *ops;
+        uint32_t own_vmpl;   /* the VMPL this guest software runs at */
+        void *data;          /* backend-private */
+};
+
+/* Open the real device (path NULL = /dev/sev-guest). own_vmpl: the VMPL the
+ * guest kernel runs at (0 unless under an SVSM). */
+int snp_backend_sev_guest_open(const char *path, uint32_t own_vmpl,
+                               struct snp_backend **ret, struct snp_error *err);
+/* Open the simulator driven by a state file (see sim-state.h). */
+int snp_backend_simulator_open(const char *state_path,
+                               struct snp_backend **ret, struct snp_error *err);
+void snp_backend_free(struct snp_backend *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct snp_backend *, snp_backend_free);
+
+/* Structural validation of a key request: 0 or -EINVAL with err filled. */
+int snp_key_req_validate(const struct snp_msg_key_req *req, struct snp_error *err);
+/* Validation against the platform's limits as an attestation report states
+ * them (report->vmpl is taken as the caller's VMPL only when asked with
+ * own_vmpl): 0 or -ERANGE with err filled. */
+int snp_key_req_check_limits(const struct snp_msg_key_req *req, uint32_t own_vmpl,
+                             const struct snp_report *report, struct snp_error *err);
+
+/* Validated derivation: structure, then limits from a fresh report, then
+ * the backend. key_out must be secret memory (secret_alloc). */
+int snp_backend_derive_key(struct snp_backend *b, const struct snp_msg_key_req *req,
+                           uint8_t key_out[SNP_KEY_LEN], struct snp_error *err);
+/* Report for report_data (NULL = zeros) at vmpl (validated first). */
+int snp_backend_get_report(struct snp_backend *b, const uint8_t report_data[SNP_REPORT_DATA_LEN],
+                           uint32_t vmpl, struct snp_report *report_out, struct snp_error *err);

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "secret.h"
+
+#define SECRET_MAGIC UINT64_C(0x736e707365616c53) /* "SlaespnS" */
+
+/* The header sits in front of the payload on the same locked mapping. */
+struct secret_header {
+        uint64_t magic;
+        size_t size;      /* payload size asked for */
+        size_t map_size;  /* whole mapping */
+        int locked;
+        int pad;
+};
+
+static size_t page_size(void) {
+        long ps = sysconf(_SC_PAGESIZE);
+        return ps > 0 ? (size_t) ps : 4096;
+}
+
+static struct secret_header *header_of(const void *p) {
+        struct secret_header *h = (struct secret_header *) ((uint8_t *) p - sizeof(struct secret_header));
+        /* Programmer error, never input: a pointer that did not come from secret_alloc(). */
+        if (h->magic != SECRET_MAGIC)
+                abort();
+        return h;
+}
+
+void *secret_alloc(size_t size) {
+        size_t total, ps = page_size();
+
+        if (size == 0) {
+                errno = EINVAL;
+                return NULL;
+        }
+        if (!SIZE_ADD_OK(size, sizeof(struct secret_header) + ps - 1, &total)) {
+                errno = ENOMEM;
+                return NULL;
+        }
+        total -= total % ps;
+
+        void *map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (map == MAP_FAILED)
+                return NULL;
+
+        (void) madvise(map, total, MADV_DONTDUMP);
+        (void) madvise(map, total, MADV_WIPEONFORK);
+
+        struct secret_header *h = map;
+        h->magic = SECRET_MAGIC;
+        h->size = size;
+        h->map_size = total;
+        h->locked = mlock(map, total) == 0;
+        return (uint8_t *) map + sizeof(struct secret_header);
+}
+
+void secret_free(void *p) {
+        if (!p)
+                return;
+
+        int saved = errno;
+        struct secret_header *h = header_of(p);
+        size_t total = h->map_size;
+        int locked = h->locked;
+
+        explicit_bzero(h, total);
+        if (locked)
+                (void) munlock(h, total);
+        (void) munmap(h, total);
+        errno = saved;
+}
+
+size_t secret_size(const void *p) {
+        return header_of(p)->size;
+}
+
+bool secret_is_locked(const void *p) {
+        return header_of(p)->locked;
+}
+
+void *secret_dup(const void *src, size_t size) {
+        void *p = secret_alloc(size);
+        if (p)
+                memcpy(p, src, size);
+        return p;
+}
+
+void secret_wipe(void *p, size_t size) {
+        if (p && size > 0)
+                explicit_bzero(p, size);
+}
+
+bool ct_memeq(const void *a, const void *b, size_t size) {
+        const volatile uint8_t *x = a, *y = b;
+        uint8_t acc = 0;
+
+        for (size_t i = 0; i < size; i++)
+                acc |= x[i] ^ y[i];
+        return acc == 0;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The simulated guest-request path: kernel layer and firmware layer of
+ * SNP-FIRMWARE.md ("The simulator's rules"), shared by the simulator backend
+ * and the LD_PRELOAD shim, so both answer exactly alike.
+ *
+ * The key derivation is a stand-in keyed hash, not AMD's (unpublished) KDF:
+ * it follows the firmware's rules on which inputs change the key.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "sim-state.h"
+#include "snp-abi.h"
+
+enum sim_msg_type {
+        SIM_MSG_KEY_REQ = 3,
+        SIM_MSG_REPORT_REQ = 5,
+};
+
+/*
+ * One guest request as the kernel driver would handle it.
+ *   msg_version: as in the ioctl argument.
+ *   req/resp: NULL models a NULL user pointer.
+ *   ret_exitinfo2: what the kernel would report in exitinfo2.
+ * Returns 0 (the firmware answered; STATUS inside resp may be non-zero),
+ * -EINVAL (version 0 or NULL buffer), -ENOTTY (message key disabled),
+ * -EIO (command-level failure; s->vmpck_disabled becomes true),
+ * -ETIMEDOUT (VMM busy fault).
+ * resp for SIM_MSG_KEY_REQ is a struct snp_msg_key_rsp; for SIM_MSG_REPORT_REQ a
+ * struct snp_msg_report_rsp. The caller persists *s if vmpck_disabled changed.
+ */
+int sim_guest_request(struct sim_state *s, enum sim_msg_type type, uint8_t msg_version,
+                      const void *req, void *resp, uint64_t *ret_exitinfo2);
+
+/* The firmware layer alone (after the kernel layer let the request through). */
+uint32_t sim_fw_key_request(const struct sim_state *s, const struct snp_msg_key_req *req,
+                            struct snp_msg_key_rsp *rsp);
+uint32_t sim_fw_report_request(const struct sim_state *s, const struct snp_msg_report_req *req,
+                               struct snp_msg_report_rsp *rsp);
+
+/* The simulated VCEK public key (for the reported TCB) as PEM, malloc()ed. */
+int sim_vcek_public_pem(const struct sim_state *s, char **ret_pem);

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The simulator's state, kept in a JSON state file (format in docs/SIMULATOR.md):
+ * chip secret, optional VLEK secret, per-launch VMRK, guest policy,
+ * measurement, family/image IDs, launch guest SVN, launch/committed/current/
+ * reported TCB, VMPL of the caller, platform info, CPUID, report version, a
+ * "message key disabled" flag, and optional fault injection.
+ *
+ * A simulated VM for tests and the demo — never a security boundary.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "macro.h"
+
+#define SIM_SECRET_LEN 32
+
+enum sim_fault {
+        SIM_FAULT_NONE = 0,
+        SIM_FAULT_BUSY,        /* VMM busy: the kernel retries, then -ETIMEDOUT */
+        SIM_FAULT_CMD_FAIL,    /* command-level failure: -EIO, message key disabled */
+};
+
+struct sim_state {
+        uint8_t chip_secret[SIM_SECRET_LEN];
+        bool vlek_present;
+        uint8_t vlek_secret[SIM_SECRET_LEN];
+        uint8_t vmrk_secret[SIM_SECRET_LEN];   /* new at every simulated launch */
+        uint64_t policy;
+        uint8_t measurement[48];
+        uint8_t family_id[16];
+        uint8_t image_id[16];
+        uint8_t host_data[32];
+        uint32_t guest_svn;                    /* launch SVN from the ID block */
+        uint64_t launch_tcb, committed_tcb, current_tcb, reported_tcb;
+        uint32_t vmpl;                         /* VMPL of the caller */
+        uint64_t platform_info;
+        uint8_t cpuid_fam, cpuid_mod, cpuid_step;
+        uint32_t report_version;
+        uint8_t fw_build, fw_minor, fw_major;  /* current = committed firmware version */
+        bool vmpck_disabled;
+        enum sim_fault fault;
+        uint32_t delay_ms;                     /* added to every request */
+};
+
+/* Fresh state: random chip and VMRK secrets, plausible defaults
+ * (policy 0x30000, Milan CPUID, report version 3, TCBs 0x…, VMPL 0). */
+int sim_state_init(struct sim_state *ret);
+/* Load / store the JSON state file. Store is atomic (temp file + rename) and
+ * mode 0600. Load rejects unknown keys, wrong lengths and bad hex with a
+ * message in errbuf. */
+int sim_state_load(const char *path, struct sim_state *ret, char *errbuf, size_t errlen);
+int sim_state_save(const char *path, const struct sim_state *s);
+/* Set one KEY=VALUE as `snpseal-sim set` takes it; errbuf says what is wrong. */
+int sim_state_set(struct sim_state *s, const char *key, const char *value, char *errbuf, size_t errlen);
+/* Simulated reboot: new VMRK, message key enabled again. */
+int sim_state_reboot(struct sim_state *s);
+void sim_state_wipe(struct sim_state *s);

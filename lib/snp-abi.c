@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "snp-abi.h"
+
+#define A SNP_ABI_ASSERT_LAYOUT
+
+_Static_assert(sizeof(struct snp_msg_key_req) == 32, "MSG_KEY_REQ v1 is 32 bytes");
+A(struct snp_msg_key_req, guest_field_select, 0x08);
+A(struct snp_msg_key_req, vmpl, 0x10);
+A(struct snp_msg_key_req, guest_svn, 0x14);
+A(struct snp_msg_key_req, tcb_version, 0x18);
+
+_Static_assert(sizeof(struct snp_msg_key_rsp) == 64, "MSG_KEY_RSP is 64 bytes");
+A(struct snp_msg_key_rsp, key, 0x20);
+
+_Static_assert(sizeof(struct snp_msg_report_req) == 96, "MSG_REPORT_REQ is 96 bytes");
+A(struct snp_msg_report_req, vmpl, 0x40);
+
+_Static_assert(sizeof(struct snp_signature) == 512, "signature is 512 bytes");
+_Static_assert(sizeof(struct snp_report) == SNP_REPORT_SIZE, "report is 0x4A0 bytes");
+A(struct snp_report, guest_svn, 0x004);
+A(struct snp_report, policy, 0x008);
+A(struct snp_report, family_id, 0x010);
+A(struct snp_report, image_id, 0x020);
+A(struct snp_report, vmpl, 0x030);
+A(struct snp_report, signature_algo, 0x034);
+A(struct snp_report, current_tcb, 0x038);
+A(struct snp_report, platform_info, 0x040);
+A(struct snp_report, signer_info, 0x048);
+A(struct snp_report, report_data, 0x050);
+A(struct snp_report, measurement, 0x090);
+A(struct snp_report, host_data, 0x0C0);
+A(struct snp_report, id_key_digest, 0x0E0);
+A(struct snp_report, author_key_digest, 0x110);
+A(struct snp_report, report_id, 0x140);
+A(struct snp_report, report_id_ma, 0x160);
+A(struct snp_report, reported_tcb, 0x180);
+A(struct snp_report, cpuid_fam_id, 0x188);
+A(struct snp_report, cpuid_mod_id, 0x189);
+A(struct snp_report, cpuid_step, 0x18A);
+A(struct snp_report, chip_id, 0x1A0);
+A(struct snp_report, committed_tcb, 0x1E0);
+A(struct snp_report, current_build, 0x1E8);
+A(struct snp_report, current_minor, 0x1E9);
+A(struct snp_report, current_major, 0x1EA);
+A(struct snp_report, committed_build, 0x1EC);
+A(struct snp_report, committed_minor, 0x1ED);
+A(struct snp_report, committed_major, 0x1EE);
+A(struct snp_report, launch_tcb, 0x1F0);
+A(struct snp_report, launch_mit_vector, 0x1F8);
+A(struct snp_report, current_mit_vector, 0x200);
+A(struct snp_report, signature, 0x2A0);
+
+_Static_assert(sizeof(struct snp_msg_report_rsp) == 0x20 + SNP_REPORT_SIZE, "MSG_REPORT_RSP");
+A(struct snp_msg_report_rsp, report_size, 0x04);
+A(struct snp_msg_report_rsp, report, 0x20);
+_Static_assert(sizeof(struct snp_msg_report_rsp) <= SNP_REPORT_RESP_BUF_LEN, "fits the kernel buffer");
+
+_Static_assert(sizeof(struct snp_guest_req_ioctl) == 32, "ioctl argument is 32 bytes");
+A(struct snp_guest_req_ioctl, req_data, 0x08);
+A(struct snp_guest_req_ioctl, resp_data, 0x10);
+A(struct snp_guest_req_ioctl, exitinfo2, 0x18);
+A(struct snp_guest_req_ioctl, fw_error, 0x18);
+A(struct snp_guest_req_ioctl, vmm_error, 0x1C);
+
+#if HAVE_LINUX_SEV_GUEST_H
+#include <sys/ioctl.h>
+#include <linux/sev-guest.h>
+
+/* Ours must match the kernel's byte for byte. */
+_Static_assert(sizeof(struct snp_derived_key_req) == sizeof(struct snp_msg_key_req), "kernel key req");
+A(struct snp_derived_key_req, root_key_select, offsetof(struct snp_msg_key_req, root_key_select));
+A(struct snp_derived_key_req, guest_field_select, offsetof(struct snp_msg_key_req, guest_field_select));
+A(struct snp_derived_key_req, vmpl, offsetof(struct snp_msg_key_req, vmpl));
+A(struct snp_derived_key_req, guest_svn, offsetof(struct snp_msg_key_req, guest_svn));
+A(struct snp_derived_key_req, tcb_version, offsetof(struct snp_msg_key_req, tcb_version));
+_Static_assert(sizeof(struct snp_derived_key_resp) == sizeof(struct snp_msg_key_rsp), "kernel key resp");
+_Static_assert(sizeof(struct snp_report_req) == sizeof(struct snp_msg_report_req), "kernel report req");
+A(struct snp_report_req, vmpl, offsetof(struct snp_msg_report_req, vmpl));
+_Static_assert(sizeof(struct snp_report_resp) == SNP_REPORT_RESP_BUF_LEN, "kernel report resp");
+_Static_assert(sizeof(struct snp_guest_request_ioctl) == sizeof(struct snp_guest_req_ioctl),
+               "kernel ioctl argument");
+A(struct snp_guest_request_ioctl, msg_version, 0x00);
+A(struct snp_guest_request_ioctl, req_data, 0x08);
+A(struct snp_guest_request_ioctl, resp_data, 0x10);
+A(struct snp_guest_request_ioctl, exitinfo2, 0x18);
+_Static_assert(SNP_GET_REPORT == SNP_IOCTL_GET_REPORT, "SNP_GET_REPORT");
+_Static_assert(SNP_GET_DERIVED_KEY == SNP_IOCTL_GET_DERIVED_KEY, "SNP_GET_DERIVED_KEY");
+_Static_assert(SNP_GET_EXT_REPORT == SNP_IOCTL_GET_EXT_REPORT, "SNP_GET_EXT_REPORT");
+_Static_assert(SNP_GUEST_VMM_ERR_SHIFT == SNP_VMM_ERR_SHIFT, "VMM error shift");
+_Static_assert(SNP_GUEST_VMM_ERR_INVALID_LEN == SNP_VMM_ERR_INVALID_LEN, "VMM invalid length");
+_Static_assert(SNP_GUEST_VMM_ERR_BUSY == SNP_VMM_ERR_BUSY, "VMM busy");
+#endif
+
+const char *snp_fw_status_str(uint32_t status) {
+        switch (status) {
+        case 0x00: return "success";
+        case 0x04: return "invalid length";
+        case 0x07: return "policy failure";
+        case 0x15: return "unsupported";
+        case SNP_FW_INVALID_PARAM: return "invalid parameter";
+        case SNP_FW_INVALID_KEY: return "invalid key selection";
+        default: return "unknown firmware status";
+        }
+}
+
+const char *snp_vmm_error_str(uint32_t vmm_error) {
+        switch (vmm_error) {
+        case 0: return "none";
+        case SNP_VMM_ERR_INVALID_LEN: return "invalid length";
+        case SNP_VMM_ERR_BUSY: return "busy";
+        default: return "unknown VMM error";
+        }
+}
