@@ -64,3 +64,19 @@ int snp_backend_derive_key(struct snp_backend *b, const struct snp_msg_key_req *
 /* Report for report_data (NULL = zeros) at vmpl (validated first). */
 int snp_backend_get_report(struct snp_backend *b, const uint8_t report_data[SNP_REPORT_DATA_LEN],
                            uint32_t vmpl, struct snp_report *report_out, struct snp_error *err);
+
+/* ---- shared by the backends (implemented in backend.c) ---- */
+
+/* Explain a failed guest request: rc is the -errno of the transport (ioctl
+ * or simulated kernel layer), exitinfo2 as the kernel reported it. Returns
+ * rc (mapped where needed) with err filled: message key disabled → "reboot
+ * required", VMM busy/timeout, invalid length, command failure, ENOENT,
+ * EACCES, … */
+int snp_transport_error(int rc, uint64_t exitinfo2, struct snp_error *err);
+/* Check a MSG_KEY_RSP: STATUS first (non-zero → -EREMOTEIO naming the
+ * status), then an all-zero key (→ -EBADMSG). Copies the key on success. */
+int snp_key_rsp_check(const struct snp_msg_key_rsp *rsp, uint8_t key_out[SNP_KEY_LEN],
+                      struct snp_error *err);
+/* Check a MSG_REPORT_RSP: STATUS, REPORT_SIZE, report version range. */
+int snp_report_rsp_check(const struct snp_msg_report_rsp *rsp, struct snp_report *report_out,
+                         struct snp_error *err);
