@@ -30,6 +30,7 @@ struct snp_backend_ops {
         /* Send one MSG_REPORT_REQ; on success *report_out holds the report. */
         int (*get_report)(struct snp_backend *b, const struct snp_msg_report_req *req,
                           struct snp_report *report_out, struct snp_error *err);
+        /* Release b->data; snp_backend_free() then frees b itself. */
         void (*free)(struct snp_backend *b);
 };
 
@@ -43,6 +44,13 @@ struct snp_backend {
  * guest kernel runs at (0 unless under an SVSM). */
 int snp_backend_sev_guest_open(const char *path, uint32_t own_vmpl,
                                struct snp_backend **ret, struct snp_error *err);
+/* The VMPL the guest kernel runs at, from /sys/devices/system/cpu/sev/vmpl
+ * (Linux 6.11+); 0 when that file does not exist (older kernels, no SVSM).
+ * -EBADMSG when the file holds no VMPL in 0..3. */
+#define SNP_SYSFS_VMPL_PATH "/sys/devices/system/cpu/sev/vmpl"
+int snp_detect_own_vmpl(uint32_t *ret_vmpl);
+/* The same from another file (tests). */
+int snp_detect_own_vmpl_from(const char *path, uint32_t *ret_vmpl);
 /* Open the simulator driven by a state file (see sim-state.h). */
 int snp_backend_simulator_open(const char *state_path,
                                struct snp_backend **ret, struct snp_error *err);

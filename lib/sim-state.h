@@ -11,6 +11,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "macro.h"
@@ -46,7 +47,8 @@ struct sim_state {
 };
 
 /* Fresh state: random chip and VMRK secrets, plausible defaults
- * (policy 0x30000, Milan CPUID, report version 3, TCBs 0x…, VMPL 0). */
+ * (policy 0x30000, Milan CPUID, report version 3, TCBs 03000000000008d1, VMPL 0).
+ * Details in docs/SIMULATOR.md. */
 int sim_state_init(struct sim_state *ret);
 /* Load / store the JSON state file. Store is atomic (temp file + rename) and
  * mode 0600. Load rejects unknown keys, wrong lengths and bad hex with a
@@ -58,3 +60,22 @@ int sim_state_set(struct sim_state *s, const char *key, const char *value, char 
 /* Simulated reboot: new VMRK, message key enabled again. */
 int sim_state_reboot(struct sim_state *s);
 void sim_state_wipe(struct sim_state *s);
+
+/* Upper bound on the state file's size; larger files are refused (-EFBIG). */
+#define SIM_STATE_FILE_MAX (64u * 1024u)
+/* Enough for any value sim_state_get() formats, NUL included. */
+#define SIM_STATE_VALUE_MAX 128u
+
+/* Like sim_state_save(), but fails with -EEXIST when path exists (atomically:
+ * the temp file is link()ed into place). */
+int sim_state_create(const char *path, const struct sim_state *s);
+/* The keys in file order; NULL once i is past the last. */
+const char *sim_state_key_name(size_t i);
+/* One value formatted as `snpseal-sim set` takes it. Without reveal_secrets the
+ * secrets (chip_secret, vlek, vmrk) read "(set)" or "(none)".
+ * Returns 0, -ENOENT for an unknown key, -ENOBUFS when len is too small. */
+int sim_state_get(const struct sim_state *s, const char *key, bool reveal_secrets, char *buf, size_t len);
+/* The state as JSON text in the file format, "format": 1 first; without
+ * reveal_secrets the public view ("(set)"/"(none)" for secrets). *ret_json
+ * comes from secret_alloc(): free it with secret_free(). */
+int sim_state_to_json(const struct sim_state *s, bool reveal_secrets, char **ret_json);
