@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * snpseald settings: /etc/snpseal/snpseald.conf (key = value lines, '#'
+ * comments; see snpseald.conf(5)) overridden by the command line.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum agent_backend_kind {
+        AGENT_BACKEND_AUTO,       /* the real device if present, else an error — never the simulator */
+        AGENT_BACKEND_SEV_GUEST,
+        AGENT_BACKEND_SIMULATOR,
+};
+
+#define AGENT_DEFAULT_CONFIG      SNPSEAL_SYSCONFDIR "/snpseal/snpseald.conf"
+#define AGENT_DEFAULT_SOCKET      "/run/snpseal/agent.sock"
+#define AGENT_DEFAULT_CRED_SOCKET "/run/snpseal/credentials.sock"
+#define AGENT_DEFAULT_CREDSTORE   SNPSEAL_SYSCONFDIR "/snpseal/credstore"
+
+struct agent_config {
+        char *config_path;
+        enum agent_backend_kind backend;
+        char *device;                 /* NULL = /dev/sev-guest */
+        char *simulator_state;
+        char *listen;                 /* varlink socket when not socket-activated */
+        char *credentials_listen;     /* credential socket when not socket-activated */
+        char *credstore;              /* directory of <id>.sealed */
+        bool stdio;                   /* serve one connection on stdin/stdout */
+        unsigned idle_exit_sec;       /* 0 = never (only honoured when socket-activated or --idle-exit given) */
+        unsigned max_message;         /* bytes incl. NUL, <= VARLINK_MESSAGE_MAX; default 65536 */
+        unsigned max_connections;     /* default 64 */
+        unsigned connection_timeout_sec; /* idle per connection; default 30 */
+        unsigned ratelimit_attempts;  /* wrong passwords per window and uid; default 5 */
+        unsigned ratelimit_window_sec; /* default 60 */
+        int vmpl;                     /* own VMPL; -1 = detect */
+        uint64_t set_by_argv;         /* bit per setting given on the command line (agent-config.c) */
+};
+
+void agent_config_init(struct agent_config *c);
+void agent_config_done(struct agent_config *c);
+/* Parse argv into c (getopt_long, table-driven). Options given on the command
+ * line are remembered so a later config file does not override them.
+ * Returns 0, 1 when --help/--version was handled, -EINVAL with errbuf. */
+int agent_config_parse_argv(struct agent_config *c, int argc, char **argv, char *errbuf, size_t errlen);
+/* Load c->config_path (missing file is fine unless it was given explicitly).
+ * Unknown keys and bad values: -EINVAL with "FILE:LINE: …" in errbuf. */
+int agent_config_load_file(struct agent_config *c, char *errbuf, size_t errlen);

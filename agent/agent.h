@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * snpseald internals shared by the server (agent-server.c, connections,
+ * limits, sockets), the methods (agent-methods.c, agent-ops.c) and the
+ * credential socket (agent-credentials.c).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "agent-config.h"
+#include "backend.h"
+
+struct agent_ratelimit;   /* agent-ratelimit.c */
+
+struct agent {
+        struct agent_config cfg;
+        struct snp_backend *backend;
+        const char *backend_name;          /* "sev-guest" or "simulator" */
+        struct agent_ratelimit *ratelimit;
+        void *server;                      /* struct agent_server *, agent-server.c */
+};
+
+struct agent_peer {
+        uid_t uid;
+        gid_t gid;
+        pid_t pid;
+};
+
+/* The outcome of one method call. error NULL means success with
+ * parameters; otherwise error is a varlink error name and parameters carry
+ * at least {"message": "<English sentence>"} and the fields documented in
+ * docs/PROTOCOL.md. parameters is owned and freed with json_object_put_wipe. */
+struct agent_reply {
+        const char *error;
+        json_object *parameters;
+};
+
+/* Error names of io.snpseal.Agent */
+#define AGENT_ERROR_NOT_PERMITTED      "io.snpseal.Agent.NotPermitted"
+#define AGENT_ERROR_INVALID_PARAMETER  "io.snpseal.Agent.InvalidParameter"
+#define AGENT_ERROR_IDENTITY_MISMATCH  "io.snpseal.Agent.IdentityMismatch"
+#define AGENT_ERROR_WRONG_PASSWORD     "io.snpseal.Agent.WrongPassword"
+#define AGENT_ERROR_RATE_LIMITED       "io.snpseal.Agent.RateLimited"
+#define AGENT_ERROR_FIRMWARE_ERROR     "io.snpseal.Agent.FirmwareError"
+#define AGENT_ERROR_DEVICE_UNAVAILABLE "io.snpseal.Agent.DeviceUnavailable"
+
+/* Set reply to error with {"message": formatted} (and return 0: the call was
+ * handled). Further fields may be added to reply->parameters afterwards. */
+int agent_reply_error(struct agent_reply *reply, const char *error, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+void agent_reply_done(struct agent_reply *reply);
+
+/* Dispatch one parsed call (method name incl. interface, parameters) from
+ * peer. Always fills reply (success or a varlink error, including
+ * org.varlink.service.MethodNotFound / InvalidParameter). Returns 0, or
+ * -ENOMEM when no reply could be built. (agent-methods.c) */
+int agent_dispatch(struct agent *a, const struct agent_peer *peer, const char *method,
+                   json_object *parameters, struct agent_reply *reply);
+
+/* Unseal a sealed object's text on behalf of peer, exactly as the Unseal
+ * method does (authorization, identity check, rate limit). On success 0 with
+ * *ret_data (secret_alloc()ed) and *ret_size; on failure < 0 with reply set
+ * to the varlink error to report (the credential socket logs its message).
+ * (agent-ops.c) */
+int agent_unseal_text(struct agent *a, const struct agent_peer *peer, const char *text, size_t len,
+                      const char *password, size_t password_len,
+                      void **ret_data, size_t *ret_size, struct agent_reply *reply);
+
+/* Map a backend failure to the varlink error (DeviceUnavailable for
+ * -ENOENT/-EACCES/-ENOTTY, FirmwareError with "fw_status"/"vmm_error"
+ * otherwise). (agent-ops.c) */
+int agent_reply_backend_error(struct agent_reply *reply, const struct snp_error *err);
+
+/* Rate limiting of wrong passwords per uid (agent-ratelimit.c). */
+int agent_ratelimit_new(unsigned attempts, unsigned window_sec, struct agent_ratelimit **ret);
+void agent_ratelimit_free(struct agent_ratelimit *rl);
+/* 0 if uid may try now; -EBUSY with *ret_retry_after_sec when limited. */
+int agent_ratelimit_check(struct agent_ratelimit *rl, uid_t uid, unsigned *ret_retry_after_sec);
+void agent_ratelimit_failure(struct agent_ratelimit *rl, uid_t uid);
+void agent_ratelimit_success(struct agent_ratelimit *rl, uid_t uid);
+
+/* The interface description (agent/io.snpseal.Agent.varlink), built in. */
+extern const char agent_interface_description[];
