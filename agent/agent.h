@@ -85,5 +85,12 @@ int agent_ratelimit_check(struct agent_ratelimit *rl, uid_t uid, unsigned *ret_r
 void agent_ratelimit_failure(struct agent_ratelimit *rl, uid_t uid);
 void agent_ratelimit_success(struct agent_ratelimit *rl, uid_t uid);
 
+/* One structured log record per call (journal fields METHOD, PURPOSE,
+ * PEER_UID, PEER_PID, RESULT under systemd; a stderr line otherwise).
+ * purpose may be NULL; result is "ok" or the error name. Never secrets.
+ * (agent-server.c) */
+void agent_log_call(const char *method, const char *purpose, const struct agent_peer *peer,
+                    const char *result);
+
 /* The interface description (agent/io.snpseal.Agent.varlink), built in. */
 extern const char agent_interface_description[];
