@@ -19,6 +19,26 @@ enum agent_backend_kind {
 #define AGENT_DEFAULT_CRED_SOCKET "/run/snpseal/credentials.sock"
 #define AGENT_DEFAULT_CREDSTORE   SNPSEAL_SYSCONFDIR "/snpseal/credstore"
 
+/* One bit each in set_by_argv / set_in_file (agent-config.c's table). */
+enum agent_setting {
+        AGENT_SETTING_CONFIG,
+        AGENT_SETTING_BACKEND,
+        AGENT_SETTING_DEVICE,
+        AGENT_SETTING_SIMULATOR_STATE,
+        AGENT_SETTING_LISTEN,
+        AGENT_SETTING_CREDENTIALS_LISTEN,
+        AGENT_SETTING_CREDSTORE,
+        AGENT_SETTING_STDIO,
+        AGENT_SETTING_IDLE_EXIT,
+        AGENT_SETTING_MAX_MESSAGE,
+        AGENT_SETTING_MAX_CONNECTIONS,
+        AGENT_SETTING_CONNECTION_TIMEOUT,
+        AGENT_SETTING_RATELIMIT_ATTEMPTS,
+        AGENT_SETTING_RATELIMIT_WINDOW,
+        AGENT_SETTING_VMPL,
+        _AGENT_SETTING_MAX,
+};
+
 struct agent_config {
         char *config_path;
         enum agent_backend_kind backend;
@@ -36,6 +56,7 @@ struct agent_config {
         unsigned ratelimit_window_sec; /* default 60 */
         int vmpl;                     /* own VMPL; -1 = detect */
         uint64_t set_by_argv;         /* bit per setting given on the command line (agent-config.c) */
+        uint64_t set_in_file;         /* bit per setting given in the config file */
 };
 
 void agent_config_init(struct agent_config *c);
@@ -47,3 +68,6 @@ int agent_config_parse_argv(struct agent_config *c, int argc, char **argv, char 
 /* Load c->config_path (missing file is fine unless it was given explicitly).
  * Unknown keys and bad values: -EINVAL with "FILE:LINE: …" in errbuf. */
 int agent_config_load_file(struct agent_config *c, char *errbuf, size_t errlen);
+/* Whether s was given on the command line or in the config file (rather
+ * than left at its default). */
+bool agent_config_is_explicit(const struct agent_config *c, enum agent_setting s);

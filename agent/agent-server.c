@@ -1,2 +1,809 @@
-/* placeholder: being written */
-typedef int placeholder_agent_server;
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The server: listening sockets, varlink connections and their limits on
+ * sd-event, and the logging set-up.
+ *
+ * A connection handles one request at a time: it reads until a complete
+ * message is buffered, processes it, and does not read again until the reply
+ * has been written. A client that never reads stalls only itself and is
+ * dropped when its idle timer (reset on any progress) expires. Messages are
+ * processed from a deferred event source, one per loop iteration, so a client
+ * pipelining many requests does not starve the others.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <systemd/sd-journal.h>
+
+#include "agent-server.h"
+#include "json-util.h"
+#include "log.h"
+#include "macro.h"
+#include "secret.h"
+#include "varlink.h"
+
+#define USEC_PER_SEC UINT64_C(1000000)
+#define LOG_FIELD_MAX 160
+
+enum listener_kind {
+        LISTENER_VARLINK,
+        LISTENER_CREDENTIALS,
+        _LISTENER_MAX,
+};
+
+static const char *const listener_names[_LISTENER_MAX] = {
+        [LISTENER_VARLINK] = "varlink",
+        [LISTENER_CREDENTIALS] = "credentials",
+};
+
+struct listener {
+        int fd;
+        char *bound_path;          /* unlinked at exit when we bound it */
+        sd_event_source *source;
+};
+
+struct agent_server;
+
+struct connection {
+        struct agent_server *server;
+        struct connection *prev, *next;
+        int in_fd, out_fd;         /* the same socket, or 0 and 1 for --stdio */
+        struct agent_peer peer;
+        struct varlink_rbuf rbuf;
+        char *wbuf;                /* pending reply (secret memory) */
+        size_t wlen, woff;
+        bool eof, need_data;
+        sd_event_source *in_source, *out_source, *process_source, *timer;
+};
+
+struct agent_server {
+        struct agent *agent;
+        sd_event *event;
+        struct listener listeners[_LISTENER_MAX];
+        struct connection *connections;
+        unsigned n_connections;
+        unsigned idle_exit_sec;    /* 0: no idle exit */
+        sd_event_source *idle_timer;
+        bool stdio;
+        int stdio_flags[2];        /* fd 0/1 flags to restore */
+};
+
+/* ---- logging ---- */
+
+static bool log_journal;
+
+static bool stderr_is_journal(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+
+        if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+}
+
+void agent_log_setup(void) {
+        /* JOURNAL_STREAM names the journal stream systemd connected stderr to;
+         * when it is set but stderr is elsewhere, someone redirected it. */
+        if (getenv("JOURNAL_STREAM"))
+                log_journal = stderr_is_journal();
+        else
+                log_journal = getenv("INVOCATION_ID") != NULL;
+        log_set_sink(log_journal ? log_sink_journal : log_sink_stderr, (void *) "snpseald");
+}
+
+bool agent_log_to_journal(void) {
+        return log_journal;
+}
+
+/* A printable copy of a peer-controlled string. */
+static const char *log_clean(const char *s, char *buf, size_t size) {
+        size_t i;
+
+        for (i = 0; s[i] && i + 1 < size; i++)
+                buf[i] = (s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+        buf[i] = '\0';
+        return buf;
+}
+
+void agent_log_call(const char *method, const char *purpose, const struct agent_peer *peer,
+                    const char *result) {
+        char m[LOG_FIELD_MAX], p[LOG_FIELD_MAX];
+        int prio = result && strcmp(result, "ok") == 0 ? LOG_INFO : LOG_NOTICE;
+
+        log_clean(method ? method : "?", m, sizeof(m));
+        log_clean(purpose ? purpose : "", p, sizeof(p));
+        result = result ? result : "?";
+        if (!log_journal) {
+                log_full(prio, "%s from uid %u pid %d%s%s: %s", m, (unsigned) peer->uid, (int) peer->pid,
+                         purpose ? " purpose " : "", p, result);
+                return;
+        }
+        if (prio > log_get_max_level())
+                return;
+        (void) sd_journal_send("MESSAGE=%s from uid %u pid %d%s%s: %s", m, (unsigned) peer->uid,
+                               (int) peer->pid, purpose ? " purpose " : "", p, result,
+                               "PRIORITY=%i", prio,
+                               "SYSLOG_IDENTIFIER=snpseald",
+                               "METHOD=%s", m,
+                               "PURPOSE=%s", p,
+                               "PEER_UID=%u", (unsigned) peer->uid,
+                               "PEER_PID=%d", (int) peer->pid,
+                               "RESULT=%s", result,
+                               NULL);
+}
+
+/* ---- timers ---- */
+
+static int timer_arm(sd_event_source *s, unsigned sec) {
+        uint64_t now;
+        int r;
+
+        r = sd_event_now(sd_event_source_get_event(s), CLOCK_MONOTONIC, &now);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_time(s, now + (uint64_t) sec * USEC_PER_SEC);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct agent_server *srv = userdata;
+
+        log_info("no connections for %u s, exiting", srv->idle_exit_sec);
+        return sd_event_exit(srv->event, 0);
+}
+
+/* Arm the idle-exit timer when nothing is connected, disarm it otherwise. */
+static void server_idle_update(struct agent_server *srv) {
+        int r;
+
+        if (!srv->idle_timer)
+                return;
+        if (srv->n_connections > 0)
+                r = sd_event_source_set_enabled(srv->idle_timer, SD_EVENT_OFF);
+        else
+                r = timer_arm(srv->idle_timer, srv->idle_exit_sec);
+        if (r < 0)
+                log_warning("cannot update the idle timer: %s", strerror(-r));
+}
+
+/* ---- connections ---- */
+
+static void connection_free(struct connection *c, bool dropped) {
+        struct agent_server *srv = c->server;
+
+        sd_event_source_disable_unref(c->in_source);
+        sd_event_source_disable_unref(c->out_source);
+        sd_event_source_disable_unref(c->process_source);
+        sd_event_source_disable_unref(c->timer);
+        if (!srv->stdio && c->in_fd >= 0)
+                (void) close(c->in_fd);
+        varlink_rbuf_done(&c->rbuf);
+        secret_free(c->wbuf);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                srv->connections = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        srv->n_connections--;
+        free(c);
+        if (srv->stdio)
+                (void) sd_event_exit(srv->event, dropped ? 1 : 0);
+        else
+                server_idle_update(srv);
+}
+
+static void connection_drop(struct connection *c, const char *fmt, ...) _printf_(2, 3);
+static void connection_drop(struct connection *c, const char *fmt, ...) {
+        char reason[256];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(reason, sizeof(reason), fmt, ap);
+        va_end(ap);
+        log_warning("dropping connection from uid %u pid %d: %s", (unsigned) c->peer.uid,
+                    (int) c->peer.pid, reason);
+        connection_free(c, true);
+}
+
+/* Watch for input only when we want the next request, for output only while
+ * a reply is pending. */
+static int connection_update(struct connection *c) {
+        bool want_in = !c->wbuf && !c->eof && c->need_data;
+        bool want_out = c->wbuf;
+        int r;
+
+        if (!c->out_source)   /* one socket: one source, switch its events */
+                return sd_event_source_set_io_events(c->in_source,
+                                                     (want_in ? EPOLLIN : 0) | (want_out ? EPOLLOUT : 0));
+        r = sd_event_source_set_enabled(c->in_source, want_in ? SD_EVENT_ON : SD_EVENT_OFF);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(c->out_source, want_out ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
+static void connection_progress(struct connection *c) {
+        if (c->timer && timer_arm(c->timer, c->server->agent->cfg.connection_timeout_sec) < 0)
+                log_warning("cannot reset a connection timer");
+}
+
+/* Write what we can of the pending reply: 1 when all is written, 0 when the
+ * peer is not ready, < 0 on failure. */
+static int connection_flush(struct connection *c) {
+        while (c->woff < c->wlen) {
+                ssize_t n = write(c->out_fd, c->wbuf + c->woff, c->wlen - c->woff);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        return 0;
+                if (n < 0)
+                        return -errno;
+                c->woff += (size_t) n;
+                connection_progress(c);
+        }
+        secret_free(c->wbuf);
+        c->wbuf = NULL;
+        c->wlen = c->woff = 0;
+        return 1;
+}
+
+/* Parse, dispatch, and queue the reply of one message. */
+static int connection_handle(struct connection *c, const char *msg, size_t len) {
+        struct varlink_call call = { 0 };
+        struct agent_reply reply = { 0 };
+        char err[256];
+        int r;
+
+        r = varlink_call_parse(msg, len, &call, err, sizeof(err));
+        if (r < 0) {
+                connection_drop(c, "malformed message: %s", err);
+                return r;
+        }
+        r = agent_dispatch(c->server->agent, &c->peer, call.method, call.parameters, &reply);
+        if (r >= 0 && !call.oneway)
+                r = reply.error ? varlink_encode_error(reply.error, reply.parameters, &c->wbuf, &c->wlen)
+                                : varlink_encode_reply(reply.parameters, &c->wbuf, &c->wlen);
+        agent_reply_done(&reply);
+        varlink_call_done(&call);
+        if (r < 0)
+                connection_drop(c, "cannot build the reply: %s", strerror(-r));
+        return r;
+}
+
+/* One step: the next buffered message, or the end of the connection.
+ * Returns 0 to go on, < 0 when c was freed. */
+static int connection_step(struct connection *c) {
+        unsigned max = c->server->agent->cfg.max_message;
+        const char *msg;
+        size_t len;
+        int r;
+
+        r = varlink_rbuf_next(&c->rbuf, &msg, &len);
+        if (r < 0) {
+                connection_drop(c, "cannot frame the input: %s", strerror(-r));
+                return r;
+        }
+        if (r == 0) {
+                c->need_data = true;
+                if (c->rbuf.len >= max) {
+                        connection_drop(c, "message larger than %u bytes", max);
+                        return -EMSGSIZE;
+                }
+                if (c->eof && c->rbuf.len > 0) {
+                        connection_drop(c, "connection closed inside a message (no NUL terminator)");
+                        return -EBADMSG;
+                }
+                if (c->eof) {
+                        connection_free(c, false);
+                        return -ECONNRESET;
+                }
+                return 0;
+        }
+        if (len + 1 > max) {
+                connection_drop(c, "message larger than %u bytes", max);
+                return -EMSGSIZE;
+        }
+        r = connection_handle(c, msg, len);
+        if (r < 0)
+                return r;
+        varlink_rbuf_consume(&c->rbuf, len + 1);
+        c->need_data = false;   /* another message may be buffered */
+        return 0;
+}
+
+/* After any event: write what is pending, schedule processing, update the
+ * watched events. */
+static int connection_continue(struct connection *c) {
+        int r;
+
+        if (c->wbuf) {
+                r = connection_flush(c);
+                if (r < 0) {
+                        log_info("connection from uid %u pid %d closed while sending: %s",
+                                 (unsigned) c->peer.uid, (int) c->peer.pid, strerror(-r));
+                        connection_free(c, r != -EPIPE && r != -ECONNRESET);
+                        return r;
+                }
+        }
+        if (!c->wbuf && (!c->need_data || c->eof)) {
+                r = sd_event_source_set_enabled(c->process_source, SD_EVENT_ONESHOT);
+                if (r < 0)
+                        goto fail;
+        }
+        r = connection_update(c);
+        if (r < 0)
+                goto fail;
+        return 0;
+fail:
+        connection_drop(c, "event loop failure: %s", strerror(-r));
+        return r;
+}
+
+static int on_connection_process(sd_event_source *s, void *userdata) {
+        struct connection *c = userdata;
+
+        if (c->wbuf)
+                return 0;
+        if (connection_step(c) < 0)
+                return 0;
+        (void) connection_continue(c);
+        return 0;
+}
+
+static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct connection *c = userdata;
+        int r;
+
+        if (!c->wbuf && !c->eof && c->need_data) {
+                r = varlink_rbuf_read(&c->rbuf, c->in_fd);
+                if (r == -EMSGSIZE) {
+                        connection_drop(c, "message larger than %u bytes",
+                                        c->server->agent->cfg.max_message);
+                        return 0;
+                }
+                if (r < 0 && r != -EAGAIN && r != -EINTR) {
+                        log_info("connection from uid %u pid %d: read failed: %s", (unsigned) c->peer.uid,
+                                 (int) c->peer.pid, strerror(-r));
+                        connection_free(c, r != -ECONNRESET);
+                        return 0;
+                }
+                if (r == 0)
+                        c->eof = true;
+                if (r >= 0) {
+                        c->need_data = false;
+                        connection_progress(c);
+                }
+        }
+        (void) connection_continue(c);
+        return 0;
+}
+
+static int on_connection_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct connection *c = userdata;
+
+        connection_drop(c, "%s for %u s", c->wbuf ? "not reading its reply" : "idle",
+                        c->server->agent->cfg.connection_timeout_sec);
+        return 0;
+}
+
+static int connection_sources(struct connection *c) {
+        sd_event *e = c->server->event;
+        int r;
+
+        r = sd_event_add_io(e, &c->in_source, c->in_fd, EPOLLIN, on_connection_io, c);
+        if (r < 0)
+                return r;
+        if (c->out_fd != c->in_fd) {
+                r = sd_event_add_io(e, &c->out_source, c->out_fd, EPOLLOUT, on_connection_io, c);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_event_add_defer(e, &c->process_source, on_connection_process, c);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_enabled(c->process_source, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
+        if (!c->server->stdio) {
+                r = sd_event_add_time(e, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_connection_timer, c);
+                if (r < 0)
+                        return r;
+                r = timer_arm(c->timer, c->server->agent->cfg.connection_timeout_sec);
+                if (r < 0)
+                        return r;
+        }
+        return connection_update(c);
+}
+
+/* Takes the fds (closed on failure unless --stdio). */
+static int connection_new(struct agent_server *srv, int in_fd, int out_fd, const struct agent_peer *peer) {
+        struct connection *c;
+        int r;
+
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                if (!srv->stdio)
+                        (void) close(in_fd);
+                return -ENOMEM;
+        }
+        *c = (struct connection) {
+                .server = srv, .in_fd = in_fd, .out_fd = out_fd, .peer = *peer,
+                .need_data = true, .next = srv->connections,
+        };
+        if (srv->connections)
+                srv->connections->prev = c;
+        srv->connections = c;
+        srv->n_connections++;
+        r = varlink_rbuf_init(&c->rbuf);
+        if (r >= 0)
+                r = connection_sources(c);
+        if (r < 0) {
+                log_error("cannot set up a connection: %s", strerror(-r));
+                connection_free(c, true);
+                return r;
+        }
+        server_idle_update(srv);
+        return 0;
+}
+
+static int peer_of(int fd, struct agent_peer *ret) {
+        struct ucred uc;
+        socklen_t len = sizeof(uc);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+                return -errno;
+        *ret = (struct agent_peer) { .uid = uc.uid, .gid = uc.gid, .pid = uc.pid };
+        return 0;
+}
+
+/* ---- listeners ---- */
+
+static int on_varlink_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct agent_server *srv = userdata;
+        struct agent_peer peer;
+        int cfd;
+
+        cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) {
+                if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                        log_warning("accept on the varlink socket failed: %m");
+                return 0;
+        }
+        if (peer_of(cfd, &peer) < 0) {
+                log_warning("cannot read peer credentials, closing the connection: %m");
+                (void) close(cfd);
+                return 0;
+        }
+        if (srv->n_connections >= srv->agent->cfg.max_connections) {
+                log_warning("refusing connection from uid %u pid %d: %u connections open (max_connections)",
+                            (unsigned) peer.uid, (int) peer.pid, srv->n_connections);
+                (void) close(cfd);
+                return 0;
+        }
+        (void) connection_new(srv, cfd, cfd, &peer);
+        return 0;
+}
+
+static int on_credentials_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct agent_server *srv = userdata;
+        int cfd;
+
+        cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        if (cfd < 0) {
+                if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                        log_warning("accept on the credential socket failed: %m");
+                return 0;
+        }
+        agent_credentials_serve(srv->agent, cfd);
+        server_idle_update(srv);
+        return 0;
+}
+
+static const sd_event_io_handler_t listener_handlers[_LISTENER_MAX] = {
+        [LISTENER_VARLINK] = on_varlink_accept,
+        [LISTENER_CREDENTIALS] = on_credentials_accept,
+};
+
+/* A stale socket file is replaced; a live one (someone accepts) is not. */
+static int listen_prepare_path(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_(closep) int fd = -1;
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISSOCK(st.st_mode)) {
+                log_error("%s exists and is not a socket; not replacing it", path);
+                return -EEXIST;
+        }
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0) {
+                log_error("another process is listening on %s", path);
+                return -EADDRINUSE;
+        }
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+/* Create the parent directory (0755) when it is missing. */
+static int listen_make_parent(const char *path) {
+        _cleanup_(freep) char *copy = strdup(path);
+        const char *dir;
+
+        if (!copy)
+                return -ENOMEM;
+        dir = dirname(copy);
+        if (mkdir(dir, 0755) < 0)
+                return errno == EEXIST ? 0 : -errno;
+        if (chmod(dir, 0755) < 0)   /* undo the umask */
+                return -errno;
+        return 0;
+}
+
+static int listen_bind(const char *path, mode_t mode, int *ret_fd) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_(closep) int fd = -1;
+        int r;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
+        r = listen_make_parent(path);
+        if (r < 0)
+                return r;
+        r = listen_prepare_path(path);
+        if (r < 0)
+                return r;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        /* Access is decided per peer uid for the varlink socket; the
+         * credential socket is root's. */
+        if (chmod(path, mode) < 0 || listen(fd, SOMAXCONN) < 0) {
+                r = -errno;
+                (void) unlink(path);
+                return r;
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static int server_add_listener(struct agent_server *srv, enum listener_kind k, int fd) {
+        int r;
+
+        srv->listeners[k].fd = fd;
+        r = sd_event_add_io(srv->event, &srv->listeners[k].source, fd, EPOLLIN, listener_handlers[k], srv);
+        if (r < 0)
+                log_error("cannot watch the %s socket: %s", listener_names[k], strerror(-r));
+        return r;
+}
+
+/* Socket activation: 0 when none was passed, 1 when listeners were set up. */
+static int server_listen_activated(struct agent_server *srv) {
+        char **names = NULL;
+        int n, r = 1;
+
+        n = sd_listen_fds_with_names(1, &names);
+        if (n <= 0) {
+                if (n < 0)
+                        log_warning("ignoring socket activation: %s", strerror(-n));
+                return 0;
+        }
+        for (int i = 0; i < n; i++) {
+                int fd = SD_LISTEN_FDS_START + i, k = -1;
+
+                for (int j = 0; j < _LISTENER_MAX; j++)
+                        if (names && names[i] && strcmp(names[i], listener_names[j]) == 0)
+                                k = j;
+                if (k < 0 && n == 1)
+                        k = LISTENER_VARLINK;   /* one unnamed socket */
+                if (k < 0 || srv->listeners[k].fd >= 0 || sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+                        log_error("unexpected socket passed by the service manager (#%d, name '%s'): "
+                                  "expected listening AF_UNIX stream sockets named 'varlink' and 'credentials'",
+                                  i, names && names[i] ? names[i] : "");
+                        r = -EBADF;
+                        (void) close(fd);
+                        continue;
+                }
+                if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+                    server_add_listener(srv, (enum listener_kind) k, fd) < 0)
+                        r = -EBADF;
+        }
+        for (int i = 0; names && i < n; i++)
+                free(names[i]);
+        free(names);
+        return r;
+}
+
+static int server_listen_one(struct agent_server *srv, enum listener_kind k, const char *path, mode_t mode) {
+        int fd = -1, r;
+
+        r = listen_bind(path, mode, &fd);
+        if (r < 0) {
+                log_error("cannot listen on %s: %s", path, strerror(-r));
+                return r;
+        }
+        srv->listeners[k].bound_path = strdup(path);
+        if (!srv->listeners[k].bound_path) {
+                (void) close(fd);
+                (void) unlink(path);
+                return -ENOMEM;
+        }
+        return server_add_listener(srv, k, fd);
+}
+
+/* Bind the sockets ourselves. The credential socket is bound at its
+ * configured path, or at the default when the varlink socket is at its
+ * default too: an agent started on a test socket does not take over the
+ * system's credential socket. */
+static int server_listen_bind(struct agent_server *srv) {
+        const struct agent_config *cfg = &srv->agent->cfg;
+        int r;
+
+        r = server_listen_one(srv, LISTENER_VARLINK, cfg->listen ? cfg->listen : AGENT_DEFAULT_SOCKET, 0666);
+        if (r < 0)
+                return r;
+        if (cfg->credentials_listen)
+                return server_listen_one(srv, LISTENER_CREDENTIALS, cfg->credentials_listen, 0600);
+        if (!agent_config_is_explicit(cfg, AGENT_SETTING_LISTEN))
+                return server_listen_one(srv, LISTENER_CREDENTIALS, AGENT_DEFAULT_CRED_SOCKET, 0600);
+        return 0;
+}
+
+/* --stdio: one connection on fd 0 (read) and fd 1 (write). */
+static int server_stdio(struct agent_server *srv) {
+        struct agent_peer peer = { .uid = getuid(), .gid = getgid(), .pid = getppid() };
+        int r;
+
+        (void) peer_of(STDIN_FILENO, &peer);   /* when stdin is a socket */
+        for (int fd = 0; fd < 2; fd++) {
+                srv->stdio_flags[fd] = fcntl(fd, F_GETFL);
+                if (srv->stdio_flags[fd] < 0 || fcntl(fd, F_SETFL, srv->stdio_flags[fd] | O_NONBLOCK) < 0) {
+                        log_error("--stdio: fd %d is not usable: %m", fd);
+                        return -EBADF;
+                }
+        }
+        r = connection_new(srv, STDIN_FILENO, STDOUT_FILENO, &peer);
+        if (r == -EPERM)
+                log_error("--stdio needs pipes, sockets or a terminal on stdin and stdout, not regular "
+                          "files or /dev/null");
+        return r;
+}
+
+static int server_setup(struct agent_server *srv) {
+        const struct agent_config *cfg = &srv->agent->cfg;
+        bool activated = false;
+        int r;
+
+        if (cfg->stdio)
+                return server_stdio(srv);
+        r = server_listen_activated(srv);
+        if (r < 0)
+                return r;
+        activated = r > 0;
+        if (!activated) {
+                r = server_listen_bind(srv);
+                if (r < 0)
+                        return r;
+        }
+        if (activated || agent_config_is_explicit(cfg, AGENT_SETTING_IDLE_EXIT))
+                srv->idle_exit_sec = cfg->idle_exit_sec;
+        if (srv->idle_exit_sec > 0) {
+                r = sd_event_add_time(srv->event, &srv->idle_timer, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                                      on_idle_timer, srv);
+                if (r < 0)
+                        return r;
+                server_idle_update(srv);
+        }
+        return 0;
+}
+
+static void server_done(struct agent_server *srv) {
+        while (srv->connections)
+                connection_free(srv->connections, false);
+        sd_event_source_disable_unref(srv->idle_timer);
+        for (int k = 0; k < _LISTENER_MAX; k++) {
+                struct listener *l = &srv->listeners[k];
+
+                sd_event_source_disable_unref(l->source);
+                if (l->fd >= 0)
+                        (void) close(l->fd);
+                if (l->bound_path)
+                        (void) unlink(l->bound_path);
+                free(l->bound_path);
+        }
+        for (int fd = 0; srv->stdio && fd < 2; fd++)
+                if (srv->stdio_flags[fd] >= 0)
+                        (void) fcntl(fd, F_SETFL, srv->stdio_flags[fd]);
+        sd_event_unref(srv->event);
+}
+
+static int server_signals(struct agent_server *srv) {
+        sigset_t ss;
+        int r;
+
+        if (sigemptyset(&ss) < 0 || sigaddset(&ss, SIGTERM) < 0 || sigaddset(&ss, SIGINT) < 0 ||
+            sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return -errno;
+        /* No handler: the loop exits with status 0. */
+        r = sd_event_add_signal(srv->event, NULL, SIGTERM, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(srv->event, NULL, SIGINT, NULL, NULL);
+        return r;
+}
+
+static void server_notify_ready(const struct agent_server *srv) {
+        const struct agent_config *cfg = &srv->agent->cfg;
+
+        if (srv->stdio)
+                return;
+        (void) sd_notifyf(0, "READY=1\nSTATUS=Serving on %s (backend %s)%s",
+                          srv->listeners[LISTENER_VARLINK].bound_path ?
+                          srv->listeners[LISTENER_VARLINK].bound_path : "the activated socket",
+                          srv->agent->backend_name,
+                          cfg->backend == AGENT_BACKEND_SIMULATOR ? ", SIMULATOR: not for production" : "");
+        log_info("ready: varlink on %s%s%s, backend %s",
+                 srv->listeners[LISTENER_VARLINK].bound_path ?
+                 srv->listeners[LISTENER_VARLINK].bound_path : "the activated socket",
+                 srv->listeners[LISTENER_CREDENTIALS].fd >= 0 ? ", credentials on " : "",
+                 srv->listeners[LISTENER_CREDENTIALS].fd < 0 ? "" :
+                 srv->listeners[LISTENER_CREDENTIALS].bound_path ?
+                 srv->listeners[LISTENER_CREDENTIALS].bound_path : "the activated socket",
+                 srv->agent->backend_name);
+}
+
+int agent_server_run(struct agent *a) {
+        struct agent_server srv = {
+                .agent = a,
+                .stdio = a->cfg.stdio,
+                .listeners = { { .fd = -1 }, { .fd = -1 } },
+                .stdio_flags = { -1, -1 },
+        };
+        int r;
+
+        r = sd_event_new(&srv.event);
+        if (r < 0) {
+                log_error("cannot create the event loop: %s", strerror(-r));
+                return r;
+        }
+        (void) sd_event_set_watchdog(srv.event, true);   /* WatchdogSec= in the unit, if set */
+        a->server = &srv;
+        r = server_signals(&srv);
+        if (r >= 0)
+                r = server_setup(&srv);
+        if (r >= 0) {
+                server_notify_ready(&srv);
+                r = sd_event_loop(srv.event);
+                if (r < 0)
+                        log_error("event loop failed: %s", strerror(-r));
+                if (!srv.stdio)
+                        (void) sd_notify(0, "STOPPING=1");
+        }
+        server_done(&srv);
+        a->server = NULL;
+        return r;
+}

@@ -1,1 +1,49 @@
-/* placeholder: being written */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * snpseald's server: logging set-up, the sd-event loop with its listening
+ * sockets (socket activation, bound sockets or --stdio), varlink connections
+ * with their limits, and the credential socket (agent-credentials.c).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "agent.h"
+#include "purpose.h"
+
+/* Install the log sink: the journal when running under systemd (stderr is
+ * the journal stream, or INVOCATION_ID without JOURNAL_STREAM), stderr with
+ * a "snpseald: " prefix otherwise. */
+void agent_log_setup(void);
+bool agent_log_to_journal(void);
+
+/* Serve per a->cfg until the loop exits (SIGTERM/SIGINT, idle exit, the end
+ * of the --stdio connection). Returns the exit status (0, or 1 when the
+ * --stdio peer was dropped), or -errno when the server could not start
+ * (logged). */
+int agent_server_run(struct agent *a);
+
+/* ---- the credential socket (agent-credentials.c) ---- */
+
+/* "cred/" + id must be a valid purpose. */
+#define AGENT_CRED_ID_MAX (PURPOSE_MAX - 5)
+#define AGENT_UNIT_NAME_MAX 255
+
+/* What systemd's LoadCredential=ID:/path/to/socket tells us in the address
+ * it binds its connecting socket to: "\0<hex random>/unit/<unit>/<id>". */
+struct agent_cred_request {
+        char unit[AGENT_UNIT_NAME_MAX + 1];
+        char id[AGENT_CRED_ID_MAX + 1];
+};
+
+/* Parse a peer address as getpeername() returned it (len bytes of sa).
+ * -EBADMSG for anything but the format above with a valid unit name and
+ * credential id. */
+int agent_cred_request_parse(const struct sockaddr_un *sa, socklen_t len, struct agent_cred_request *ret);
+
+/* Serve one accepted connection of the credential socket: check the peer,
+ * unseal <credstore>/<id>.sealed (purpose "cred/<id>"), write the plaintext.
+ * Always closes fd; every refusal is logged. */
+void agent_credentials_serve(struct agent *a, int fd);

@@ -15,6 +15,9 @@
 
 #include "agent-config.h"
 #include "backend.h"
+#include "binding.h"
+#include "kdf.h"
+#include "purpose.h"
 
 struct agent_ratelimit;   /* agent-ratelimit.c */
 
@@ -55,6 +58,9 @@ struct agent_reply {
 int agent_reply_error(struct agent_reply *reply, const char *error, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 void agent_reply_done(struct agent_reply *reply);
+/* io.snpseal.Agent.InvalidParameter with {"parameter": parameter, "message"}. */
+int agent_reply_invalid_parameter(struct agent_reply *reply, const char *parameter, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 /* Dispatch one parsed call (method name incl. interface, parameters) from
  * peer. Always fills reply (success or a varlink error, including
@@ -84,6 +90,10 @@ void agent_ratelimit_free(struct agent_ratelimit *rl);
 int agent_ratelimit_check(struct agent_ratelimit *rl, uid_t uid, unsigned *ret_retry_after_sec);
 void agent_ratelimit_failure(struct agent_ratelimit *rl, uid_t uid);
 void agent_ratelimit_success(struct agent_ratelimit *rl, uid_t uid);
+/* Tests: replace CLOCK_MONOTONIC (microseconds) for this limiter; NULL
+ * restores the real clock. */
+void agent_ratelimit_set_clock(struct agent_ratelimit *rl, uint64_t (*now_usec)(void *userdata),
+                               void *userdata);
 
 /* One structured log record per call (journal fields METHOD, PURPOSE,
  * PEER_UID, PEER_PID, RESULT under systemd; a stderr line otherwise).
@@ -94,3 +104,44 @@ void agent_log_call(const char *method, const char *purpose, const struct agent_
 
 /* The interface description (agent/io.snpseal.Agent.varlink), built in. */
 extern const char agent_interface_description[];
+
+/* ---- the operations behind the methods (agent-ops.c), on parameters that
+ *      agent-methods.c validated; strings point into the call's parameters ---- */
+
+struct agent_derive_params {
+        const char *purpose;              /* validated with purpose_validate() */
+        struct snp_binding binding;
+        uint8_t salt[KDF_SALT_LEN];
+        const char *pin;                  /* NULL = none; 1..KDF_PIN_MAX bytes */
+        size_t pin_len;
+        json_object *expect;              /* NULL = none; an object */
+};
+
+struct agent_seal_params {
+        const char *purpose;
+        bool has_binding;                 /* otherwise the default binding */
+        struct snp_binding binding;
+        bool force;
+        void *data;                       /* secret_alloc()ed, owned */
+        size_t data_len;                  /* 1..SEALED_DATA_MAX */
+        const char *password;             /* NULL = none */
+        size_t password_len;
+};
+
+struct agent_report_params {
+        uint8_t report_data[SNP_REPORT_DATA_LEN];
+        uint32_t vmpl;
+};
+
+int agent_op_get_status(struct agent *a, struct agent_reply *reply);
+int agent_op_derive_key(struct agent *a, const struct agent_peer *peer,
+                        const struct agent_derive_params *p, struct agent_reply *reply);
+int agent_op_seal(struct agent *a, const struct agent_peer *peer,
+                  const struct agent_seal_params *p, struct agent_reply *reply);
+int agent_op_get_report(struct agent *a, const struct agent_report_params *p, struct agent_reply *reply);
+/* agent_unseal_text() that also reports the sealed object's purpose (once
+ * parsed; "" before) into log_purpose for the call log. */
+int agent_op_unseal(struct agent *a, const struct agent_peer *peer, const char *text, size_t len,
+                    const char *password, size_t password_len,
+                    void **ret_data, size_t *ret_size, char log_purpose[PURPOSE_MAX + 1],
+                    struct agent_reply *reply);

@@ -27,7 +27,8 @@ static size_t page_size(void) {
 }
 
 static struct secret_header *header_of(const void *p) {
-        struct secret_header *h = (struct secret_header *) ((uint8_t *) p - sizeof(struct secret_header));
+        /* p came from secret_alloc(): the header sits, aligned, right before it. */
+        struct secret_header *h = (struct secret_header *) (void *) ((uint8_t *) p - sizeof(struct secret_header));
         /* Programmer error, never input: a pointer that did not come from secret_alloc(). */
         if (h->magic != SECRET_MAGIC)
                 abort();

@@ -68,6 +68,8 @@ void varlink_rbuf_done(struct varlink_rbuf *b);
 /* Read what is available from fd (non-blocking or not). Returns bytes read
  * (> 0), 0 on EOF, -EAGAIN, -EMSGSIZE when the buffer is full without a
  * complete message, or another -errno. */
+/* (-ENOBUFS when called on a full buffer that holds a complete message:
+ * consume it first.) */
 int varlink_rbuf_read(struct varlink_rbuf *b, int fd);
 /* The first complete message, if any: 1 with *ret_msg (not NUL-terminated
  * copy — points into the buffer; NUL at ret_msg[ret_len]) and *ret_len, 0 if
@@ -81,11 +83,16 @@ struct varlink_client;
 /* Connect to an AF_UNIX stream socket path, with a timeout for every
  * operation (milliseconds, 0 = none). */
 int varlink_client_connect(const char *path, unsigned timeout_ms, struct varlink_client **ret);
-/* Use an already connected fd (socketpair with snpseald --stdio). Takes it. */
+/* Use an already connected fd (socketpair with snpseald --stdio). Takes it
+ * (closed on failure too). */
 int varlink_client_new_fd(int fd, unsigned timeout_ms, struct varlink_client **ret);
 void varlink_client_free(struct varlink_client *c);
 /* Call method with parameters (NULL = {}); on success *ret_reply holds the
  * reply or the error the server sent (check ret_reply->error). Transport
  * failures: -ECONNRESET, -ETIMEDOUT, -EBADMSG, -EMSGSIZE, … */
+/* (The timeout is one deadline for the whole call, send and reply. A closed
+ * connection before the reply is complete is -ECONNRESET. connect: a missing
+ * socket -ENOENT, nobody listening -ECONNREFUSED, -EACCES; varlink_client_free
+ * takes NULL.) */
 int varlink_client_call(struct varlink_client *c, const char *method, json_object *parameters,
                         struct varlink_reply *ret_reply);

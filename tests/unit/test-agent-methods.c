@@ -1,3 +1,928 @@
-/* placeholder */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+/*
+ * The agent's methods driven through agent_dispatch() directly, on a
+ * simulator backend over a temporary state file (reloaded per request, so a
+ * test changes the simulated VM by saving the state again).
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
-int main(void) { puts("1..1\nnot ok 1 - placeholder"); return 1; }
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "agent.h"
+#include "base64.h"
+#include "hexutil.h"
+#include "json-util.h"
+#include "sealed.h"
+#include "secret.h"
+#include "sim-state.h"
+
+#define ROOT 0
+#define USER 1000
+#define ATTEMPTS 3
+#define WINDOW_SEC 60
+
+/* 32 zero bytes and 32 bytes of 0x01, base64 */
+#define SALT_A "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+#define SALT_B "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+#define DATA_B64 "c2VjcmV0IGRhdGE="              /* "secret data" */
+
+struct fixture {
+        char dir[64];
+        char state_path[128];
+        struct sim_state sim;
+        struct agent a;
+        uint64_t now_usec;
+};
+
+static uint64_t fake_clock(void *userdata) {
+        return ((struct fixture *) userdata)->now_usec;
+}
+
+static void save_state(struct fixture *f) {
+        assert_int_equal(sim_state_save(f->state_path, &f->sim), 0);
+}
+
+static int setup(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+        struct snp_error err = {};
+
+        assert_non_null(f);
+        (void) snprintf(f->dir, sizeof(f->dir), "/tmp/test-agent-methods.XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        (void) snprintf(f->state_path, sizeof(f->state_path), "%s/sim.json", f->dir);
+        assert_int_equal(sim_state_init(&f->sim), 0);
+        save_state(f);
+        assert_int_equal(snp_backend_simulator_open(f->state_path, &f->a.backend, &err), 0);
+        f->a.backend_name = "simulator";
+        assert_int_equal(agent_ratelimit_new(ATTEMPTS, WINDOW_SEC, &f->a.ratelimit), 0);
+        f->now_usec = UINT64_C(1000000000);
+        agent_ratelimit_set_clock(f->a.ratelimit, fake_clock, f);
+        sealed_set_scrypt_cost(1024, 8, 1);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct fixture *f = *state;
+
+        snp_backend_free(f->a.backend);
+        agent_ratelimit_free(f->a.ratelimit);
+        (void) unlink(f->state_path);
+        (void) rmdir(f->dir);
+        sim_state_wipe(&f->sim);
+        free(f);
+        return 0;
+}
+
+/* ---- calling ---- */
+
+/* Dispatch; params is consumed. The reply's parameters are returned (owned). */
+static json_object *call_obj(struct fixture *f, uid_t uid, const char *method, json_object *params,
+                             const char **ret_error) {
+        struct agent_peer peer = { .uid = uid, .gid = uid, .pid = 4242 };
+        struct agent_reply reply;
+
+        assert_non_null(params);
+        assert_int_equal(agent_dispatch(&f->a, &peer, method, params, &reply), 0);
+        json_object_put(params);
+        assert_non_null(reply.parameters);
+        *ret_error = reply.error;
+        return reply.parameters;
+}
+
+static json_object *parse(const char *text) {
+        json_object *o = json_tokener_parse(text);
+
+        if (!o)
+                fail_msg("test bug: bad JSON %s", text);
+        return o;
+}
+
+static json_object *call_ok_obj(struct fixture *f, uid_t uid, const char *method, json_object *params) {
+        const char *error;
+        json_object *r = call_obj(f, uid, method, params, &error);
+
+        if (error)
+                fail_msg("%s: unexpected %s: %s", method, error, json_object_to_json_string(r));
+        return r;
+}
+
+static json_object *call_ok(struct fixture *f, uid_t uid, const char *method, const char *params) {
+        return call_ok_obj(f, uid, method, parse(params));
+}
+
+/* Expect error with a message containing msg (NULL: not checked). Returns the parameters. */
+static json_object *call_err_obj(struct fixture *f, uid_t uid, const char *method, json_object *params,
+                                 const char *error, const char *msg) {
+        const char *got;
+        json_object *r = call_obj(f, uid, method, params, &got), *m;
+
+        if (!got || strcmp(got, error) != 0)
+                fail_msg("%s: expected %s, got %s: %s", method, error, got ?: "success",
+                         json_object_to_json_string(r));
+        if (msg) {
+                assert_true(json_object_object_get_ex(r, "message", &m));
+                if (!strstr(json_object_get_string(m), msg))
+                        fail_msg("%s: message \"%s\" lacks \"%s\"", method, json_object_get_string(m), msg);
+        }
+        return r;
+}
+
+static json_object *call_err(struct fixture *f, uid_t uid, const char *method, const char *params,
+                             const char *error, const char *msg) {
+        return call_err_obj(f, uid, method, parse(params), error, msg);
+}
+
+static const char *get_str(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                fail_msg("no string \"%s\" in %s", key, json_object_to_json_string(o));
+        return json_object_get_string(v);
+}
+
+static int64_t get_int(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+                fail_msg("no integer \"%s\" in %s", key, json_object_to_json_string(o));
+        return json_object_get_int64(v);
+}
+
+static json_object *get_obj(json_object *o, const char *key) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(o, key, &v))
+                fail_msg("no \"%s\" in %s", key, json_object_to_json_string(o));
+        return v;
+}
+
+/* DeriveKey with the default-shaped binding of the fixture's VM. */
+static char *derive_params(struct fixture *f, const char *purpose, const char *salt, const char *extra,
+                           uint64_t tcb) {
+        char hex[TCB_HEX_LEN + 1], *s;
+
+        tcb_to_hex(tcb ? tcb : f->sim.committed_tcb, hex);
+        assert_true(asprintf(&s, "{\"binding\":{\"root_key\":\"vcek\",\"fields\":[\"measurement\",\"policy\","
+                             "\"tcb_version\"],\"vmpl\":0,\"guest_svn\":%" PRIu32 ",\"tcb_version\":\"%s\"},"
+                             "\"salt\":\"%s\",\"purpose\":\"%s\"%s}",
+                             f->sim.guest_svn, hex, salt, purpose, extra ?: "") > 0);
+        return s;
+}
+
+/* The key of a DeriveKey reply, or the error name. */
+static char *derive(struct fixture *f, uid_t uid, const char *purpose, const char *salt, const char *extra) {
+        _cleanup_(freep) char *p = derive_params(f, purpose, salt, extra, 0);
+        const char *error;
+        json_object *r = call_obj(f, uid, "io.snpseal.Agent.DeriveKey", parse(p), &error);
+        char *key = strdup(error ?: get_str(r, "key"));
+
+        json_object_put(r);
+        assert_non_null(key);
+        return key;
+}
+
+/* ---- org.varlink.service ---- */
+
+static void test_get_info(void **state) {
+        json_object *r = call_ok(*state, USER, "org.varlink.service.GetInfo", "{}"), *list;
+
+        assert_string_equal(get_str(r, "vendor"), "snpseal");
+        assert_string_equal(get_str(r, "product"), "snpseald");
+        assert_string_equal(get_str(r, "version"), PACKAGE_VERSION);
+        assert_string_equal(get_str(r, "url"), "");
+        list = get_obj(r, "interfaces");
+        assert_int_equal(json_object_array_length(list), 2);
+        assert_string_equal(json_object_get_string(json_object_array_get_idx(list, 0)), "org.varlink.service");
+        assert_string_equal(json_object_get_string(json_object_array_get_idx(list, 1)), "io.snpseal.Agent");
+        json_object_put(r);
+}
+
+static void test_interface_description(void **state) {
+        static const struct {
+                const char *interface;
+                const char *contains;
+        } table[] = {
+                { "io.snpseal.Agent", "interface io.snpseal.Agent\n" },
+                { "io.snpseal.Agent", "method DeriveKey(" },
+                { "io.snpseal.Agent", "error IdentityMismatch (" },
+                { "org.varlink.service", "interface org.varlink.service\n" },
+        };
+        json_object *r;
+        char params[128];
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                (void) snprintf(params, sizeof(params), "{\"interface\":\"%s\"}", table[i].interface);
+                r = call_ok(*state, USER, "org.varlink.service.GetInterfaceDescription", params);
+                assert_non_null(strstr(get_str(r, "description"), table[i].contains));
+                json_object_put(r);
+        }
+        assert_string_equal(agent_interface_description + strlen(agent_interface_description) - 1, "\n");
+
+        r = call_err(*state, USER, "org.varlink.service.GetInterfaceDescription", "{\"interface\":\"x.y\"}",
+                     "org.varlink.service.InterfaceNotFound", NULL);
+        assert_string_equal(get_str(r, "interface"), "x.y");
+        json_object_put(r);
+        r = call_err(*state, USER, "org.varlink.service.GetInterfaceDescription", "{}",
+                     "org.varlink.service.InvalidParameter", NULL);
+        assert_string_equal(get_str(r, "parameter"), "interface");
+        json_object_put(r);
+        r = call_err(*state, USER, "org.varlink.service.GetInfo", "{\"x\":1}",
+                     "org.varlink.service.InvalidParameter", NULL);
+        assert_string_equal(get_str(r, "parameter"), "x");
+        json_object_put(r);
+}
+
+static void test_method_not_found(void **state) {
+        static const char *const names[] = {
+                "io.snpseal.Agent.Nope", "org.varlink.service.Nope", "com.example.Foo", "io.snpseal.Agent.getstatus",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                json_object *r = call_err(*state, ROOT, names[i], "{}", "org.varlink.service.MethodNotFound", NULL);
+
+                assert_string_equal(get_str(r, "method"), names[i]);
+                json_object_put(r);
+        }
+}
+
+/* ---- GetStatus ---- */
+
+static void test_get_status(void **state) {
+        struct fixture *f = *state;
+        static const char *const keys[] = {
+                "backend", "vmpl", "measurement", "policy", "policy_flags", "family_id", "image_id", "guest_svn",
+                "launch_tcb", "committed_tcb", "current_tcb", "reported_tcb", "tcb_decoded", "platform_info",
+                "version",
+        };
+        json_object *r = call_ok(f, USER, "io.snpseal.Agent.GetStatus", "{}"), *dec;
+        char hex[2 * 48 + 1], tcb[TCB_HEX_LEN + 1], policy[32];
+
+        assert_int_equal(json_object_object_length(r), ELEMENTSOF(keys));
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                (void) get_obj(r, keys[i]);
+        assert_string_equal(get_str(r, "backend"), "simulator");
+        assert_int_equal(get_int(r, "vmpl"), 0);
+        hex_encode(f->sim.measurement, sizeof(f->sim.measurement), hex);
+        assert_string_equal(get_str(r, "measurement"), hex);
+        (void) snprintf(policy, sizeof(policy), "0x%016" PRIx64, f->sim.policy);
+        assert_string_equal(get_str(r, "policy"), policy);
+        assert_string_equal(get_str(get_obj(r, "policy_flags"), "raw"), policy);
+        assert_int_equal(get_int(r, "guest_svn"), f->sim.guest_svn);
+        tcb_to_hex(f->sim.committed_tcb, tcb);
+        assert_string_equal(get_str(r, "committed_tcb"), tcb);
+        tcb_to_hex(f->sim.reported_tcb, tcb);
+        assert_string_equal(get_str(r, "reported_tcb"), tcb);
+        dec = get_obj(r, "tcb_decoded");
+        assert_int_equal(json_object_object_length(dec), 4);
+        assert_string_equal(get_str(get_obj(dec, "reported"), "raw"), tcb);
+        assert_string_equal(get_str(get_obj(dec, "launch"), "layout"), "milan-genoa");
+        (void) get_obj(get_obj(r, "platform_info"), "smt_enabled");
+        assert_string_equal(get_str(r, "version"), PACKAGE_VERSION);
+        json_object_put(r);
+}
+
+/* ---- parameter validation ---- */
+
+/* tmpl with its "%s" (if any) replaced by value. */
+static char *subst(const char *tmpl, const char *value) {
+        const char *at = strstr(tmpl, "%s");
+        char *s;
+
+        if (!at)
+                return strdup(tmpl);
+        assert_true(asprintf(&s, "%.*s%s%s", (int) (at - tmpl), tmpl, value, at + 2) > 0);
+        return s;
+}
+
+static void test_invalid_parameters(void **state) {
+        struct fixture *f = *state;
+        static const struct {
+                const char *method;
+                const char *params;      /* "%s" = a valid binding */
+                const char *parameter;
+                const char *message;
+        } table[] = {
+                { "GetStatus", "{\"x\":1}", "x", "unknown parameter \"x\"" },
+                { "DeriveKey", "{%s,\"salt\":\"" SALT_A "\",\"purpose\":\"luks2\",\"extra\":1}", "extra",
+                  "unknown parameter" },
+                { "DeriveKey", "{%s,\"salt\":\"" SALT_A "\"}", "purpose", "missing parameter \"purpose\"" },
+                { "DeriveKey", "{%s,\"salt\":\"" SALT_A "\",\"purpose\":7}", "purpose", "must be a string" },
+                { "DeriveKey", "{%s,\"salt\":\"" SALT_A "\",\"purpose\":\"../x\"}", "purpose", "invalid purpose" },
+                { "DeriveKey", "{\"salt\":\"" SALT_A "\",\"purpose\":\"luks2\"}", "binding", "missing parameter" },
+                { "DeriveKey", "{\"binding\":{\"root_key\":\"xyz\"},\"salt\":\"" SALT_A "\",\"purpose\":\"luks2\"}",
+                  "binding", "binding:" },
+                { "DeriveKey", "{%s,\"purpose\":\"luks2\"}", "salt", "missing parameter \"salt\"" },
+                { "DeriveKey", "{%s,\"salt\":\"AAAA\",\"purpose\":\"luks2\"}", "salt", "base64 of 32 bytes" },
+                { "DeriveKey", "{%s,\"salt\":\"!!!!\",\"purpose\":\"luks2\"}", "salt", "base64 of 32 bytes" },
+                { "DeriveKey", "{%s,\"salt\":\"" SALT_A "\",\"purpose\":\"luks2\",\"pin\":\"\"}", "pin",
+                  "must not be empty" },
+                { "DeriveKey", "{%s,\"salt\":\"" SALT_A "\",\"purpose\":\"luks2\",\"pin\":\"a\\u0000b\"}", "pin",
+                  "NUL" },
+                { "DeriveKey", "{%s,\"salt\":\"" SALT_A "\",\"purpose\":\"luks2\",\"expect\":\"x\"}", "expect",
+                  "identity object" },
+                { "Seal", "{\"purpose\":\"luks2\"}", "data", "missing parameter \"data\"" },
+                { "Seal", "{\"purpose\":\"luks2\",\"data\":\"\"}", "data", "must not be empty" },
+                { "Seal", "{\"purpose\":\"luks2\",\"data\":\"abc\"}", "data", "must be base64" },
+                { "Seal", "{\"purpose\":\"luks2\",\"data\":\"" DATA_B64 "\",\"force\":1}", "force",
+                  "must be a boolean" },
+                { "Seal", "{\"purpose\":\"luks2\",\"data\":\"" DATA_B64 "\",\"password\":\"\"}", "password",
+                  "must not be empty" },
+                { "Unseal", "{}", "sealed", "missing parameter \"sealed\"" },
+                { "Unseal", "{\"sealed\":{}}", "sealed", "must be a string" },
+                { "Unseal", "{\"sealed\":\"not json\"}", "sealed", "malformed sealed object" },
+                { "GetReport", "{\"report_data\":\"abc\"}", "report_data", "even number of hex digits" },
+                { "GetReport", "{\"report_data\":\"zz\"}", "report_data", "even number of hex digits" },
+                { "GetReport", "{\"vmpl\":4}", "vmpl", "integer 0..3" },
+                { "GetReport", "{\"vmpl\":\"1\"}", "vmpl", "integer 0..3" },
+        };
+        char binding[256], tcb[TCB_HEX_LEN + 1], method[64];
+
+        tcb_to_hex(f->sim.committed_tcb, tcb);
+        (void) snprintf(binding, sizeof(binding), "\"binding\":{\"root_key\":\"vcek\",\"fields\":[\"measurement\"],"
+                        "\"vmpl\":0,\"guest_svn\":0,\"tcb_version\":\"%s\"}", tcb);
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                _cleanup_(freep) char *params = subst(table[i].params, binding);
+                json_object *r;
+
+                assert_non_null(params);
+                (void) snprintf(method, sizeof(method), "io.snpseal.Agent.%s", table[i].method);
+                r = call_err(f, ROOT, method, params, AGENT_ERROR_INVALID_PARAMETER, table[i].message);
+                assert_string_equal(get_str(r, "parameter"), table[i].parameter);
+                json_object_put(r);
+        }
+}
+
+static void test_long_parameters(void **state) {
+        struct fixture *f = *state;
+        size_t n = base64_encoded_len(SEALED_DATA_MAX + 3);
+        _cleanup_(freep) char *data = malloc(n + 1), *pin = malloc(KDF_PIN_MAX + 2);
+        _cleanup_(freep) char *report_data = NULL;
+        json_object *p, *r;
+
+        assert_non_null(data);
+        assert_non_null(pin);
+        memset(data, 'A', n);
+        data[n] = '\0';
+        p = parse("{\"purpose\":\"luks2\"}");
+        json_object_object_add(p, "data", json_object_new_string(data));
+        r = call_err_obj(f, ROOT, "io.snpseal.Agent.Seal", p, AGENT_ERROR_INVALID_PARAMETER, "too long");
+        json_object_put(r);
+
+        memset(pin, 'p', KDF_PIN_MAX + 1);
+        pin[KDF_PIN_MAX + 1] = '\0';
+        _cleanup_(freep) char *dp = derive_params(f, "luks2", SALT_A, NULL, 0);
+        p = parse(dp);
+        json_object_object_add(p, "pin", json_object_new_string(pin));
+        r = call_err_obj(f, ROOT, "io.snpseal.Agent.DeriveKey", p, AGENT_ERROR_INVALID_PARAMETER, "too long");
+        assert_string_equal(get_str(r, "parameter"), "pin");
+        json_object_put(r);
+
+        report_data = calloc(1, 2 * SNP_REPORT_DATA_LEN + 3);
+        assert_non_null(report_data);
+        memset(report_data, '0', 2 * SNP_REPORT_DATA_LEN + 2);
+        p = json_object_new_object();
+        json_object_object_add(p, "report_data", json_object_new_string(report_data));
+        r = call_err_obj(f, ROOT, "io.snpseal.Agent.GetReport", p, AGENT_ERROR_INVALID_PARAMETER, "too long");
+        json_object_put(r);
+}
+
+/* ---- authorization ---- */
+
+static void test_authorization(void **state) {
+        struct fixture *f = *state;
+        static const struct {
+                uid_t uid;
+                const char *purpose;
+                bool allowed;
+        } table[] = {
+                { USER, "luks2", false },
+                { USER, "cred/x", false },
+                { USER, "user/0/x", false },
+                { USER, "user/1001/x", false },
+                { USER, "user/1000/x", true },
+                { ROOT, "luks2", true },
+                { ROOT, "cred/x", true },
+                { ROOT, "user/1000/x", true },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                _cleanup_(freep) char *key = derive(f, table[i].uid, table[i].purpose, SALT_A, NULL);
+                _cleanup_(freep) char *seal = NULL;
+                const char *error;
+                json_object *r;
+
+                if (table[i].allowed)
+                        assert_int_equal(strlen(key), 44);
+                else
+                        assert_string_equal(key, AGENT_ERROR_NOT_PERMITTED);
+
+                assert_true(asprintf(&seal, "{\"purpose\":\"%s\",\"data\":\"" DATA_B64 "\"}",
+                                     table[i].purpose) > 0);
+                r = call_obj(f, table[i].uid, "io.snpseal.Agent.Seal", parse(seal), &error);
+                if (table[i].allowed)
+                        assert_null(error);
+                else {
+                        assert_string_equal(error, AGENT_ERROR_NOT_PERMITTED);
+                        assert_string_equal(get_str(r, "purpose"), table[i].purpose);
+                        assert_non_null(strstr(get_str(r, "message"), "not permitted for uid 1000"));
+                }
+                json_object_put(r);
+        }
+}
+
+static json_object *seal(struct fixture *f, uid_t uid, const char *purpose, const char *extra) {
+        _cleanup_(freep) char *p = NULL;
+        json_object *r, *s;
+
+        assert_true(asprintf(&p, "{\"purpose\":\"%s\",\"data\":\"" DATA_B64 "\"%s}", purpose, extra ?: "") > 0);
+        r = call_ok(f, uid, "io.snpseal.Agent.Seal", p);
+        s = json_object_get(get_obj(r, "sealed"));
+        json_object_put(r);
+        return s;
+}
+
+static json_object *unseal_params(json_object *sealed, const char *password) {
+        json_object *p = json_object_new_object();
+
+        json_object_object_add(p, "sealed", json_object_get(sealed));
+        if (password)
+                json_object_object_add(p, "password", json_object_new_string(password));
+        return p;
+}
+
+static void test_unseal_authorization(void **state) {
+        struct fixture *f = *state;
+        json_object *s = seal(f, ROOT, "cred/db", NULL), *r;
+
+        r = call_err_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(s, NULL), AGENT_ERROR_NOT_PERMITTED,
+                         "purpose \"cred/db\" is not permitted for uid 1000");
+        json_object_put(r);
+        r = call_ok_obj(f, ROOT, "io.snpseal.Agent.Unseal", unseal_params(s, NULL));
+        assert_string_equal(get_str(r, "data"), DATA_B64);
+        json_object_put(r);
+        json_object_put(s);
+}
+
+/* ---- DeriveKey ---- */
+
+static void test_derive_key(void **state) {
+        struct fixture *f = *state;
+        _cleanup_(freep) char *k1 = derive(f, ROOT, "luks2", SALT_A, NULL);
+        _cleanup_(freep) char *k2 = derive(f, ROOT, "luks2", SALT_A, NULL);
+        _cleanup_(freep) char *k_purpose = derive(f, ROOT, "cred/x", SALT_A, NULL);
+        _cleanup_(freep) char *k_salt = derive(f, ROOT, "luks2", SALT_B, NULL);
+        _cleanup_(freep) char *k_pin = derive(f, ROOT, "luks2", SALT_A, ",\"pin\":\"1234\"");
+        _cleanup_(freep) char *k_pin2 = derive(f, ROOT, "luks2", SALT_A, ",\"pin\":\"1235\"");
+        _cleanup_(freep) char *p = derive_params(f, "luks2", SALT_A, NULL, 0);
+        uint8_t key[33];
+        size_t n;
+        char hex[2 * 48 + 1];
+        json_object *r, *id;
+
+        assert_int_equal(base64_decode(k1, strlen(k1), key, sizeof(key), &n), 0);
+        assert_int_equal(n, 32);
+        assert_string_equal(k1, k2);
+        assert_string_not_equal(k1, k_purpose);
+        assert_string_not_equal(k1, k_salt);
+        assert_string_not_equal(k1, k_pin);
+        assert_string_not_equal(k_pin, k_pin2);
+
+        r = call_ok(f, ROOT, "io.snpseal.Agent.DeriveKey", p);
+        id = get_obj(r, "identity");
+        hex_encode(f->sim.measurement, sizeof(f->sim.measurement), hex);
+        assert_string_equal(get_str(id, "measurement"), hex);
+        (void) get_str(id, "policy");
+        (void) get_str(id, "tcb");
+        assert_false(json_object_object_get_ex(id, "image_id", NULL));
+        json_object_put(r);
+}
+
+static void test_derive_key_expect(void **state) {
+        struct fixture *f = *state;
+        _cleanup_(freep) char *p = derive_params(f, "luks2", SALT_A, NULL, 0);
+        _cleanup_(freep) char *key = NULL;
+        json_object *r, *identity, *params, *diffs, *d;
+        char hex[2 * 48 + 1];
+
+        r = call_ok(f, ROOT, "io.snpseal.Agent.DeriveKey", p);
+        identity = json_object_get(get_obj(r, "identity"));
+        key = strdup(get_str(r, "key"));
+        json_object_put(r);
+
+        /* unchanged VM: the expectation holds, same key */
+        params = parse(p);
+        json_object_object_add(params, "expect", json_object_get(identity));
+        r = call_ok_obj(f, ROOT, "io.snpseal.Agent.DeriveKey", params);
+        assert_string_equal(get_str(r, "key"), key);
+        json_object_put(r);
+
+        /* another image */
+        hex_encode(f->sim.measurement, sizeof(f->sim.measurement), hex);
+        f->sim.measurement[0] ^= 0xff;
+        save_state(f);
+        params = parse(p);
+        json_object_object_add(params, "expect", json_object_get(identity));
+        r = call_err_obj(f, ROOT, "io.snpseal.Agent.DeriveKey", params, AGENT_ERROR_IDENTITY_MISMATCH,
+                         "measurement changed: sealed to ");
+        diffs = get_obj(r, "differences");
+        assert_int_equal(json_object_array_length(diffs), 1);
+        d = json_object_array_get_idx(diffs, 0);
+        assert_string_equal(get_str(d, "field"), "measurement");
+        assert_string_equal(get_str(d, "sealed"), hex);
+        assert_string_not_equal(get_str(d, "current"), hex);
+        json_object_put(r);
+
+        /* without expect the firmware simply derives another key */
+        r = call_ok(f, ROOT, "io.snpseal.Agent.DeriveKey", p);
+        assert_string_not_equal(get_str(r, "key"), key);
+        json_object_put(r);
+        json_object_put(identity);
+}
+
+static void test_derive_key_tcb_above_committed(void **state) {
+        struct fixture *f = *state;
+        uint64_t above = f->sim.committed_tcb + 1;      /* byte 0 one higher */
+        _cleanup_(freep) char *p = derive_params(f, "luks2", SALT_A, NULL, above);
+        char hex[TCB_HEX_LEN + 1];
+        json_object *r, *d;
+
+        r = call_err(f, ROOT, "io.snpseal.Agent.DeriveKey", p, AGENT_ERROR_IDENTITY_MISMATCH,
+                     "firmware older than the sealed TCB: sealed to ");
+        d = json_object_array_get_idx(get_obj(r, "differences"), 0);
+        assert_string_equal(get_str(d, "field"), "tcb_version");
+        tcb_to_hex(f->sim.committed_tcb, hex);
+        assert_string_equal(get_str(d, "current"), hex);
+        json_object_put(r);
+}
+
+/* ---- Seal / Unseal ---- */
+
+static void test_seal_unseal(void **state) {
+        struct fixture *f = *state;
+        json_object *s = seal(f, USER, "user/1000/mail", NULL), *r, *obj;
+
+        /* the sealed text is a sealed object of the purpose */
+        obj = parse(json_object_get_string(s));
+        assert_string_equal(get_str(obj, "purpose"), "user/1000/mail");
+        assert_string_equal(get_str(get_obj(obj, "binding"), "root_key"), "vcek");
+        json_object_put(obj);
+
+        r = call_ok_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(s, NULL));
+        assert_string_equal(get_str(r, "data"), DATA_B64);
+        json_object_put(r);
+        json_object_put(s);
+}
+
+static void test_seal_binding(void **state) {
+        struct fixture *f = *state;
+        char tcb[TCB_HEX_LEN + 1], extra[512];
+        static const struct {
+                const char *root_key;
+                const char *fields;
+                const char *message;
+        } table[] = {
+                { "vmrk", "\"measurement\",\"tcb_version\"", "VMRK" },
+                { "vcek", "\"policy\",\"tcb_version\"", "without measurement" },
+                { "vcek", "\"measurement\"", "without tcb_version" },
+        };
+        json_object *s, *r;
+
+        tcb_to_hex(f->sim.committed_tcb, tcb);
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                _cleanup_(freep) char *p = NULL;
+
+                (void) snprintf(extra, sizeof(extra), ",\"binding\":{\"root_key\":\"%s\",\"fields\":[%s],\"vmpl\":0,"
+                                "\"guest_svn\":0,\"tcb_version\":\"%s\"}", table[i].root_key, table[i].fields, tcb);
+                assert_true(asprintf(&p, "{\"purpose\":\"luks2\",\"data\":\"" DATA_B64 "\"%s}", extra) > 0);
+                r = call_err(f, ROOT, "io.snpseal.Agent.Seal", p, AGENT_ERROR_INVALID_PARAMETER, table[i].message);
+                assert_string_equal(get_str(r, "parameter"), "binding");
+                json_object_put(r);
+
+                /* forced: sealed, and it opens */
+                strcat(extra, ",\"force\":true");
+                s = seal(f, ROOT, "luks2", extra);
+                r = call_ok_obj(f, ROOT, "io.snpseal.Agent.Unseal", unseal_params(s, NULL));
+                assert_string_equal(get_str(r, "data"), DATA_B64);
+                json_object_put(r);
+                json_object_put(s);
+        }
+}
+
+static void test_unseal_identity_mismatch(void **state) {
+        struct fixture *f = *state;
+        static const struct {
+                const char *field;
+                const char *message;
+        } table[] = {
+                { "measurement", "measurement changed: sealed to " },
+                { "policy", "policy changed: sealed to 0x30000, running 0x30001" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                struct sim_state saved = f->sim;
+                json_object *s = seal(f, ROOT, "cred/db", ",\"password\":\"pw\""), *r, *d;
+
+                if (i == 0)
+                        f->sim.measurement[47] ^= 1;
+                else
+                        f->sim.policy |= 1;
+                save_state(f);
+                /* with the right password: still the VM that differs */
+                r = call_err_obj(f, ROOT, "io.snpseal.Agent.Unseal", unseal_params(s, "pw"),
+                                 AGENT_ERROR_IDENTITY_MISMATCH, table[i].message);
+                d = json_object_array_get_idx(get_obj(r, "differences"), 0);
+                assert_string_equal(get_str(d, "field"), table[i].field);
+                json_object_put(r);
+
+                f->sim = saved;
+                save_state(f);
+                r = call_ok_obj(f, ROOT, "io.snpseal.Agent.Unseal", unseal_params(s, "pw"));
+                json_object_put(r);
+                json_object_put(s);
+        }
+}
+
+static void test_unseal_tcb_above_committed(void **state) {
+        struct fixture *f = *state;
+        json_object *s = seal(f, ROOT, "cred/db", NULL), *r;
+
+        /* firmware rolled back: committed below the sealed TCB (byte 0) */
+        f->sim.committed_tcb -= 1;
+        f->sim.current_tcb = f->sim.reported_tcb = f->sim.launch_tcb = f->sim.committed_tcb;
+        save_state(f);
+        r = call_err_obj(f, ROOT, "io.snpseal.Agent.Unseal", unseal_params(s, NULL), AGENT_ERROR_IDENTITY_MISMATCH,
+                         "firmware older than the sealed TCB");
+        json_object_put(r);
+        json_object_put(s);
+}
+
+static void test_unseal_newer_firmware(void **state) {
+        struct fixture *f = *state;
+        json_object *s = seal(f, ROOT, "cred/db", NULL), *r;
+
+        /* firmware updated: the old object still opens */
+        f->sim.committed_tcb += 1;
+        f->sim.current_tcb = f->sim.reported_tcb = f->sim.committed_tcb;
+        save_state(f);
+        r = call_ok_obj(f, ROOT, "io.snpseal.Agent.Unseal", unseal_params(s, NULL));
+        assert_string_equal(get_str(r, "data"), DATA_B64);
+        json_object_put(r);
+        json_object_put(s);
+}
+
+static void test_unseal_other_machine(void **state) {
+        struct fixture *f = *state;
+        json_object *s = seal(f, ROOT, "cred/db", NULL), *r;
+
+        /* same image on another chip: identity equal, key differs */
+        f->sim.chip_secret[0] ^= 1;
+        save_state(f);
+        r = call_err_obj(f, ROOT, "io.snpseal.Agent.Unseal", unseal_params(s, NULL), AGENT_ERROR_INVALID_PARAMETER,
+                         "does not authenticate: it was modified, or sealed on another machine");
+        assert_string_equal(get_str(r, "parameter"), "sealed");
+        json_object_put(r);
+        json_object_put(s);
+}
+
+static void test_unseal_tampered(void **state) {
+        struct fixture *f = *state;
+        json_object *s = seal(f, ROOT, "cred/db", NULL), *obj, *r, *text;
+        const char *ct;
+        _cleanup_(freep) char *changed = NULL;
+
+        obj = parse(json_object_get_string(s));
+        ct = get_str(obj, "ciphertext");
+        changed = strdup(ct);
+        assert_non_null(changed);
+        changed[0] = changed[0] == 'A' ? 'B' : 'A';
+        json_object_object_add(obj, "ciphertext", json_object_new_string(changed));
+        text = json_object_new_string(json_object_to_json_string(obj));
+        r = call_err_obj(f, ROOT, "io.snpseal.Agent.Unseal", unseal_params(text, NULL),
+                         AGENT_ERROR_INVALID_PARAMETER, "does not authenticate");
+        json_object_put(r);
+        json_object_put(text);
+
+        json_object_object_add(obj, "format", json_object_new_int(99));
+        text = json_object_new_string(json_object_to_json_string(obj));
+        r = call_err_obj(f, ROOT, "io.snpseal.Agent.Unseal", unseal_params(text, NULL),
+                         AGENT_ERROR_INVALID_PARAMETER, "unsupported sealed object format");
+        json_object_put(r);
+        json_object_put(text);
+        json_object_put(obj);
+        json_object_put(s);
+}
+
+static void test_password(void **state) {
+        struct fixture *f = *state;
+        json_object *s = seal(f, USER, "user/1000/mail", ",\"password\":\"hunter2\""), *r;
+
+        r = call_ok_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(s, "hunter2"));
+        assert_string_equal(get_str(r, "data"), DATA_B64);
+        json_object_put(r);
+        r = call_err_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(s, NULL), AGENT_ERROR_WRONG_PASSWORD,
+                         "a password is required");
+        json_object_put(r);
+        r = call_err_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(s, "hunter3"),
+                         AGENT_ERROR_WRONG_PASSWORD, "wrong password");
+        json_object_put(r);
+        json_object_put(s);
+}
+
+static void test_rate_limit(void **state) {
+        struct fixture *f = *state;
+        json_object *s = seal(f, USER, "user/1000/mail", ",\"password\":\"hunter2\""), *r;
+
+        for (unsigned i = 0; i < ATTEMPTS; i++) {
+                r = call_err_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(s, "nope"),
+                                 AGENT_ERROR_WRONG_PASSWORD, "wrong password");
+                json_object_put(r);
+        }
+        /* limited, even with the right password */
+        f->now_usec += 10 * UINT64_C(1000000);
+        r = call_err_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(s, "hunter2"), AGENT_ERROR_RATE_LIMITED,
+                         "too many wrong passwords for uid 1000");
+        assert_int_equal(get_int(r, "retry_after_sec"), WINDOW_SEC - 10);
+        json_object_put(r);
+        /* root is another uid */
+        r = call_err_obj(f, ROOT, "io.snpseal.Agent.Unseal", unseal_params(s, "nope"), AGENT_ERROR_WRONG_PASSWORD,
+                         "wrong password");
+        json_object_put(r);
+        /* the window passes */
+        f->now_usec += (WINDOW_SEC - 10) * UINT64_C(1000000);
+        r = call_ok_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(s, "hunter2"));
+        json_object_put(r);
+        json_object_put(s);
+}
+
+/* ---- the rate limiter itself ---- */
+
+static void test_ratelimit_unit(void **state) {
+        struct fixture *f = *state;
+        struct agent_ratelimit *rl;
+        unsigned retry = 0;
+
+        assert_int_equal(agent_ratelimit_new(2, 10, &rl), 0);
+        agent_ratelimit_set_clock(rl, fake_clock, f);
+        assert_int_equal(agent_ratelimit_check(rl, 5, &retry), 0);
+        agent_ratelimit_failure(rl, 5);
+        assert_int_equal(agent_ratelimit_check(rl, 5, &retry), 0);
+        f->now_usec += 500000;
+        agent_ratelimit_failure(rl, 5);
+        assert_int_equal(agent_ratelimit_check(rl, 5, &retry), -EBUSY);
+        assert_int_equal(retry, 10);    /* 9.5 s rounded up */
+        /* success resets */
+        agent_ratelimit_success(rl, 5);
+        assert_int_equal(agent_ratelimit_check(rl, 5, &retry), 0);
+
+        /* a full table evicts the least recently used, never the newest */
+        agent_ratelimit_failure(rl, 7);
+        agent_ratelimit_failure(rl, 7);
+        for (uid_t u = 100; u < 100 + 64; u++) {
+                f->now_usec += 1000;
+                agent_ratelimit_failure(rl, u);
+                agent_ratelimit_failure(rl, u);
+                assert_int_equal(agent_ratelimit_check(rl, u, &retry), -EBUSY);
+        }
+        assert_int_equal(agent_ratelimit_check(rl, 7, &retry), 0);
+        assert_int_equal(agent_ratelimit_check(rl, 163, &retry), -EBUSY);
+        /* all windows pass */
+        f->now_usec += 11 * UINT64_C(1000000);
+        assert_int_equal(agent_ratelimit_check(rl, 163, &retry), 0);
+        agent_ratelimit_free(rl);
+
+        /* 0 attempts: off */
+        assert_int_equal(agent_ratelimit_new(0, 10, &rl), 0);
+        agent_ratelimit_failure(rl, 5);
+        assert_int_equal(agent_ratelimit_check(rl, 5, &retry), 0);
+        agent_ratelimit_free(rl);
+        assert_int_equal(agent_ratelimit_check(NULL, 5, &retry), 0);
+}
+
+/* ---- GetReport ---- */
+
+static void test_get_report(void **state) {
+        struct fixture *f = *state;
+        json_object *r, *dec;
+        const char *b64, *rd;
+        uint8_t raw[SNP_REPORT_SIZE + 3];
+        size_t n;
+
+        r = call_ok(f, USER, "io.snpseal.Agent.GetReport", "{\"report_data\":\"ABcd\",\"vmpl\":2}");
+        b64 = get_str(r, "report");
+        assert_int_equal(base64_decode(b64, strlen(b64), raw, sizeof(raw), &n), 0);
+        assert_int_equal(n, SNP_REPORT_SIZE);
+        assert_int_equal(raw[0x50], 0xab);
+        assert_int_equal(raw[0x51], 0xcd);
+        assert_int_equal(raw[0x52], 0);
+        assert_int_equal(raw[0x30], 2);
+        dec = get_obj(r, "decoded");
+        assert_int_equal(get_int(dec, "vmpl"), 2);
+        rd = get_str(dec, "report_data");
+        assert_int_equal(strlen(rd), 128);
+        assert_int_equal(strncmp(rd, "abcd0000", 8), 0);
+        json_object_put(r);
+
+        r = call_ok(f, USER, "io.snpseal.Agent.GetReport", "{}");
+        dec = get_obj(r, "decoded");
+        assert_int_equal(get_int(dec, "vmpl"), 0);
+        json_object_put(r);
+}
+
+static void test_vmpl_below_own(void **state) {
+        struct fixture *f = *state;
+        struct snp_error err = {};
+        json_object *r;
+
+        f->sim.vmpl = 2;
+        save_state(f);
+        snp_backend_free(f->a.backend);
+        assert_int_equal(snp_backend_simulator_open(f->state_path, &f->a.backend, &err), 0);
+        r = call_err(f, USER, "io.snpseal.Agent.GetReport", "{\"vmpl\":1}", AGENT_ERROR_INVALID_PARAMETER, "VMPL");
+        json_object_put(r);
+        r = call_ok(f, USER, "io.snpseal.Agent.GetStatus", "{}");
+        assert_int_equal(get_int(r, "vmpl"), 2);
+        json_object_put(r);
+}
+
+/* ---- firmware failures ---- */
+
+static void test_firmware_error_then_device_unavailable(void **state) {
+        struct fixture *f = *state;
+        json_object *r;
+
+        f->sim.fault = SIM_FAULT_CMD_FAIL;
+        save_state(f);
+        r = call_err(f, USER, "io.snpseal.Agent.GetStatus", "{}", AGENT_ERROR_FIRMWARE_ERROR, "reboot required");
+        assert_int_equal(get_int(r, "errno"), EIO);
+        (void) get_int(r, "fw_status");
+        (void) get_int(r, "vmm_error");
+        json_object_put(r);
+        /* the kernel disabled the message key: every request after that */
+        r = call_err(f, USER, "io.snpseal.Agent.GetStatus", "{}", AGENT_ERROR_DEVICE_UNAVAILABLE, "reboot required");
+        json_object_put(r);
+}
+
+static void test_device_unavailable(void **state) {
+        struct fixture *f = *state;
+        _cleanup_(freep) char *key = NULL;
+        json_object *r;
+
+        f->sim.vmpck_disabled = true;
+        save_state(f);
+        r = call_err(f, USER, "io.snpseal.Agent.GetStatus", "{}", AGENT_ERROR_DEVICE_UNAVAILABLE, "reboot required");
+        json_object_put(r);
+        key = derive(f, ROOT, "luks2", SALT_A, NULL);
+        assert_string_equal(key, AGENT_ERROR_DEVICE_UNAVAILABLE);
+
+        (void) unlink(f->state_path);
+        r = call_err(f, USER, "io.snpseal.Agent.GetStatus", "{}", AGENT_ERROR_DEVICE_UNAVAILABLE, "not found");
+        json_object_put(r);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                T(test_get_info),
+                T(test_interface_description),
+                T(test_method_not_found),
+                T(test_get_status),
+                T(test_invalid_parameters),
+                T(test_long_parameters),
+                T(test_authorization),
+                T(test_unseal_authorization),
+                T(test_derive_key),
+                T(test_derive_key_expect),
+                T(test_derive_key_tcb_above_committed),
+                T(test_seal_unseal),
+                T(test_seal_binding),
+                T(test_unseal_identity_mismatch),
+                T(test_unseal_tcb_above_committed),
+                T(test_unseal_newer_firmware),
+                T(test_unseal_other_machine),
+                T(test_unseal_tampered),
+                T(test_password),
+                T(test_rate_limit),
+                T(test_ratelimit_unit),
+                T(test_get_report),
+                T(test_vmpl_below_own),
+                T(test_firmware_error_then_device_unavailable),
+                T(test_device_unavailable),
+        };
+
+        return cmocka_run_group_tests_name("agent-methods", tests, NULL, NULL);
+}

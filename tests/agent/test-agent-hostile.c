@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Hostile clients against the real snpseald (--max-connections=4
+ * --connection-timeout=2): each gets an error or is dropped, a well-behaved
+ * client is served afterwards (and meanwhile, where that matters), and the
+ * daemon's file descriptors are back to their baseline exactly and its
+ * resident memory close to it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agent-harness.h"
+
+#define M_STATUS "io.snpseal.Agent.GetStatus"
+#define MAX_CONNECTIONS 4
+#define TIMEOUT_SEC 2
+/* Closing "promptly" means before the idle timeout could have done it. */
+#define PROMPT_MS 1500
+
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_SLACK_KIB (64 * 1024)   /* ASan's quarantine keeps freed memory */
+#else
+#define RSS_SLACK_KIB (2 * 1024)
+#endif
+
+struct fixture {
+        struct th_agent t;
+        int base_fds;
+        long base_rss;
+};
+
+static long long now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static int status_ok(struct th_agent *t) {
+        json_object *reply = NULL;
+        int r = th_call(t->sock, M_STATUS, NULL, &reply);
+
+        if (r >= 0 && th_error(reply))
+                r = -EPROTO;
+        if (r >= 0 && !th_str(th_params(reply), "measurement"))
+                r = -EBADMSG;
+        json_object_put(reply);
+        return r;
+}
+
+/* The fd count once it stops changing (the server closes asynchronously). */
+static int settled_fds(pid_t pid) {
+        int prev = -1, n = th_proc_fd_count(pid);
+
+        for (int i = 0; i < 50 && n != prev; i++) {
+                sleep_ms(100);
+                prev = n;
+                n = th_proc_fd_count(pid);
+        }
+        return n;
+}
+
+static int setup(void **state) {
+        static const char *const extra[] = { "--max-connections=4", "--connection-timeout=2", NULL };
+        struct fixture *f = calloc(1, sizeof(*f));
+        int r;
+
+        if (!f)
+                return -1;
+        r = th_agent_setup(&f->t);
+        if (r >= 0)
+                r = th_agent_start(&f->t, extra);
+        /* warm up: the first calls initialize libraries */
+        for (int i = 0; r >= 0 && i < 10; i++)
+                r = status_ok(&f->t);
+        if (r < 0) {
+                print_message("# cannot start the agent: %s\n", strerror(-r));
+                th_agent_dump_log(&f->t);
+                th_agent_cleanup(&f->t);
+                free(f);
+                return -1;
+        }
+        f->base_fds = settled_fds(f->t.pid);
+        f->base_rss = th_proc_rss_kib(f->t.pid);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct fixture *f = *state;
+        int status = 0, r = 0;
+
+        if (f->t.pid > 0) {
+                r = th_agent_stop(&f->t, &status);
+                if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                        print_message("# the agent did not exit 0 on SIGTERM (r=%d status=0x%x)\n", r, status);
+                        th_agent_dump_log(&f->t);
+                        r = -1;
+                }
+        }
+        if (getenv("TH_VERBOSE"))
+                th_agent_dump_log(&f->t);
+        th_agent_cleanup(&f->t);
+        free(f);
+        return r;
+}
+
+/* A well-behaved client is served, fds are back exactly, memory nearly. */
+static void assert_recovered(struct fixture *f) {
+        int fds;
+        long rss;
+
+        assert_int_equal(status_ok(&f->t), 0);
+        fds = th_wait_fd_count(f->t.pid, f->base_fds, 5000);
+        if (fds != f->base_fds)
+                print_message("# fds: baseline %d, now %d\n", f->base_fds, fds);
+        assert_int_equal(fds, f->base_fds);
+        rss = th_proc_rss_kib(f->t.pid);
+        if (rss > f->base_rss + RSS_SLACK_KIB)
+                print_message("# VmRSS: baseline %ld KiB, now %ld KiB\n", f->base_rss, rss);
+        assert_true(rss > 0 && rss <= f->base_rss + RSS_SLACK_KIB);
+}
+
+/* Either an error reply arrives or the connection is closed, promptly. */
+static void assert_error_or_closed(struct th_conn *c, const char *what) {
+        json_object *reply = NULL;
+        int r = th_conn_recv(c, PROMPT_MS, &reply);
+
+        if (r == 0 && !th_error(reply))
+                r = -EPROTO;
+        if (r < 0 && r != -ECONNRESET)
+                print_message("# %s: neither an error nor a close (%s)\n", what, strerror(-r));
+        assert_true(r == 0 || r == -ECONNRESET);
+        json_object_put(reply);
+}
+
+static void open_conn(struct fixture *f, struct th_conn *c) {
+        assert_int_equal(th_conn_open(f->t.sock, c), 0);
+}
+
+/* ---- malformed messages ---- */
+
+static void test_malformed(void **state) {
+        static const struct {
+                const char *name;
+                const char *bytes;
+                size_t len;
+        } cases[] = {
+#define C(n, s) { n, s, sizeof(s) }   /* includes the terminating NUL */
+                C("garbage", "\x01\x02\xff\xfe garbage \x80\x81"),
+                C("non-JSON", "hello world"),
+                C("JSON array", "[1,2,3]"),
+                C("JSON number", "42"),
+                C("JSON with trailing data", "{\"method\":\"io.snpseal.Agent.GetStatus\"} {}"),
+                C("no method", "{\"parameters\":{}}"),
+                C("method not a string", "{\"method\":5}"),
+                C("method without interface", "{\"method\":\"GetStatus\"}"),
+                C("parameters not an object", "{\"method\":\"io.snpseal.Agent.GetStatus\",\"parameters\":[]}"),
+                C("method name not capitalized", "{\"method\":\"io.snpseal.Agent.getStatus\"}"),
+                C("upgrade", "{\"method\":\"io.snpseal.Agent.GetStatus\",\"upgrade\":true}"),
+                C("just a NUL", ""),
+#undef C
+        };
+        struct fixture *f = *state;
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct th_conn c;
+
+                open_conn(f, &c);
+                assert_int_equal(th_conn_send(&c, cases[i].bytes, cases[i].len), 0);
+                assert_error_or_closed(&c, cases[i].name);
+                th_conn_close(&c);
+                assert_int_equal(status_ok(&f->t), 0);
+        }
+        assert_recovered(f);
+}
+
+static void test_deep_nesting(void **state) {
+        struct fixture *f = *state;
+        char buf[4096];
+        struct th_conn c;
+        size_t n = 0;
+
+        for (int i = 0; i < 1000; i++)
+                buf[n++] = '[';
+        for (int i = 0; i < 1000; i++)
+                buf[n++] = ']';
+        buf[n++] = 0;
+        open_conn(f, &c);
+        assert_int_equal(th_conn_send(&c, buf, n), 0);
+        assert_error_or_closed(&c, "deep nesting");
+        th_conn_close(&c);
+        assert_recovered(f);
+}
+
+static void test_unterminated_then_close(void **state) {
+        static const char partial[] = "{\"method\":\"io.snpseal.Agent.GetStatus\",\"parameters\":{";
+        struct fixture *f = *state;
+        struct th_conn c;
+
+        open_conn(f, &c);
+        assert_int_equal(th_conn_send(&c, partial, sizeof(partial) - 1), 0);
+        th_conn_close(&c);
+        assert_recovered(f);
+}
+
+/* 70 KiB: beyond the 64 KiB message limit. */
+static void send_oversized(struct fixture *f, bool with_nul) {
+        static const char head[] = "{\"method\":\"io.snpseal.Agent.GetStatus\",\"parameters\":{\"pad\":\"";
+        size_t len = 70 * 1024;
+        char *big = malloc(len);
+        struct th_conn c;
+        unsigned errors = 0;
+        long long start;
+        int r;
+
+        assert_non_null(big);
+        memset(big, 'x', len);
+        memcpy(big, head, sizeof(head) - 1);
+        if (with_nul) {
+                memcpy(big + len - 4, "\"}}", 3);
+                big[len - 1] = 0;
+        }
+        open_conn(f, &c);
+        start = now_ms();
+        r = th_conn_send(&c, big, len);
+        /* the agent may already have hung up */
+        assert_true(r == 0 || r == -EPIPE || r == -ECONNRESET);
+        r = th_conn_expect_closed(&c, PROMPT_MS, &errors);
+        if (r < 0)
+                print_message("# oversized message: not dropped within %d ms (%s)\n", PROMPT_MS, strerror(-r));
+        assert_int_equal(r, 0);
+        assert_true(now_ms() - start < TIMEOUT_SEC * 1000);
+        th_conn_close(&c);
+        free(big);
+}
+
+static void test_oversized(void **state) {
+        struct fixture *f = *state;
+
+        send_oversized(f, false);
+        assert_int_equal(status_ok(&f->t), 0);
+        send_oversized(f, true);
+        assert_recovered(f);
+}
+
+/* ---- well-formed calls the agent refuses; the connection stays usable ---- */
+
+static void test_unknown_method(void **state) {
+        static const char *const methods[] = {
+                "io.snpseal.Agent.Frobnicate",
+                "io.snpseal.Agent.GetStatusX",
+                "org.varlink.service.Frobnicate",
+                "com.example.Foo.Bar",
+        };
+        struct fixture *f = *state;
+        struct th_conn c;
+
+        open_conn(f, &c);
+        for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+                json_object *reply = NULL;
+
+                assert_int_equal(th_conn_call(&c, methods[i], NULL, &reply), 0);
+                assert_non_null(th_error(reply));
+                assert_string_equal(th_error(reply), "org.varlink.service.MethodNotFound");
+                json_object_put(reply);
+        }
+        /* same connection, a real call */
+        {
+                json_object *reply = NULL;
+
+                assert_int_equal(th_conn_call(&c, M_STATUS, NULL, &reply), 0);
+                assert_null(th_error(reply));
+                json_object_put(reply);
+        }
+        th_conn_close(&c);
+        assert_recovered(f);
+}
+
+static void test_wrong_parameter_types(void **state) {
+        static const struct {
+                const char *method, *params, *parameter;
+        } cases[] = {
+                { "io.snpseal.Agent.DeriveKey", "{\"binding\":\"vcek\",\"salt\":\"AAAA\",\"purpose\":\"luks2\"}", "binding" },
+                { "io.snpseal.Agent.DeriveKey",
+                  "{\"binding\":{\"root_key\":\"vcek\",\"fields\":[\"measurement\"],\"vmpl\":0,\"guest_svn\":1,"
+                  "\"tcb_version\":\"03000000000008d1\"},\"salt\":7,\"purpose\":\"luks2\"}", "salt" },
+                { "io.snpseal.Agent.DeriveKey",
+                  "{\"binding\":{\"root_key\":\"vcek\",\"fields\":[\"measurement\"],\"vmpl\":0,\"guest_svn\":1,"
+                  "\"tcb_version\":\"03000000000008d1\"},"
+                  "\"salt\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\"purpose\":5}", "purpose" },
+                { "io.snpseal.Agent.Seal", "{\"purpose\":\"cred/x\",\"data\":5}", "data" },
+                { "io.snpseal.Agent.Seal", "{\"purpose\":[\"cred/x\"],\"data\":\"eA==\"}", "purpose" },
+                { "io.snpseal.Agent.Seal", "{\"purpose\":\"cred/x\",\"data\":\"eA==\",\"password\":true}", "password" },
+                { "io.snpseal.Agent.Unseal", "{\"sealed\":{}}", "sealed" },
+                { "io.snpseal.Agent.Unseal", "{}", "sealed" },
+                { "io.snpseal.Agent.GetReport", "{\"vmpl\":\"2\"}", "vmpl" },
+                { "io.snpseal.Agent.GetReport", "{\"vmpl\":-1}", "vmpl" },
+                { "io.snpseal.Agent.GetReport", "{\"report_data\":5}", "report_data" },
+                { "org.varlink.service.GetInterfaceDescription", "{\"interface\":5}", "interface" },
+        };
+        struct fixture *f = *state;
+        struct th_conn c;
+
+        open_conn(f, &c);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                json_object *reply = NULL;
+                const char *e, *p;
+
+                assert_int_equal(th_conn_call(&c, cases[i].method, th_json("%s", cases[i].params), &reply), 0);
+                e = th_error(reply);
+                p = th_str(th_params(reply), "parameter");
+                if (!e || !strstr(e, ".InvalidParameter") || !p || strcmp(p, cases[i].parameter) != 0)
+                        print_message("# %s %s: expected InvalidParameter for \"%s\", got %s %s\n", cases[i].method,
+                                      cases[i].params, cases[i].parameter, e ? e : "success",
+                                      json_object_to_json_string(th_params(reply)));
+                assert_non_null(e);
+                assert_true(strcmp(e, "org.varlink.service.InvalidParameter") == 0 ||
+                            strcmp(e, "io.snpseal.Agent.InvalidParameter") == 0);
+                assert_non_null(p);
+                assert_string_equal(p, cases[i].parameter);
+                json_object_put(reply);
+        }
+        th_conn_close(&c);
+        assert_recovered(f);
+}
+
+/* ---- resource limits ---- */
+
+static void test_connection_flood(void **state) {
+        enum { N = 12 };
+        struct fixture *f = *state;
+        struct th_conn c[N];
+        unsigned closed = 0, open_left = 0;
+
+        assert_int_equal(th_wait_fd_count(f->t.pid, f->base_fds, 5000), f->base_fds);
+        for (int i = 0; i < N; i++)
+                open_conn(f, &c[i]);
+        /* the ones beyond the limit are closed promptly */
+        for (int i = 0; i < N; i++) {
+                int r = th_conn_expect_closed(&c[i], i < MAX_CONNECTIONS ? 50 : 300, NULL);
+
+                if (r == 0) {
+                        closed++;
+                        th_conn_close(&c[i]);
+                } else
+                        assert_int_equal(r, -ETIMEDOUT);
+        }
+        assert_int_equal(closed, N - MAX_CONNECTIONS);
+        /* the admitted ones are served */
+        for (int i = 0; i < N; i++) {
+                json_object *reply = NULL;
+
+                if (c[i].fd < 0)
+                        continue;
+                assert_int_equal(th_conn_call(&c[i], M_STATUS, NULL, &reply), 0);
+                assert_null(th_error(reply));
+                json_object_put(reply);
+                open_left++;
+                th_conn_close(&c[i]);
+        }
+        assert_int_equal(open_left, MAX_CONNECTIONS);
+        assert_recovered(f);
+}
+
+/* Send GetStatus calls without ever reading, until the agent stops taking
+ * them (or 1.5 s). Returns the number of calls sent. */
+static unsigned flood_without_reading(struct th_conn *c) {
+        static const char call[] = "{\"method\":\"io.snpseal.Agent.GetStatus\",\"parameters\":{}}";
+        long long end = now_ms() + PROMPT_MS;
+        unsigned sent = 0;
+        size_t off = 0;
+
+        while (now_ms() < end) {
+                struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+                ssize_t k;
+
+                if (poll(&p, 1, 200) == 0)
+                        break;   /* both directions are full: the agent stopped reading */
+                k = send(c->fd, call + off, sizeof(call) - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+                if (k < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                if (k < 0)
+                        break;   /* already dropped */
+                off += (size_t) k;
+                if (off == sizeof(call)) {
+                        off = 0;
+                        sent++;
+                }
+        }
+        return sent;
+}
+
+static void test_never_reads(void **state) {
+        struct fixture *f = *state;
+        struct th_conn bad;
+        unsigned sent;
+        long long start;
+        int r;
+
+        open_conn(f, &bad);
+        sent = flood_without_reading(&bad);
+        assert_true(sent > 0);
+        /* everyone else is served meanwhile */
+        start = now_ms();
+        assert_int_equal(status_ok(&f->t), 0);
+        assert_true(now_ms() - start < 1000);
+        /* the reader-less client is dropped after the timeout */
+        assert_int_equal(th_wait_fd_count(f->t.pid, f->base_fds, (TIMEOUT_SEC + 4) * 1000), f->base_fds);
+        /* and sees the end of its stream after whatever replies were sent */
+        for (;;) {
+                json_object *reply = NULL;
+
+                r = th_conn_recv(&bad, 2000, &reply);
+                json_object_put(reply);
+                if (r < 0)
+                        break;
+        }
+        assert_int_equal(r, -ECONNRESET);
+        th_conn_close(&bad);
+        assert_recovered(f);
+}
+
+static void test_silent_client(void **state) {
+        struct fixture *f = *state;
+        struct th_conn c;
+        long long start;
+        int r;
+
+        open_conn(f, &c);
+        start = now_ms();
+        /* others are served while it sits there */
+        assert_int_equal(status_ok(&f->t), 0);
+        r = th_conn_expect_closed(&c, (TIMEOUT_SEC + 3) * 1000, NULL);
+        assert_int_equal(r, 0);
+        /* dropped by the idle timeout, not at once */
+        assert_true(now_ms() - start >= 1000);
+        th_conn_close(&c);
+        assert_recovered(f);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+                T(test_malformed),
+                T(test_deep_nesting),
+                T(test_unterminated_then_close),
+                T(test_oversized),
+                T(test_unknown_method),
+                T(test_wrong_parameter_types),
+                T(test_connection_flood),
+                T(test_never_reads),
+                T(test_silent_client),
+#undef T
+        };
+
+        return cmocka_run_group_tests_name("agent-hostile", tests, NULL, NULL);
+}

@@ -1,0 +1,61 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A missing dependency fails configure with a message naming the Debian
+# package: run the real configure against a pkg-config directory from which
+# one .pc file at a time is missing.
+. "$top_srcdir/tests/tap.sh"
+
+command -v pkg-config >/dev/null || tap_skip_all "pkg-config not installed"
+sys_pc=$(pkg-config --variable pc_path pkg-config)
+work=$(mktemp -d)
+trap 'rm -rf "$work" "$TAP_OUT"' EXIT
+
+# Every .pc of the default search path, as symlinks in one directory.
+mkdir -p "$work/pc-all"
+IFS=:
+for d in $sys_pc; do
+        [ -d "$d" ] || continue
+        for f in "$d"/*.pc; do
+                [ -e "$f" ] && [ ! -e "$work/pc-all/${f##*/}" ] && ln -s "$f" "$work/pc-all/${f##*/}"
+        done
+done
+unset IFS
+
+run_configure_without() { # PC-NAME
+        rm -rf "$work/pc" "$work/build" && cp -a "$work/pc-all" "$work/pc" && rm -f "$work/pc/$1.pc"
+        mkdir "$work/build" && cd "$work/build" &&
+                PKG_CONFIG_LIBDIR="$work/pc" PKG_CONFIG_PATH= "$top_srcdir/configure" --quiet
+        rc=$?
+        cd - >/dev/null
+        return $rc
+}
+
+for pair in libcrypto:libssl-dev json-c:libjson-c-dev libcryptsetup:libcryptsetup-dev \
+            libsystemd:libsystemd-dev cmocka:libcmocka-dev; do
+        pc=${pair%%:*} pkg=${pair#*:}
+        if [ ! -e "$work/pc-all/$pc.pc" ]; then
+                check_eq "$pc.pc present for the test" yes no
+                continue
+        fi
+        check_fails "configure without $pc names $pkg" "$pc.* not found: install the Debian package $pkg" \
+                run_configure_without "$pc"
+done
+
+# Linux-PAM has no .pc everywhere: configure checks the header and the
+# library; autoconf's cache variables stand in for a machine without them.
+run_configure_cache() { # VAR=VALUE
+        rm -rf "$work/build" && mkdir "$work/build" && cd "$work/build" &&
+                env "$1" "$top_srcdir/configure" --quiet
+        rc=$?
+        cd - >/dev/null
+        return $rc
+}
+check_fails "configure without PAM headers names libpam0g-dev" \
+        "security/pam_modules.h not found: install the Debian package libpam0g-dev" \
+        run_configure_cache ac_cv_header_security_pam_modules_h=no
+check_fails "configure without pam_start_confdir names libpam0g-dev" \
+        "pam_start_confdir.*not found: install the Debian package libpam0g-dev" \
+        run_configure_cache ac_cv_lib_pam_pam_start_confdir=no
+
+check "configure succeeds with every dependency" run_configure_without nothing-missing
+tap_done

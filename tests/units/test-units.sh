@@ -1,0 +1,248 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The systemd units: `systemd-analyze verify` (offline, no running systemd
+# needed), the settings the boot design depends on, the sandbox's exposure
+# score from `systemd-analyze security --offline=true`, and a real
+# socket-activation round trip through systemd-socket-activate, the agent
+# (simulator backend) and `snpseal status`.
+# Run by `make check`; by hand, from a build directory:
+#   top_srcdir=/work/main top_builddir=. sh /work/main/tests/units/test-units.sh
+
+: "${top_srcdir:=$(dirname "$0")/../..}"
+: "${top_builddir:=.}"
+. "$top_srcdir/tests/tap.sh"
+
+# The highest exposure accepted (systemd 252 rates the unit 0.9 "SAFE").
+EXPOSURE_MAX=1.5
+
+command -v systemd-analyze >/dev/null 2>&1 ||
+        tap_skip_all "systemd-analyze not found (Debian package systemd)"
+
+SOCK=$top_srcdir/units/snpseald.socket
+CSOCK=$top_srcdir/units/snpseal-credentials.socket
+SVC=$top_builddir/units/snpseald.service
+for f in "$SOCK" "$CSOCK" "$SVC"; do
+        if [ ! -f "$f" ]; then
+                echo "missing unit file $f (run make first)" >&2
+                exit 1
+        fi
+done
+
+WORK=$(mktemp -d)
+AGENT_PID=
+cleanup() {
+        [ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null
+        rm -f "$TAP_OUT"
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- generated service
+check_output "the template runs @sbindir@/snpseald" '^ExecStart=@sbindir@/snpseald$' \
+        grep '^ExecStart=' "$top_srcdir/units/snpseald.service.in"
+check_output "the generated service has ExecStart= substituted" '^ExecStart=/[^@]*/snpseald$' \
+        grep '^ExecStart=' "$SVC"
+check_eq "the generated service has no placeholder left" 0 "$(grep -c '@[a-z_]*@' "$SVC")"
+
+# ---------------------------------------------------------------- verify
+# A copy of the three units whose ExecStart= is the agent just built, since
+# verify insists that the command exists. The unit names must stay as they
+# are: the sockets name the service.
+U=$WORK/units
+mkdir -p "$U"
+cp "$SOCK" "$CSOCK" "$U/"
+AGENT=${SNPSEALD:-$top_builddir/agent/snpseald}
+case $AGENT in /*) ;; *) AGENT=$(pwd)/$AGENT ;; esac
+if [ -x "$AGENT" ]; then
+        EXEC=$AGENT
+else
+        echo "# $AGENT is not built: verifying the service with ExecStart=/bin/true"
+        EXEC=/bin/true
+fi
+sed "s|^ExecStart=.*|ExecStart=$EXEC|" "$SVC" >"$U/snpseald.service"
+
+# Documentation=man:… is checked against the project's own pages, through
+# a MANPATH laid out the way man(1) expects; without man(1) it is skipped.
+mkdir -p "$WORK/man/man5" "$WORK/man/man8"
+ln -s "$(cd "$top_srcdir/man" && pwd)/snpseald.8" "$WORK/man/man8/snpseald.8"
+ln -s "$(cd "$top_srcdir/man" && pwd)/snpseald.conf.5" "$WORK/man/man5/snpseald.conf.5"
+if command -v man >/dev/null 2>&1; then
+        MANOPT=--man=yes
+else
+        echo "# man(1) not installed: Documentation= pages not checked"
+        MANOPT=--man=no
+fi
+
+# Any diagnostic (an unknown key, a bad value, a missing unit) is a failure,
+# even where verify itself still exits 0.
+verify_quiet() { # UNIT...
+        out=$(cd "$U" && MANPATH=$WORK/man SYSTEMD_LOG_LEVEL=notice \
+                systemd-analyze verify "$MANOPT" "$@" 2>&1)
+        rc=$?
+        [ -n "$out" ] && printf '%s\n' "$out"
+        [ "$rc" -eq 0 ] && [ -z "$out" ]
+}
+check "verify snpseald.socket" verify_quiet ./snpseald.socket
+check "verify snpseal-credentials.socket" verify_quiet ./snpseal-credentials.socket
+check "verify snpseald.service" verify_quiet ./snpseald.service
+check "verify all three together" verify_quiet ./snpseald.socket ./snpseal-credentials.socket ./snpseald.service
+
+# The test itself can fail: verify must reject a broken copy.
+sed 's/^Type=notify$/Type=notify\nFrobnicate=yes/' "$U/snpseald.service" >"$U/broken.service"
+check_fails "verify reports an unknown key (self-check)" "Unknown key 'Frobnicate'" \
+        verify_quiet ./broken.service
+rm -f "$U/broken.service"
+
+# ---------------------------------------------------------------- settings
+# "FILE SECTION KEY=VALUE": the assignment must appear in that section.
+has() { # FILE SECTION LINE
+        awk -v sec="[$2]" -v want="$3" '
+                /^\[/ { cur = $0; next }
+                cur == sec && $0 == want { found = 1 }
+                END { exit !found }' "$1"
+}
+while read -r file section line; do
+        case $file in
+        socket) f=$SOCK ;;
+        creds) f=$CSOCK ;;
+        service) f=$SVC ;;
+        esac
+        check "$file [$section] $line" has "$f" "$section" "$line"
+done <<'EOF'
+socket Unit DefaultDependencies=no
+socket Unit Wants=cryptsetup-pre.target
+socket Unit Before=sockets.target cryptsetup-pre.target
+socket Socket ListenStream=/run/snpseal/agent.sock
+socket Socket FileDescriptorName=varlink
+socket Socket SocketMode=0666
+socket Install WantedBy=sockets.target
+socket Install Also=snpseal-credentials.socket
+creds Unit DefaultDependencies=no
+creds Unit Before=sockets.target
+creds Socket ListenStream=/run/snpseal/credentials.sock
+creds Socket FileDescriptorName=credentials
+creds Socket SocketMode=0600
+creds Socket Service=snpseald.service
+creds Install WantedBy=sockets.target
+service Unit DefaultDependencies=no
+service Unit Requires=snpseald.socket snpseal-credentials.socket
+service Unit After=snpseald.socket snpseal-credentials.socket
+service Service Type=notify
+service Service LimitCORE=0
+service Service UMask=0077
+service Service CapabilityBoundingSet=
+service Service NoNewPrivileges=yes
+service Service DevicePolicy=closed
+service Service DeviceAllow=/dev/sev-guest rw
+service Service PrivateNetwork=yes
+service Service RestrictAddressFamilies=AF_UNIX
+service Service ProtectSystem=strict
+service Service MemoryDenyWriteExecute=yes
+service Service SystemCallFilter=@system-service
+service Service SystemCallErrorNumber=EPERM
+EOF
+
+# Settings that would break early boot or the agent.
+check_eq "the service sets no PrivateTmp= (orders after local-fs.target)" 0 \
+        "$(grep -c '^PrivateTmp=' "$SVC")"
+check_eq "the service sets no PrivateUsers= (SO_PEERCRED needs real uids)" 0 \
+        "$(grep -c '^PrivateUsers=' "$SVC")"
+check_eq "the service has no [Install] (socket-activated only)" 0 \
+        "$(grep -c '^\[Install\]' "$SVC")"
+
+# The system calls the agent makes for its hygiene stay allowed by the
+# filter (a denied one fails with EPERM instead of killing it, but it must
+# not fail at all): mlock (secret pages), madvise (MADV_DONTDUMP), prctl
+# (PR_SET_DUMPABLE), prlimit64 (setrlimit RLIMIT_CORE), ioctl (the device).
+allowed=$WORK/allowed
+expand_group() { # @GROUP or a system call -> system calls, nested groups expanded
+        case $1 in
+        @*) ;;
+        *) echo "$1"; return ;;
+        esac
+        systemd-analyze syscall-filter "$1" 2>/dev/null | awk '
+                NR > 1 && $1 !~ /^#/ && NF { print $1 }' | while read -r s; do
+                expand_group "$s"
+        done
+}
+# Apply the service's SystemCallFilter= lines in order, as systemd does:
+# the first one is an allow list, later "~" lines remove from it.
+: >"$allowed"
+sed -n 's/^SystemCallFilter=//p' "$SVC" >"$WORK/filter"
+while read -r line; do
+        case $line in
+        "~"*) op=remove; line=${line#"~"} ;;
+        *) op=add ;;
+        esac
+        for g in $line; do expand_group "$g"; done | sort -u >"$WORK/group"
+        if [ "$op" = add ]; then
+                sort -u "$allowed" "$WORK/group" >"$WORK/next"
+        else
+                sort -u "$allowed" | comm -23 - "$WORK/group" >"$WORK/next"
+        fi
+        mv "$WORK/next" "$allowed"
+done <"$WORK/filter"
+not_allowed() { ! grep -qx "$1" "$allowed"; }
+check "the system call filter is an allow list" test -s "$allowed"
+for s in mlock madvise prctl prlimit64 ioctl getrandom memfd_create mmap accept4 recvmsg sendmsg epoll_wait; do
+        check "the system call filter allows $s" grep -qx "$s" "$allowed"
+done
+for s in setuid setresuid chroot setpriority sched_setscheduler bpf ptrace mount; do
+        check "the system call filter denies $s" not_allowed "$s"
+done
+
+# ---------------------------------------------------------------- exposure
+SEC=$WORK/security.out
+(cd "$U" && systemd-analyze security --offline=true ./snpseald.service) >"$SEC" 2>&1
+score=$(sed -n 's/^.*Overall exposure level for snpseald\.service: \([0-9.]*\).*$/\1/p' "$SEC")
+echo "# systemd-analyze security --offline=true: exposure ${score:-?} (at most $EXPOSURE_MAX accepted)"
+grep '^✗' "$SEC" | sed 's/^/#   /'
+check_output "the exposure score is reported" '^[0-9]+\.[0-9]$' echo "$score"
+check_eq "exposure ${score:-?} <= $EXPOSURE_MAX" yes \
+        "$(awk -v s="${score:-99}" -v m="$EXPOSURE_MAX" 'BEGIN { print (s + 0 <= m + 0) ? "yes" : "no" }')"
+
+# ---------------------------------------------------------------- socket activation
+# The real thing, minus systemd: systemd-socket-activate binds both sockets,
+# names them as the units do, and starts the agent on the first connection.
+CLI=${SNPSEAL:-$top_builddir/cli/snpseal}
+SIM=${SNPSEAL_SIM:-$top_builddir/cli/snpseal-sim}
+if ! command -v systemd-socket-activate >/dev/null 2>&1; then
+        echo "# systemd-socket-activate not found: socket activation not tested"
+elif [ ! -x "$AGENT" ] || [ ! -x "$CLI" ] || [ ! -x "$SIM" ]; then
+        echo "# agent, CLI or simulator tool not built: socket activation not tested"
+else
+        S=$WORK/state.json
+        check "simulator state for the agent" "$SIM" init "$S"
+        systemd-socket-activate -l "$WORK/a.sock" -l "$WORK/c.sock" \
+                --fdname=varlink:credentials \
+                "$AGENT" --backend=simulator --simulator-state="$S" \
+                --config=/dev/null --idle-exit=3 \
+                >"$WORK/agent.log" 2>&1 &
+        AGENT_PID=$!
+        n=0
+        while [ ! -S "$WORK/a.sock" ] && [ "$n" -lt 50 ]; do
+                sleep 0.1
+                n=$((n + 1))
+        done
+        check "systemd-socket-activate listens on the varlink socket" test -S "$WORK/a.sock"
+        check_output "snpseal status through the socket-activated agent" 'simulator' \
+                "$CLI" --socket="$WORK/a.sock" status
+        check_output "the agent answers again on the same socket" '"backend" *: *"simulator"' \
+                "$CLI" --socket="$WORK/a.sock" --json status
+        # --idle-exit=3: the agent leaves by itself once nobody is connected.
+        n=0
+        while kill -0 "$AGENT_PID" 2>/dev/null && [ "$n" -lt 100 ]; do
+                sleep 0.1
+                n=$((n + 1))
+        done
+        check_eq "the socket-activated agent exits when idle" gone \
+                "$(kill -0 "$AGENT_PID" 2>/dev/null && echo running || echo gone)"
+        wait "$AGENT_PID" 2>/dev/null
+        check_eq "the idle exit is a clean one (exit status 0)" 0 "$?"
+        AGENT_PID=
+        if [ "$_tap_failed" -gt 0 ]; then
+                sed 's/^/# agent: /' "$WORK/agent.log" | head -n 20
+        fi
+fi
+
+tap_done
