@@ -81,7 +81,7 @@ void agent_config_init(struct agent_config *c) {
 void agent_config_done(struct agent_config *c) {
         for (size_t i = 0; i < ELEMENTSOF(settings); i++)
                 if (settings[i].type == SETTING_STRING) {
-                        char **p = (char **) ((char *) c + settings[i].offset);
+                        char **p = (char **) (void *) ((char *) c + settings[i].offset);
 
                         free(*p);
                         *p = NULL;

@@ -41,7 +41,7 @@ static int reply_add(struct agent_reply *reply, const char *key, json_object *v)
         return 0;
 }
 
-static int reply_verror(struct agent_reply *reply, const char *error, const char *fmt, va_list ap) {
+_printf_(3, 0) static int reply_verror(struct agent_reply *reply, const char *error, const char *fmt, va_list ap) {
         char message[1024];
         json_object *o, *m;
 

@@ -25,7 +25,7 @@
 
 /* ---- messages and options ---- */
 
-static void vmessage(const char *verb, const char *fmt, va_list ap) {
+_printf_(2, 0) static void vmessage(const char *verb, const char *fmt, va_list ap) {
         fputs(PROG ": ", stderr);
         if (verb)
                 fprintf(stderr, "%s: ", verb);

@@ -298,8 +298,8 @@ static void test_milan_v2(void **state) {
                 "tcb_layout:         milan-genoa (layout assumed: report carries no CPUID)",
                 "current_tcb:        03000000000008d1 (boot_loader=3 tee=0 snp=8 microcode=209)",
                 "launch_tcb:         04010000000005ce (boot_loader=4 tee=1 snp=5 microcode=206)",
-                "platform_info:      0x0000000000000025 (SMT enabled; TSME disabled; ECC enabled; RAPL enabled; "
-                "ciphertext hiding disabled; alias check complete)",
+                ("platform_info:      0x0000000000000025 (SMT enabled; TSME disabled; ECC enabled; RAPL enabled; "
+                 "ciphertext hiding disabled; alias check complete)"),
                 "signer_info:        0x00000000 (author key not enabled; chip key not masked; signed with VCEK)",
                 "current_firmware:   1.55.21",
                 "committed_firmware: 1.54.20",
