@@ -9,26 +9,13 @@
 #include <string.h>
 
 #include "binding.h"
+#include "json-util.h"
+#include "snp-error.h"
 #include "hexutil.h"
 #include "macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
-
 /* Longest user-supplied name quoted back in a message. */
 #define QUOTE_MAX 32
-
-static int binding_error(char *errbuf, size_t errlen, int code, const char *fmt, ...) _printf_(4, 5);
-
-static int binding_error(char *errbuf, size_t errlen, int code, const char *fmt, ...) {
-        va_list ap;
-
-        if (errbuf && errlen > 0) {
-                va_start(ap, fmt);
-                (void) vsnprintf(errbuf, errlen, fmt, ap);
-                va_end(ap);
-        }
-        return code;
-}
 
 /* ---- names ---- */
 
@@ -103,22 +90,22 @@ static int spec_set_bind(struct snp_binding_spec *s, const char *value, char *er
         const char *p = value;
 
         if (*value == '\0')
-                return binding_error(errbuf, errlen, -EINVAL,
+                return errbuf_set(errbuf, errlen, -EINVAL,
                                      "--bind= needs at least one field: " KNOWN_FIELDS);
         for (;;) {
                 size_t len = strcspn(p, ",");
                 uint64_t bit;
 
                 if (len == 0)
-                        return binding_error(errbuf, errlen, -EINVAL, "empty field name in --bind=%.*s",
+                        return errbuf_set(errbuf, errlen, -EINVAL, "empty field name in --bind=%.*s",
                                              QUOTE_MAX, value);
                 bit = field_from_piece(p, len);
                 if (bit == 0)
-                        return binding_error(errbuf, errlen, -EINVAL,
+                        return errbuf_set(errbuf, errlen, -EINVAL,
                                              "unknown field '%.*s' in --bind=; known fields: " KNOWN_FIELDS,
                                              (int) (len < QUOTE_MAX ? len : QUOTE_MAX), p);
                 if (fields & bit)
-                        return binding_error(errbuf, errlen, -EINVAL, "field '%.*s' given twice in --bind=",
+                        return errbuf_set(errbuf, errlen, -EINVAL, "field '%.*s' given twice in --bind=",
                                              (int) len, p);
                 fields |= bit;
                 if (p[len] == '\0')
@@ -133,7 +120,7 @@ static int spec_set_root_key(struct snp_binding_spec *s, const char *value, char
         int k = snp_root_key_from_string(value);
 
         if (k < 0)
-                return binding_error(errbuf, errlen, -EINVAL, "unknown root key '%.*s': use vcek, vlek or vmrk",
+                return errbuf_set(errbuf, errlen, -EINVAL, "unknown root key '%.*s': use vcek, vlek or vmrk",
                                      QUOTE_MAX, value);
         s->root_key = (enum snp_root_key) k;
         return 0;
@@ -143,7 +130,7 @@ static int spec_set_vmpl(struct snp_binding_spec *s, const char *value, char *er
         uint32_t v;
 
         if (parse_u32(value, SNP_VMPL_MAX, &v) < 0)
-                return binding_error(errbuf, errlen, -EINVAL, "invalid VMPL '%.*s': expected a number 0..3",
+                return errbuf_set(errbuf, errlen, -EINVAL, "invalid VMPL '%.*s': expected a number 0..3",
                                      QUOTE_MAX, value);
         s->vmpl = v;
         s->vmpl_set = true;
@@ -154,7 +141,7 @@ static int spec_set_guest_svn(struct snp_binding_spec *s, const char *value, cha
         uint32_t v;
 
         if (parse_u32(value, UINT32_MAX, &v) < 0)
-                return binding_error(errbuf, errlen, -EINVAL,
+                return errbuf_set(errbuf, errlen, -EINVAL,
                                      "invalid guest SVN '%.*s': expected a number 0..4294967295",
                                      QUOTE_MAX, value);
         s->guest_svn = v;
@@ -180,7 +167,7 @@ static int spec_set_tcb(struct snp_binding_spec *s, const char *value, char *err
                         return 0;
                 }
         if (tcb_from_hex(value, &tcb) < 0)
-                return binding_error(errbuf, errlen, -EINVAL,
+                return errbuf_set(errbuf, errlen, -EINVAL,
                                      "invalid TCB '%.*s': expected launch, committed, min or 16 hex digits (byte 0 first)",
                                      QUOTE_MAX, value);
         s->tcb = SNP_TCB_EXPLICIT;
@@ -207,10 +194,10 @@ int snp_binding_spec_set(struct snp_binding_spec *s, const char *option, const c
                 if (strcmp(option, spec_options[i].name) != 0)
                         continue;
                 if (!value)
-                        return binding_error(errbuf, errlen, -EINVAL, "--%s needs a value", option);
+                        return errbuf_set(errbuf, errlen, -EINVAL, "--%s needs a value", option);
                 return spec_options[i].set(s, value, errbuf, errlen);
         }
-        return binding_error(errbuf, errlen, -EINVAL, "unknown binding option '%.*s'",
+        return errbuf_set(errbuf, errlen, -EINVAL, "unknown binding option '%.*s'",
                              QUOTE_MAX, option ? option : "(null)");
 }
 
@@ -239,12 +226,12 @@ static int resolve_tcb(const struct snp_binding_spec *s, const struct snp_report
                 what = "requested";
                 break;
         default:
-                return binding_error(errbuf, errlen, -EINVAL, "invalid TCB choice %d", (int) s->tcb);
+                return errbuf_set(errbuf, errlen, -EINVAL, "invalid TCB choice %d", (int) s->tcb);
         }
         if (!snp_tcb_le(tcb, r->committed_tcb)) {
                 tcb_to_hex(tcb, want);
                 tcb_to_hex(r->committed_tcb, committed);
-                return binding_error(errbuf, errlen, -ERANGE,
+                return errbuf_set(errbuf, errlen, -ERANGE,
                                      "the %s TCB %s is above the committed TCB %s in at least one component: "
                                      "the firmware derives keys only for a TCB at or below the committed one",
                                      what, want, committed);
@@ -264,14 +251,14 @@ int snp_binding_resolve(const struct snp_binding_spec *s, const struct snp_repor
         int r;
 
         if (own_vmpl > SNP_VMPL_MAX)
-                return binding_error(errbuf, errlen, -EINVAL, "invalid own VMPL %" PRIu32, own_vmpl);
+                return errbuf_set(errbuf, errlen, -EINVAL, "invalid own VMPL %" PRIu32, own_vmpl);
         if (b.vmpl < own_vmpl)
-                return binding_error(errbuf, errlen, -ERANGE,
+                return errbuf_set(errbuf, errlen, -ERANGE,
                                      "VMPL %" PRIu32 " is below this VM's VMPL %" PRIu32
                                      ": keys can be derived only for VMPL %" PRIu32 "..3",
                                      b.vmpl, own_vmpl, own_vmpl);
         if (b.guest_svn > running->guest_svn)
-                return binding_error(errbuf, errlen, -ERANGE,
+                return errbuf_set(errbuf, errlen, -ERANGE,
                                      "guest SVN %" PRIu32 " is above the launch SVN %" PRIu32 " of this VM",
                                      b.guest_svn, running->guest_svn);
         r = resolve_tcb(s, running, &b.tcb_version, errbuf, errlen);
@@ -288,12 +275,12 @@ int snp_binding_resolve(const struct snp_binding_spec *s, const struct snp_repor
 
 int snp_binding_validate(const struct snp_binding *b, char *errbuf, size_t errlen) {
         if ((unsigned) b->root_key >= _SNP_ROOT_KEY_MAX)
-                return binding_error(errbuf, errlen, -EINVAL, "invalid root key %d", (int) b->root_key);
+                return errbuf_set(errbuf, errlen, -EINVAL, "invalid root key %d", (int) b->root_key);
         if (b->fields & ~SNP_FIELD_VALID_V1)
-                return binding_error(errbuf, errlen, -EINVAL, "invalid field selection 0x%" PRIx64,
+                return errbuf_set(errbuf, errlen, -EINVAL, "invalid field selection 0x%" PRIx64,
                                      b->fields);
         if (b->vmpl > SNP_VMPL_MAX)
-                return binding_error(errbuf, errlen, -EINVAL, "invalid VMPL %" PRIu32 ": expected 0..3",
+                return errbuf_set(errbuf, errlen, -EINVAL, "invalid VMPL %" PRIu32 ": expected 0..3",
                                      b->vmpl);
         return 0;
 }
@@ -321,16 +308,16 @@ int snp_binding_check_persistent(const struct snp_binding *b, bool force, char *
         if (force)
                 return 0;
         if (b->root_key == SNP_ROOT_KEY_VMRK)
-                return binding_error(errbuf, errlen, -EPERM,
+                return errbuf_set(errbuf, errlen, -EPERM,
                                      "VMRK is generated anew at every launch: anything sealed to it is lost "
                                      "at the next reboot; use --root-key=vcek, or --force if that is intended");
         if (!(b->fields & SNP_FIELD_MEASUREMENT))
-                return binding_error(errbuf, errlen, -EPERM,
+                return errbuf_set(errbuf, errlen, -EPERM,
                                      "binding without measurement refused: anyone can sign an ID block with the "
                                      "same family/image ID and SVN under their own key, so without the measurement "
                                      "any image could derive the key; add measurement to --bind=, or --force");
         if (!(b->fields & SNP_FIELD_TCB_VERSION))
-                return binding_error(errbuf, errlen, -EPERM,
+                return errbuf_set(errbuf, errlen, -EPERM,
                                      "binding without tcb_version refused: whether the root key depends on the TCB "
                                      "when it is not selected is undocumented, so the TCB is always pinned; "
                                      "add tcb_version to --bind=, or --force");
@@ -338,16 +325,6 @@ int snp_binding_check_persistent(const struct snp_binding *b, bool force, char *
 }
 
 /* ---- JSON ---- */
-
-static int json_add(json_object *o, const char *key, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
 static json_object *fields_to_json(uint64_t fields) {
         _cleanup_(json_object_putp) json_object *a = json_object_new_array();
@@ -391,10 +368,10 @@ static int json_get_root_key(json_object *v, struct snp_binding *b, char *errbuf
         int k;
 
         if (!json_object_is_type(v, json_type_string))
-                return binding_error(errbuf, errlen, -EINVAL, "binding: \"root_key\" must be a string");
+                return errbuf_set(errbuf, errlen, -EINVAL, "binding: \"root_key\" must be a string");
         k = snp_root_key_from_string(json_object_get_string(v));
         if (k < 0)
-                return binding_error(errbuf, errlen, -EINVAL,
+                return errbuf_set(errbuf, errlen, -EINVAL,
                                      "binding: unknown root key \"%.*s\": expected vcek, vlek or vmrk",
                                      QUOTE_MAX, json_object_get_string(v));
         b->root_key = (enum snp_root_key) k;
@@ -406,7 +383,7 @@ static int json_get_fields(json_object *v, struct snp_binding *b, char *errbuf, 
         size_t n;
 
         if (!json_object_is_type(v, json_type_array))
-                return binding_error(errbuf, errlen, -EINVAL, "binding: \"fields\" must be an array of field names");
+                return errbuf_set(errbuf, errlen, -EINVAL, "binding: \"fields\" must be an array of field names");
         n = json_object_array_length(v);
         for (size_t i = 0; i < n; i++) {
                 json_object *e = json_object_array_get_idx(v, i);
@@ -414,16 +391,16 @@ static int json_get_fields(json_object *v, struct snp_binding *b, char *errbuf, 
                 uint64_t bit;
 
                 if (!json_object_is_type(e, json_type_string))
-                        return binding_error(errbuf, errlen, -EINVAL,
+                        return errbuf_set(errbuf, errlen, -EINVAL,
                                              "binding: \"fields\" must be an array of field names");
                 name = json_object_get_string(e);
                 bit = snp_field_from_string(name);
                 if (bit == 0)
-                        return binding_error(errbuf, errlen, -EINVAL,
+                        return errbuf_set(errbuf, errlen, -EINVAL,
                                              "binding: unknown field \"%.*s\": this version of snpseal cannot "
                                              "derive that key", QUOTE_MAX, name);
                 if (fields & bit)
-                        return binding_error(errbuf, errlen, -EINVAL, "binding: field \"%s\" listed twice", name);
+                        return errbuf_set(errbuf, errlen, -EINVAL, "binding: field \"%s\" listed twice", name);
                 fields |= bit;
         }
         b->fields = fields;
@@ -446,13 +423,13 @@ static int json_get_u32(json_object *v, uint32_t max, uint32_t *ret) {
 
 static int json_get_vmpl(json_object *v, struct snp_binding *b, char *errbuf, size_t errlen) {
         if (json_get_u32(v, SNP_VMPL_MAX, &b->vmpl) < 0)
-                return binding_error(errbuf, errlen, -EINVAL, "binding: \"vmpl\" must be an integer 0..3");
+                return errbuf_set(errbuf, errlen, -EINVAL, "binding: \"vmpl\" must be an integer 0..3");
         return 0;
 }
 
 static int json_get_guest_svn(json_object *v, struct snp_binding *b, char *errbuf, size_t errlen) {
         if (json_get_u32(v, UINT32_MAX, &b->guest_svn) < 0)
-                return binding_error(errbuf, errlen, -EINVAL,
+                return errbuf_set(errbuf, errlen, -EINVAL,
                                      "binding: \"guest_svn\" must be an integer 0..4294967295");
         return 0;
 }
@@ -460,7 +437,7 @@ static int json_get_guest_svn(json_object *v, struct snp_binding *b, char *errbu
 static int json_get_tcb(json_object *v, struct snp_binding *b, char *errbuf, size_t errlen) {
         if (!json_object_is_type(v, json_type_string) ||
             tcb_from_hex(json_object_get_string(v), &b->tcb_version) < 0)
-                return binding_error(errbuf, errlen, -EINVAL,
+                return errbuf_set(errbuf, errlen, -EINVAL,
                                      "binding: \"tcb_version\" must be a string of 16 hex digits");
         return 0;
 }
@@ -480,13 +457,13 @@ int snp_binding_from_json(json_object *o, struct snp_binding *ret, char *errbuf,
         struct snp_binding b = { 0 };
 
         if (!json_object_is_type(o, json_type_object))
-                return binding_error(errbuf, errlen, -EINVAL, "binding: not a JSON object");
+                return errbuf_set(errbuf, errlen, -EINVAL, "binding: not a JSON object");
         for (size_t i = 0; i < ELEMENTSOF(json_members); i++) {
                 json_object *v;
                 int r;
 
                 if (!json_object_object_get_ex(o, json_members[i].key, &v))
-                        return binding_error(errbuf, errlen, -EINVAL, "binding: missing \"%s\"",
+                        return errbuf_set(errbuf, errlen, -EINVAL, "binding: missing \"%s\"",
                                              json_members[i].key);
                 r = json_members[i].get(v, &b, errbuf, errlen);
                 if (r < 0)

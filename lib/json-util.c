@@ -12,18 +12,7 @@
 #include "base64.h"
 #include "json-util.h"
 #include "secret.h"
-
-static int json_error(char *errbuf, size_t errlen, int code, const char *fmt, ...) _printf_(4, 5);
-static int json_error(char *errbuf, size_t errlen, int code, const char *fmt, ...) {
-        va_list ap;
-
-        if (errbuf && errlen > 0) {
-                va_start(ap, fmt);
-                (void) vsnprintf(errbuf, errlen, fmt, ap);
-                va_end(ap);
-        }
-        return code;
-}
+#include "snp-error.h"
 
 /* ---- lexical check ----
  *
@@ -189,9 +178,9 @@ static int json_lex_check(const char *text, size_t len, char *errbuf, size_t err
                         reason = lex_literal(s, len, &i);
         }
         if (reason)
-                return json_error(errbuf, errlen, -EBADMSG, "invalid JSON at offset %zu: %s", i, reason);
+                return errbuf_set(errbuf, errlen, -EBADMSG, "invalid JSON at offset %zu: %s", i, reason);
         if (tokens == 0)
-                return json_error(errbuf, errlen, -EBADMSG, "invalid JSON: empty text");
+                return errbuf_set(errbuf, errlen, -EBADMSG, "invalid JSON: empty text");
         return 0;
 }
 
@@ -239,10 +228,10 @@ int json_parse_bounded(const char *text, size_t len, int max_depth, json_object 
         if (!text || !ret || max_depth <= 0)
                 return -EINVAL;
         if (len >= INT_MAX)
-                return json_error(errbuf, errlen, -EMSGSIZE, "JSON text too large (%zu bytes)", len);
+                return errbuf_set(errbuf, errlen, -EMSGSIZE, "JSON text too large (%zu bytes)", len);
         nul = memchr(text, 0, len);
         if (nul)
-                return json_error(errbuf, errlen, -EBADMSG, "invalid JSON: NUL byte at offset %zu",
+                return errbuf_set(errbuf, errlen, -EBADMSG, "invalid JSON: NUL byte at offset %zu",
                                   (size_t) (nul - text));
         r = json_lex_check(text, len, errbuf, errlen);
         if (r < 0)
@@ -251,11 +240,11 @@ int json_parse_bounded(const char *text, size_t len, int max_depth, json_object 
         if (r < 0)
                 return r;
         if (jerr != json_tokener_success)
-                return json_error(errbuf, errlen, -EBADMSG, "invalid JSON at offset %zu: %s", end,
+                return errbuf_set(errbuf, errlen, -EBADMSG, "invalid JSON at offset %zu: %s", end,
                                   json_tokener_error_desc(jerr));
         if (end != len) {
                 json_object_put_wipe(o);
-                return json_error(errbuf, errlen, -EBADMSG, "invalid JSON: trailing data at offset %zu", end);
+                return errbuf_set(errbuf, errlen, -EBADMSG, "invalid JSON: trailing data at offset %zu", end);
         }
         *ret = o;
         return 0;
@@ -459,5 +448,15 @@ int json_to_string_dup(json_object *o, char **ret, size_t *ret_len) {
         *ret = p;
         if (ret_len)
                 *ret_len = len;
+        return 0;
+}
+
+int json_add(json_object *o, const char *key, json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
         return 0;
 }

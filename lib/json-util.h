@@ -54,5 +54,9 @@ int json_get_object(json_object *o, const char *key, json_object **ret);
 /* A base64 string field decoded into out (exactly size bytes). */
 int json_get_base64_exact(json_object *o, const char *key, void *out, size_t size);
 
+/* Add v (owned; NULL means its allocation failed) under key: 0 or -ENOMEM,
+ * and v is released on failure. */
+int json_add(json_object *o, const char *key, json_object *v);
+
 /* Serialize compactly; the result is malloc()ed (for messages without secrets). */
 int json_to_string_dup(json_object *o, char **ret, size_t *ret_len);

@@ -714,16 +714,6 @@ static json_object *json_base64(const void *p, size_t n) {
         return j;
 }
 
-static int json_add(json_object *o, const char *key, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static json_object *password_to_json(const struct sealed_password_params *pw) {
         _cleanup_(json_object_putp) json_object *j = json_object_new_object();
 

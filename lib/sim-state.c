@@ -26,6 +26,7 @@
 #include "log.h"
 #include "secret.h"
 #include "sim-state.h"
+#include "snp-error.h"
 #include "snp-abi.h"
 
 #define SIM_STATE_FORMAT 1
@@ -95,18 +96,6 @@ static const char *const fault_names[] = {
         [SIM_FAULT_CMD_FAIL] = "cmd_fail",
 };
 
-_printf_(4, 5)
-static int fail(char *errbuf, size_t errlen, int code, const char *fmt, ...) {
-        va_list ap;
-
-        if (errbuf && errlen > 0) {
-                va_start(ap, fmt);
-                (void) vsnprintf(errbuf, errlen, fmt, ap);
-                va_end(ap);
-        }
-        return code;
-}
-
 static const struct sim_key *key_find(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(sim_keys); i++)
                 if (strcmp(sim_keys[i].name, name) == 0)
@@ -167,11 +156,11 @@ static int parse_bytes(const struct sim_key *k, const char *value, struct sim_st
         int r;
 
         if (strlen(value) != 2 * k->size)
-                return fail(errbuf, errlen, -EINVAL, "%s: expected %zu hex digits, got %zu",
+                return errbuf_set(errbuf, errlen, -EINVAL, "%s: expected %zu hex digits, got %zu",
                             k->name, 2 * k->size, strlen(value));
         r = hex_decode_exact(value, buf, k->size);
         if (r < 0)
-                return fail(errbuf, errlen, r, "%s: not a hex string (expected %zu hex digits)",
+                return errbuf_set(errbuf, errlen, r, "%s: not a hex string (expected %zu hex digits)",
                             k->name, 2 * k->size);
         memcpy(field(s, k), buf, k->size);
         secret_wipe(buf, sizeof(buf));
@@ -189,7 +178,7 @@ static int parse_vlek(const struct sim_key *k, const char *value, struct sim_sta
         }
         r = parse_bytes(k, value, s, errbuf, errlen);
         if (r < 0)
-                return fail(errbuf, errlen, r, "%s: expected %zu hex digits, or \"\" for no VLEK",
+                return errbuf_set(errbuf, errlen, r, "%s: expected %zu hex digits, or \"\" for no VLEK",
                             k->name, 2 * k->size);
         s->vlek_present = true;
         return 0;
@@ -200,7 +189,7 @@ static int parse_tcb(const struct sim_key *k, const char *value, struct sim_stat
         uint64_t tcb;
 
         if (tcb_from_hex(value, &tcb) < 0)
-                return fail(errbuf, errlen, -EINVAL,
+                return errbuf_set(errbuf, errlen, -EINVAL,
                             "%s: \"%.40s\" is not a TCB: expected %d hex digits, byte 0 first "
                             "(e.g. 03000000000008d1)", k->name, value, TCB_HEX_LEN);
         uint_put(s, k, tcb);
@@ -212,10 +201,10 @@ static int parse_number(const struct sim_key *k, const char *value, uint64_t *re
         int r = parse_u64(value, UINT64_MAX, ret);
 
         if (r == -ERANGE)
-                return fail(errbuf, errlen, -EINVAL, "%s: \"%.40s\" does not fit in 64 bits",
+                return errbuf_set(errbuf, errlen, -EINVAL, "%s: \"%.40s\" does not fit in 64 bits",
                             k->name, value);
         if (r < 0)
-                return fail(errbuf, errlen, -EINVAL,
+                return errbuf_set(errbuf, errlen, -EINVAL,
                             "%s: \"%.40s\" is not a number (decimal or 0x-prefixed hex)",
                             k->name, value);
         return 0;
@@ -230,7 +219,7 @@ static int parse_uint(const struct sim_key *k, const char *value, struct sim_sta
         if (r < 0)
                 return r;
         if (v < k->min || v > k->max)
-                return fail(errbuf, errlen, -EINVAL, "%s: %" PRIu64 " is out of range (%" PRIu64
+                return errbuf_set(errbuf, errlen, -EINVAL, "%s: %" PRIu64 " is out of range (%" PRIu64
                             "..%" PRIu64 ")", k->name, v, k->min, k->max);
         uint_put(s, k, v);
         return 0;
@@ -257,12 +246,12 @@ static int parse_policy(const struct sim_key *k, const char *value, struct sim_s
         if (r < 0)
                 return r;
         if (v & SNP_POLICY_RESERVED_MASK)
-                return fail(errbuf, errlen, -EINVAL,
+                return errbuf_set(errbuf, errlen, -EINVAL,
                             "%s: 0x%" PRIx64 " sets reserved bits 63:26 (0x%" PRIx64 "); "
                             "they must be zero, the firmware refuses such a guest policy",
                             k->name, v, v & SNP_POLICY_RESERVED_MASK);
         if (!(v & SNP_POLICY_RESERVED_1))
-                return fail(errbuf, errlen, -EINVAL,
+                return errbuf_set(errbuf, errlen, -EINVAL,
                             "%s: 0x%" PRIx64 " has bit 17 clear; bit 17 (0x20000) must be 1 in "
                             "every SNP guest policy, e.g. 0x30000 (SMT allowed)", k->name, v);
         uint_put(s, k, v);
@@ -278,7 +267,7 @@ static int parse_bool(const struct sim_key *k, const char *value, struct sim_sta
         else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
                 b = false;
         else
-                return fail(errbuf, errlen, -EINVAL, "%s: \"%.40s\" is not a boolean (true, false, 1, 0)",
+                return errbuf_set(errbuf, errlen, -EINVAL, "%s: \"%.40s\" is not a boolean (true, false, 1, 0)",
                             k->name, value);
         memcpy(field(s, k), &b, sizeof(b));
         return 0;
@@ -291,7 +280,7 @@ static int parse_fault(const struct sim_key *k, const char *value, struct sim_st
                         s->fault = (enum sim_fault) i;
                         return 0;
                 }
-        return fail(errbuf, errlen, -EINVAL, "%s: \"%.40s\" is not a fault (none, busy, cmd_fail)",
+        return errbuf_set(errbuf, errlen, -EINVAL, "%s: \"%.40s\" is not a fault (none, busy, cmd_fail)",
                     k->name, value);
 }
 
@@ -319,7 +308,7 @@ static int parse_fw_version(const struct sim_key *k, const char *value, struct s
         s->fw_build = (uint8_t) v[2];
         return 0;
 invalid:
-        return fail(errbuf, errlen, -EINVAL,
+        return errbuf_set(errbuf, errlen, -EINVAL,
                     "%s: \"%.40s\" is not a firmware version: expected major.minor.build, "
                     "each 0..255 (e.g. 1.55.21)", k->name, value);
 }
@@ -403,10 +392,10 @@ int sim_state_set(struct sim_state *s, const char *key, const char *value, char 
         const struct sim_key *k;
 
         if (!s || !key || !value)
-                return fail(errbuf, errlen, -EINVAL, "missing key or value");
+                return errbuf_set(errbuf, errlen, -EINVAL, "missing key or value");
         k = key_find(key);
         if (!k)
-                return fail(errbuf, errlen, -EINVAL, "unknown key \"%.40s\"", key);
+                return errbuf_set(errbuf, errlen, -EINVAL, "unknown key \"%.40s\"", key);
         log_debug("simulator state: setting %s", k->name);
         return key_parse(k, value, s, errbuf, errlen);
 }
@@ -545,13 +534,13 @@ static int read_capped(const char *path, char **ret_buf, size_t *ret_len, char *
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
-                return fail(errbuf, errlen, -errno, "cannot open: %s", strerror(errno));
+                return errbuf_set(errbuf, errlen, -errno, "cannot open: %s", strerror(errno));
         if (fstat(fd, &st) < 0)
-                return fail(errbuf, errlen, -errno, "cannot stat: %s", strerror(errno));
+                return errbuf_set(errbuf, errlen, -errno, "cannot stat: %s", strerror(errno));
         if (!S_ISREG(st.st_mode))
-                return fail(errbuf, errlen, -EINVAL, "not a regular file");
+                return errbuf_set(errbuf, errlen, -EINVAL, "not a regular file");
         if (st.st_size > (off_t) SIM_STATE_FILE_MAX)
-                return fail(errbuf, errlen, -EFBIG, "larger than %u bytes: not a state file",
+                return errbuf_set(errbuf, errlen, -EFBIG, "larger than %u bytes: not a state file",
                             SIM_STATE_FILE_MAX);
         buf = secret_alloc(SIM_STATE_FILE_MAX + 1);
         if (!buf)
@@ -562,13 +551,13 @@ static int read_capped(const char *path, char **ret_buf, size_t *ret_len, char *
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
-                        return fail(errbuf, errlen, -errno, "cannot read: %s", strerror(errno));
+                        return errbuf_set(errbuf, errlen, -errno, "cannot read: %s", strerror(errno));
                 if (k == 0)
                         break;
                 len += (size_t) k;
         }
         if (len > SIM_STATE_FILE_MAX)
-                return fail(errbuf, errlen, -EFBIG, "larger than %u bytes: not a state file",
+                return errbuf_set(errbuf, errlen, -EFBIG, "larger than %u bytes: not a state file",
                             SIM_STATE_FILE_MAX);
         *ret_buf = TAKE_PTR(buf);
         *ret_len = len;
@@ -583,7 +572,7 @@ static int parse_json_text(const char *buf, size_t len, struct json_object **ret
         size_t end;
 
         if (memchr(buf, '\0', len))
-                return fail(errbuf, errlen, -EINVAL, "not a state file: contains a NUL byte");
+                return errbuf_set(errbuf, errlen, -EINVAL, "not a state file: contains a NUL byte");
         tok = json_tokener_new_ex(SIM_JSON_DEPTH);
         if (!tok)
                 return -ENOMEM;
@@ -595,18 +584,18 @@ static int parse_json_text(const char *buf, size_t len, struct json_object **ret
         json_tokener_free(tok);
         if (!obj || jerr != json_tokener_success) {
                 json_object_put(obj);
-                return fail(errbuf, errlen, -EINVAL, "not valid JSON: %s",
+                return errbuf_set(errbuf, errlen, -EINVAL, "not valid JSON: %s",
                             jerr == json_tokener_continue ? "unexpected end of file"
                                                           : json_tokener_error_desc(jerr));
         }
         for (; end < len; end++)
                 if (!strchr(" \t\r\n", buf[end])) {
                         json_object_put(obj);
-                        return fail(errbuf, errlen, -EINVAL, "not valid JSON: data after the object");
+                        return errbuf_set(errbuf, errlen, -EINVAL, "not valid JSON: data after the object");
                 }
         if (!json_object_is_type(obj, json_type_object)) {
                 json_object_put(obj);
-                return fail(errbuf, errlen, -EINVAL, "not a state file: not a JSON object");
+                return errbuf_set(errbuf, errlen, -EINVAL, "not a state file: not a JSON object");
         }
         *ret = obj;
         return 0;
@@ -614,10 +603,10 @@ static int parse_json_text(const char *buf, size_t len, struct json_object **ret
 
 static int check_format(struct json_object *v, char *errbuf, size_t errlen) {
         if (!json_object_is_type(v, json_type_int))
-                return fail(errbuf, errlen, -EINVAL, "format: expected a number, got %s",
+                return errbuf_set(errbuf, errlen, -EINVAL, "format: expected a number, got %s",
                             json_type_to_name(json_object_get_type(v)));
         if (json_object_get_int64(v) != SIM_STATE_FORMAT)
-                return fail(errbuf, errlen, -EINVAL,
+                return errbuf_set(errbuf, errlen, -EINVAL,
                             "format: unsupported version %" PRId64 " (this simulator reads format %d)",
                             json_object_get_int64(v), SIM_STATE_FORMAT);
         return 0;
@@ -630,14 +619,14 @@ static int json_value_text(const struct sim_key *k, struct json_object *v, char 
         const char *str;
 
         if (!json_object_is_type(v, want))
-                return fail(errbuf, errlen, -EINVAL, "%s: expected %s, got %s", k->name,
+                return errbuf_set(errbuf, errlen, -EINVAL, "%s: expected %s, got %s", k->name,
                             want == json_type_int ? "a number" :
                             want == json_type_boolean ? "a boolean" : "a string",
                             json_type_to_name(json_object_get_type(v)));
         switch (want) {
         case json_type_int:
                 if (json_object_get_int64(v) < 0)
-                        return fail(errbuf, errlen, -EINVAL, "%s: must not be negative", k->name);
+                        return errbuf_set(errbuf, errlen, -EINVAL, "%s: must not be negative", k->name);
                 (void) snprintf(buf, len, "%" PRId64, json_object_get_int64(v));
                 *ret = buf;
                 return 0;
@@ -647,7 +636,7 @@ static int json_value_text(const struct sim_key *k, struct json_object *v, char 
         default:
                 str = json_object_get_string(v);
                 if (strlen(str) != (size_t) json_object_get_string_len(v))
-                        return fail(errbuf, errlen, -EINVAL, "%s: contains a NUL character", k->name);
+                        return errbuf_set(errbuf, errlen, -EINVAL, "%s: contains a NUL character", k->name);
                 *ret = str;
                 return 0;
         }
@@ -673,7 +662,7 @@ static int state_from_json(struct json_object *obj, struct sim_state *s, char *e
 
         /* The format first: another format may have other keys. */
         if (!json_object_object_get_ex(obj, "format", &format))
-                return fail(errbuf, errlen, -EINVAL, "format: missing (expected \"format\": %d)",
+                return errbuf_set(errbuf, errlen, -EINVAL, "format: missing (expected \"format\": %d)",
                             SIM_STATE_FORMAT);
         r = check_format(format, errbuf, errlen);
         if (r < 0)
@@ -686,7 +675,7 @@ static int state_from_json(struct json_object *obj, struct sim_state *s, char *e
                         continue;
                 k = key_find(key);
                 if (!k)
-                        return fail(errbuf, errlen, -EINVAL, "unknown key \"%.40s\"", key);
+                        return errbuf_set(errbuf, errlen, -EINVAL, "unknown key \"%.40s\"", key);
                 r = json_value_text(k, v, num, sizeof(num), &text, errbuf, errlen);
                 if (r < 0)
                         return r;
@@ -697,7 +686,7 @@ static int state_from_json(struct json_object *obj, struct sim_state *s, char *e
         }
         for (size_t i = 0; i < ELEMENTSOF(sim_keys); i++)
                 if (!seen[i] && !sim_keys[i].optional)
-                        return fail(errbuf, errlen, -EINVAL, "%s: missing", sim_keys[i].name);
+                        return errbuf_set(errbuf, errlen, -EINVAL, "%s: missing", sim_keys[i].name);
         return 0;
 }
 
@@ -709,7 +698,7 @@ int sim_state_load(const char *path, struct sim_state *ret, char *errbuf, size_t
         int r;
 
         if (!path || !ret)
-                return fail(errbuf, errlen, -EINVAL, "no state file given");
+                return errbuf_set(errbuf, errlen, -EINVAL, "no state file given");
         r = read_capped(path, &buf, &len, errbuf, errlen);
         if (r < 0)
                 return r;

@@ -11,6 +11,7 @@
 
 #include "hexutil.h"
 #include "macro.h"
+#include "json-util.h"
 #include "snp-decode.h"
 
 /*
@@ -26,8 +27,6 @@
  *   launch_tcb; launch_mit_vector, current_mit_vector ("0x" + 16 hex,
  *   version >= 5); signature_r, signature_s (hex, little-endian as stored).
  */
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
 
 /* ---- text into a caller buffer ---- */
 
@@ -73,16 +72,6 @@ static int text_done(const struct text *t) {
 }
 
 /* ---- json-c helpers: each returns 0 or -ENOMEM and consumes v ---- */
-
-static int json_add(struct json_object *o, const char *key, struct json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
 static int json_add_u64_hex(struct json_object *o, const char *key, uint64_t v) {
         char s[2 + 16 + 1];

@@ -20,3 +20,18 @@ int snp_error_set(struct snp_error *err, int code, uint32_t fw_status, uint32_t 
         va_end(ap);
         return code;
 }
+
+int errbuf_setv(char *errbuf, size_t errlen, int code, const char *fmt, va_list ap) {
+        if (errbuf && errlen > 0)
+                (void) vsnprintf(errbuf, errlen, fmt, ap);
+        return code;
+}
+
+int errbuf_set(char *errbuf, size_t errlen, int code, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        code = errbuf_setv(errbuf, errlen, code, fmt, ap);
+        va_end(ap);
+        return code;
+}

@@ -21,6 +21,8 @@
  */
 #pragma once
 
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "macro.h"
@@ -31,6 +33,11 @@ struct snp_error {
         uint32_t vmm_error;  /* VMM error from exitinfo2 */
         char message[320];   /* an English sentence: what happened and what to do */
 };
+
+/* Format into errbuf (when non-NULL and errlen > 0) and return code: the
+ * error-message convention of the parsers (char *errbuf, size_t errlen). */
+int errbuf_set(char *errbuf, size_t errlen, int code, const char *fmt, ...) _printf_(4, 5);
+int errbuf_setv(char *errbuf, size_t errlen, int code, const char *fmt, va_list ap) _printf_(4, 0);
 
 /* Fill err (when non-NULL) and return code. */
 int snp_error_set(struct snp_error *err, int code, uint32_t fw_status, uint32_t vmm_error,

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "macro.h"
 #include "secret.h"
+#include "snp-error.h"
 #include "varlink.h"
 
 #define VARLINK_NAME_MAX 255   /* a qualified method or error name */
@@ -26,13 +27,12 @@
 static int varlink_error(char *errbuf, size_t errlen, const char *fmt, ...) _printf_(3, 4);
 static int varlink_error(char *errbuf, size_t errlen, const char *fmt, ...) {
         va_list ap;
+        int r;
 
-        if (errbuf && errlen > 0) {
-                va_start(ap, fmt);
-                (void) vsnprintf(errbuf, errlen, fmt, ap);
-                va_end(ap);
-        }
-        return -EBADMSG;
+        va_start(ap, fmt);
+        r = errbuf_setv(errbuf, errlen, -EBADMSG, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 /* ---- names ---- */
@@ -251,16 +251,6 @@ void varlink_reply_done(struct varlink_reply *r) {
 /* ---- encoding ---- */
 
 /* Add v (owned) under key; v == NULL is an allocation failure. */
-static int json_add(json_object *o, const char *key, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static int json_add_parameters(json_object *o, json_object *parameters) {
         if (!parameters)
                 return json_add(o, "parameters", json_object_new_object());
