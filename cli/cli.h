@@ -130,6 +130,8 @@ const char *cli_json_str(json_object *o, const char *key);
 /* ---- verb tables (verbs-agent.c, verb-credential.c) ---- */
 extern const struct cli_verb cli_verb_status, cli_verb_report, cli_verb_seal, cli_verb_unseal;
 extern const struct cli_verb cli_verb_credential;
+/* verbs-luks.c */
+extern const struct cli_verb cli_verb_enroll, cli_verb_list, cli_verb_remove, cli_verb_reseal, cli_verb_unlock;
 
 /* Binding options shared by seal and credential add (verbs-agent.c). */
 #define CLI_BINDING_OPTIONS_HELP                                                         \

@@ -20,6 +20,11 @@ static const struct cli_verb *const verbs[] = {
         &cli_verb_seal,
         &cli_verb_unseal,
         &cli_verb_credential,
+        &cli_verb_enroll,
+        &cli_verb_list,
+        &cli_verb_remove,
+        &cli_verb_reseal,
+        &cli_verb_unlock,
 };
 
 static void help(FILE *f) {

@@ -1,2 +1,843 @@
-/* placeholder: being written */
-typedef int placeholder_verbs_luks;
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+/*
+ * snpseal enroll, list, remove, reseal, unlock: the LUKS2 token verbs (man
+ * snpseal). Option parsing and the order of the steps; the steps themselves
+ * are in luks.c.
+ *
+ * enroll: binding → clean-up of interrupted runs (luks_repair) → PIN →
+ * existing unlock method (volume key) → token → keyslot → assignment →
+ * verify through the plugin (rolled back on failure) → recovery keyslot →
+ * recovery key printed → --wipe-slot. Everything before the wipe only adds,
+ * so an interruption never loses a way to open the volume; the recovery key
+ * is printed as soon as its keyslot exists and before any slot is wiped.
+ * reseal: clean-up, then per token that needs it: add the new token (as
+ * above), then remove the old one (keyslot, then token). A token already at
+ * the target binding that opens replaces an old one without a new enrollment
+ * (an interrupted reseal run again).
+ * The --unlock-token= method gets the volume key through the token's plugin
+ * with a keyslot context (crypt_keyslot_context_init_by_token() and
+ * crypt_volume_key_get_by_keyslot_context(), libcryptsetup 2.6).
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "hexutil.h"
+#include "json-util.h"
+#include "luks.h"
+#include "secret.h"
+
+struct luks_args {
+        struct cli_binding_args binding;
+        struct luks_unlock unlock;
+        bool pin;
+        const char *pin_file;
+        bool recovery;
+        uint32_t wipe;          /* keyslots to wipe after enrollment */
+        int token;              /* --token=, -1 unset */
+        bool test;
+        bool debug;
+};
+
+enum {
+        OPT_PIN = CLI_OPT_VERB,
+        OPT_PIN_FILE,
+        OPT_RECOVERY_KEY,
+        OPT_UNLOCK_KEY_FILE,
+        OPT_UNLOCK_TOKEN,
+        OPT_WIPE_SLOT,
+        OPT_TOKEN,
+        OPT_TEST,
+        OPT_DEBUG,
+};
+
+#define OPTION_DEBUG { "debug", no_argument, NULL, OPT_DEBUG }
+#define OPTIONS_UNLOCK                                                          \
+        { "unlock-key-file", required_argument, NULL, OPT_UNLOCK_KEY_FILE },    \
+        { "unlock-token",    required_argument, NULL, OPT_UNLOCK_TOKEN }
+
+#define HELP_UNLOCK                                                                         \
+        "  --unlock-key-file=FILE    unlock with the whole FILE as passphrase ('-': stdin)\n" \
+        "  --unlock-token=ID         unlock through LUKS2 token ID (any type)\n"              \
+        "                            (default: ask for a passphrase on the terminal)\n"
+#define HELP_DEBUG "  --debug                   show libcryptsetup's debug messages\n"
+
+static void luks_args_init(struct luks_args *a) {
+        *a = (struct luks_args) { .unlock.token = -1, .token = -1 };
+        cli_binding_args_init(&a->binding);
+}
+
+static int parse_slots(const char *verb, const char *value, uint32_t *ret) {
+        _cleanup_(freep) char *copy = strdup(value);
+        char *save = NULL;
+        uint32_t mask = 0, n;
+
+        if (!copy)
+                return cli_error(verb, "out of memory");
+        for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+                if (parse_u32(p, LUKS_KEYSLOTS_MAX - 1, &n) < 0)
+                        return cli_usage_error(verb, "invalid --wipe-slot '%s': expected keyslot numbers "
+                                               "0..%d separated by ','", value, LUKS_KEYSLOTS_MAX - 1);
+                mask |= UINT32_C(1) << n;
+        }
+        if (mask == 0)
+                return cli_usage_error(verb, "--wipe-slot= needs keyslot numbers");
+        *ret = mask;
+        return CLI_CONTINUE;
+}
+
+static int parse_token_id(const char *verb, const char *option, const char *value, int *ret) {
+        uint32_t n;
+
+        if (parse_u32(value, LUKS_TOKENS_MAX - 1, &n) < 0)
+                return cli_usage_error(verb, "invalid --%s '%s': expected a token number 0..%d", option, value,
+                                       LUKS_TOKENS_MAX - 1);
+        *ret = (int) n;
+        return CLI_CONTINUE;
+}
+
+static int file_option(const char *verb, const char *option, const char *value, const char **ret) {
+        if (value[0] == '\0')
+                return cli_usage_error(verb, "--%s= needs a file name", option);
+        *ret = value;
+        return CLI_CONTINUE;
+}
+
+/* One of the LUKS verbs' own options: CLI_CONTINUE, 0 (not one), or an exit code. */
+static int luks_option(const char *verb, struct luks_args *a, int c, const char *value) {
+        switch (c) {
+        case OPT_PIN:
+                a->pin = true;
+                return CLI_CONTINUE;
+        case OPT_PIN_FILE:
+                a->pin = true;
+                return file_option(verb, "pin-file", value, &a->pin_file);
+        case OPT_RECOVERY_KEY:
+                a->recovery = true;
+                return CLI_CONTINUE;
+        case OPT_UNLOCK_KEY_FILE:
+                return file_option(verb, "unlock-key-file", value, &a->unlock.key_file);
+        case OPT_UNLOCK_TOKEN:
+                return parse_token_id(verb, "unlock-token", value, &a->unlock.token);
+        case OPT_WIPE_SLOT:
+                return parse_slots(verb, value, &a->wipe);
+        case OPT_TOKEN:
+                return parse_token_id(verb, "token", value, &a->token);
+        case OPT_TEST:
+                a->test = true;
+                return CLI_CONTINUE;
+        case OPT_DEBUG:
+                a->debug = true;
+                return CLI_CONTINUE;
+        }
+        return 0;
+}
+
+/* getopt_long() over options; the positional arguments left: argv + optind. */
+static int parse_args(struct cli *cli, const struct cli_verb *verb, const struct option *options, int argc,
+                      char **argv, struct luks_args *a, int min, int max) {
+        int c, r;
+
+        luks_args_init(a);
+        optind = 0;
+        while ((c = getopt_long(argc, argv, CLI_OPTSTRING, options, NULL)) >= 0) {
+                r = cli_binding_option(verb->name, &a->binding, c, optarg);
+                if (r < 0)
+                        return EXIT_USAGE;
+                if (r > 0)
+                        continue;
+                r = luks_option(verb->name, a, c, optarg);
+                if (r == 0)
+                        r = cli_common_option(cli, verb, c, argv);
+                if (r != CLI_CONTINUE)
+                        return r;
+        }
+        r = cli_check_args(verb->name, argc - optind, min, max);
+        if (r != 0)
+                return r;
+        if (a->unlock.key_file && a->unlock.token >= 0)
+                return cli_usage_error(verb->name, "--unlock-key-file= and --unlock-token= exclude each other");
+        r = luks_steps_check(verb->name);
+        if (r != 0)
+                return r > 0 ? EXIT_SUCCESS : EXIT_USAGE;
+        luks_log_setup(a->debug);
+        return CLI_CONTINUE;
+}
+
+/* The PIN: from --pin-file (first line) or the terminal (twice when new). */
+static int pin_get(const char *verb, const struct luks_args *a, bool confirm, char **ret, size_t *ret_len) {
+        if (!a->pin_file && luks_tty_check(verb, "the token's PIN", "--pin-file=FILE") < 0)
+                return -ENOTTY;
+        if (!a->pin_file)
+                fprintf(stderr, PROG ": %s: enter the token's PIN%s\n", verb, confirm ? " (twice)" : "");
+        return cli_password_get(verb, a->pin_file, confirm, ret, ret_len);
+}
+
+/* Finish what an interrupted run left behind (luks_repair()). */
+static int repair(struct luks *l, const char *pin, size_t pin_len) {
+        struct luks_token *tokens = NULL;
+        size_t n = 0;
+        int r;
+
+        r = luks_tokens_load(l, &tokens, &n);
+        if (r >= 0)
+                r = luks_repair(l, tokens, n, pin, pin_len);
+        luks_tokens_free(tokens, n);
+        return r;
+}
+
+/* ---------------------------------------------------------------- enroll */
+
+/* Up front: --wipe-slot names slots in use and leaves another way in. */
+static int wipe_check(const struct luks *l, const struct luks_args *a) {
+        uint32_t active = luks_keyslots_active(l);
+        char list[128];
+
+        for (int i = 0; i < LUKS_KEYSLOTS_MAX; i++)
+                if ((a->wipe & (UINT32_C(1) << i)) && !(active & (UINT32_C(1) << i)))
+                        return cli_error(l->verb, "%s: --wipe-slot: keyslot %d is not in use", l->path, i), -EINVAL;
+        luks_slots_format(a->wipe, list, sizeof(list));
+        if (a->wipe && !(active & ~a->wipe) && !a->recovery)
+                return cli_error(l->verb, "%s: refusing to wipe keyslot %s: the new snpseal token would be the only "
+                                 "way to open the volume, and it stops working when the VM's measurement "
+                                 "changes; keep a passphrase or add --recovery-key", l->path, list), -EBUSY;
+        return 0;
+}
+
+/* Wipe the slots; tokens left without any keyslot go too. */
+static int wipe_slots(const struct luks *l, uint32_t wipe) {
+        uint32_t before[LUKS_TOKENS_MAX];
+        int r;
+
+        for (int id = 0; id < LUKS_TOKENS_MAX; id++)
+                before[id] = luks_token_keyslots(l, id);
+        for (int i = 0; i < LUKS_KEYSLOTS_MAX; i++) {
+                if (!(wipe & (UINT32_C(1) << i)))
+                        continue;
+                r = crypt_keyslot_destroy(l->cd, i);
+                if (r < 0)
+                        return cli_error(l->verb, "%s: cannot wipe keyslot %d: %s", l->path, i, strerror(-r)), r;
+                printf("Wiped keyslot %d.\n", i);
+                luks_step("slot-wiped");
+        }
+        for (int id = 0; id < LUKS_TOKENS_MAX; id++)
+                if (before[id] && !(before[id] & ~wipe) && crypt_token_json_set(l->cd, id, NULL) >= 0)
+                        printf("Removed token %d (its keyslots were wiped).\n", id);
+        return 0;
+}
+
+static int recovery_add(const struct luks *l, const char *vk, size_t vk_size, char **ret_key, int *ret_slot) {
+        _cleanup_secret_ char *key = NULL;
+        int r, slot;
+
+        r = luks_recovery_key_new(&key);
+        if (r < 0)
+                return cli_error(l->verb, "cannot make a recovery key: %s", strerror(-r)), r;
+        r = luks_keyslot_add(l, vk, vk_size, key, strlen(key), true, &slot);
+        if (r < 0)
+                return r;
+        luks_step("recovery-added");
+        *ret_key = TAKE_PTR(key);
+        *ret_slot = slot;
+        return 0;
+}
+
+static void enroll_print(const struct luks *l, const struct luks_enrolled *e, const char *recovery, int rslot) {
+        char b[256];
+
+        if (snp_binding_format(&e->binding, b, sizeof(b)) < 0)
+                b[0] = '\0';
+        printf("Enrolled snpseal token %d (keyslot %d) on %s, bound to: %s\n", e->token, e->keyslot, l->path, b);
+        if (recovery)
+                printf("\nRecovery key (keyslot %d), shown only this once; write it down and keep it safe.\n"
+                       "Type it, with the dashes, when cryptsetup asks for a passphrase:\n\n"
+                       "        %s\n\n", rslot, recovery);
+        (void) fflush(stdout);
+}
+
+static int enroll_do(struct luks *l, const struct luks_args *a) {
+        _cleanup_secret_ char *pin = NULL, *vk = NULL, *recovery = NULL;
+        struct luks_enrolled e;
+        struct snp_binding b;
+        size_t pin_len = 0, vk_size;
+        int r, rslot = -1;
+
+        r = luks_plugin_check(l);
+        if (r >= 0)
+                r = luks_binding_get(l, &a->binding, &b);
+        if (r >= 0)
+                r = repair(l, NULL, 0);
+        if (r >= 0)
+                r = wipe_check(l, a);
+        if (r >= 0 && a->pin)
+                r = pin_get(l->verb, a, true, &pin, &pin_len);
+        if (r >= 0)
+                r = luks_volume_key_get(l, &a->unlock, &vk, &vk_size);
+        if (r >= 0)
+                r = luks_token_enroll(l, &b, pin, pin_len, vk, vk_size, &e);
+        if (r < 0)
+                return EXIT_FAILURE;
+        if (a->recovery && recovery_add(l, vk, vk_size, &recovery, &rslot) < 0) {
+                if (luks_token_remove(l, e.token, "") >= 0)
+                        fprintf(stderr, PROG ": %s: rolled back: removed the new token %d and keyslot %d\n",
+                                l->verb, e.token, e.keyslot);
+                return EXIT_FAILURE;
+        }
+        enroll_print(l, &e, recovery, rslot);
+        if (recovery)
+                luks_step("recovery-printed");
+        if (a->wipe && wipe_slots(l, a->wipe) < 0)
+                return EXIT_FAILURE;
+        return ferror(stdout) ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
+}
+
+static int run_enroll(struct cli *cli, const struct cli_verb *verb, int argc, char **argv) {
+        static const struct option options[] = {
+                CLI_BINDING_OPTIONS,
+                { "pin",          no_argument,       NULL, OPT_PIN },
+                { "pin-file",     required_argument, NULL, OPT_PIN_FILE },
+                { "recovery-key", no_argument,       NULL, OPT_RECOVERY_KEY },
+                { "wipe-slot",    required_argument, NULL, OPT_WIPE_SLOT },
+                OPTIONS_UNLOCK,
+                OPTION_DEBUG,
+                CLI_GLOBAL_OPTIONS,
+                {}
+        };
+        struct luks_args a;
+        struct luks l;
+        int r;
+
+        r = parse_args(cli, verb, options, argc, argv, &a, 1, 1);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (luks_open(cli, verb->name, argv[optind], &l) < 0)
+                return EXIT_FAILURE;
+        r = enroll_do(&l, &a);
+        luks_close(&l);
+        return r;
+}
+
+const struct cli_verb cli_verb_enroll = {
+        .name = "enroll",
+        .args = "DEVICE [OPTIONS]",
+        .summary = "Add a snpseal token to a LUKS2 volume (it unlocks only in this VM)",
+        .options =
+                CLI_BINDING_OPTIONS_HELP
+                "  --pin                     the token also needs a PIN (asked twice)\n"
+                "  --pin-file=FILE           the PIN is the first line of FILE (implies --pin)\n"
+                "  --recovery-key            also add a random recovery passphrase, printed once\n"
+                HELP_UNLOCK
+                "  --wipe-slot=N[,N...]      after success, wipe these keyslots (never the new ones,\n"
+                "                            never the last way in besides the token)\n"
+                HELP_DEBUG,
+        .run = run_enroll,
+};
+
+/* ---------------------------------------------------------------- list */
+
+static const struct {
+        const char *name;       /* JSON */
+        const char *text;       /* "opens:" */
+} states[] = {
+        [LUKS_TOKEN_OPENS]       = { "opens",             "yes" },
+        [LUKS_TOKEN_NEEDS_PIN]   = { "needs-pin",         "needs PIN (not checked)" },
+        [LUKS_TOKEN_MISMATCH]    = { "identity-mismatch", "no" },
+        [LUKS_TOKEN_WRONG_KEY]   = { "wrong-key",         "no" },
+        [LUKS_TOKEN_NO_KEYSLOT]  = { "no-keyslot",        "no" },
+        [LUKS_TOKEN_UNKNOWN]     = { "unknown",           "unknown" },
+};
+
+/* "measurement 30f6afcb…, policy 0x30000, tcb 03000000000008d1" */
+static void identity_short(json_object *identity, char *buf, size_t size) {
+        size_t len = 0;
+
+        buf[0] = '\0';
+        json_object_object_foreach(identity, key, v) {
+                const char *s = json_object_get_string(v);
+                size_t vlen = strlen(s ?: "");
+                int n = snprintf(buf + len, size - len, "%s%s %.*s%s", len > 0 ? ", " : "", key,
+                                 vlen > 16 ? 8 : (int) vlen, s ?: "", vlen > 16 ? "…" : "");
+
+                if (n < 0 || (size_t) n >= size - len)
+                        return;
+                len += (size_t) n;
+        }
+}
+
+static void list_print(const struct luks_token *e, int state, char *why) {
+        char b[256], id[512];
+
+        if (e->parse_error < 0) {
+                printf("token %d: invalid snpseal token: %s\n", e->id, e->error);
+                return;
+        }
+        if (snp_binding_format(&e->t.binding, b, sizeof(b)) < 0)
+                b[0] = '\0';
+        identity_short(e->t.identity, id, sizeof(id));
+        printf("token %d: keyslot ", e->id);
+        printf(e->t.keyslot >= 0 ? "%d\n" : "none\n", e->t.keyslot);
+        printf("        binding:   %s\n", b);
+        printf("        identity:  %s\n", id);
+        printf("        pin:       %s\n", e->t.pin ? "yes" : "no");
+        for (char *p = why; (p = strchr(p, '\n')); )
+                *p = ';';       /* one difference per line from the agent */
+        if (state == LUKS_TOKEN_OPENS || state == LUKS_TOKEN_NEEDS_PIN)
+                printf("        opens now: %s\n", states[state].text);
+        else
+                printf("        opens now: %s: %s\n", states[state].text, why);
+}
+
+static json_object *list_json_one(const struct luks_token *e, int state, const char *why) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+        if (!o || json_add(o, "token", json_object_new_int(e->id)) < 0)
+                return NULL;
+        if (e->parse_error < 0) {
+                if (json_add(o, "state", json_object_new_string("invalid")) < 0 ||
+                    json_add(o, "reason", json_object_new_string(e->error)) < 0)
+                        return NULL;
+                return TAKE_PTR(o);
+        }
+        if (json_object_object_add(o, "keyslot", e->t.keyslot >= 0 ? json_object_new_int(e->t.keyslot) : NULL) < 0 ||
+            json_add(o, "binding", snp_binding_to_json(&e->t.binding)) < 0 ||
+            json_add(o, "identity", json_object_get(e->t.identity)) < 0 ||
+            json_add(o, "pin", json_object_new_boolean(e->t.pin)) < 0 ||
+            json_add(o, "state", json_object_new_string(states[state].name)) < 0 ||
+            (why[0] && json_add(o, "reason", json_object_new_string(why)) < 0))
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static int list_do(struct luks *l, const struct cli *cli) {
+        _cleanup_(json_object_putp) json_object *array = json_object_new_array();
+        struct luks_token *tokens = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (!array || luks_tokens_load(l, &tokens, &n) < 0)
+                return EXIT_FAILURE;
+        if (n == 0 && !cli->json)
+                printf("No snpseal tokens on %s.\n", l->path);
+        for (size_t i = 0; i < n; i++) {
+                char why[1024] = "";
+                int state = LUKS_TOKEN_UNKNOWN;
+
+                if (tokens[i].parse_error == 0) {
+                        state = luks_token_check(l, &tokens[i].t, NULL, 0, NULL, NULL, why, sizeof(why));
+                        if (state < 0) {
+                                r = state;
+                                break;
+                        }
+                }
+                if (!cli->json)
+                        list_print(&tokens[i], state, why);
+                else if (json_object_array_add(array, list_json_one(&tokens[i], state, why)) < 0)
+                        state = -ENOMEM;
+                if (state < 0) {
+                        r = state;
+                        break;
+                }
+        }
+        luks_tokens_free(tokens, n);
+        if (r < 0)
+                return cli_error(l->verb, "%s", strerror(-r));
+        r = cli->json ? cli_json_print(array) : 0;
+        if (r < 0 || fflush(stdout) != 0)
+                return cli_error(l->verb, "cannot write the output");
+        return EXIT_SUCCESS;
+}
+
+static int run_list(struct cli *cli, const struct cli_verb *verb, int argc, char **argv) {
+        static const struct option options[] = { OPTION_DEBUG, CLI_GLOBAL_OPTIONS, {} };
+        struct luks_args a;
+        struct luks l;
+        int r;
+
+        r = parse_args(cli, verb, options, argc, argv, &a, 1, 1);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (luks_open(cli, verb->name, argv[optind], &l) < 0)
+                return EXIT_FAILURE;
+        r = list_do(&l, cli);
+        luks_close(&l);
+        return r;
+}
+
+const struct cli_verb cli_verb_list = {
+        .name = "list",
+        .args = "DEVICE",
+        .summary = "List a LUKS2 volume's snpseal tokens and whether they open in this VM now",
+        .options = HELP_DEBUG,
+        .run = run_list,
+};
+
+/* ---------------------------------------------------------------- remove */
+
+/* A token without keyslot: with the unassigned keyslot its key opens, if any. */
+static int remove_unassigned(struct luks *l, int token) {
+        struct luks_token *tokens = NULL;
+        size_t n = 0;
+        int r;
+
+        r = luks_tokens_load(l, &tokens, &n);
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                if (tokens[i].id == token && tokens[i].parse_error == 0 && !tokens[i].t.pin)
+                        r = luks_repair(l, &tokens[i], 1, NULL, 0);
+        luks_tokens_free(tokens, n);
+        if (r < 0)
+                return EXIT_FAILURE;
+        if (crypt_token_status(l->cd, token, NULL) != CRYPT_TOKEN_INACTIVE &&
+            luks_token_remove(l, token, "") < 0)
+                return EXIT_FAILURE;
+        printf("Removed token %d from %s (it had no keyslot).\n", token, l->path);
+        return fflush(stdout) != 0 ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
+}
+
+static int remove_do(struct luks *l, int token) {
+        const char *type = NULL;
+        crypt_token_info st = crypt_token_status(l->cd, token, &type);
+        char slots[128];
+        uint32_t mask;
+
+        if (st == CRYPT_TOKEN_INACTIVE || st == CRYPT_TOKEN_INVALID)
+                return cli_error(l->verb, "%s: there is no token %d", l->path, token);
+        if (!type || strcmp(type, SNPSEAL_TOKEN_TYPE) != 0)
+                return cli_error(l->verb, "%s: token %d is not a snpseal token (type %s); use cryptsetup token "
+                                 "remove", l->path, token, type ?: "unknown");
+        mask = luks_token_keyslots(l, token);
+        luks_slots_format(mask, slots, sizeof(slots));
+        if (mask == 0)
+                return remove_unassigned(l, token);
+        if (luks_token_remove(l, token, "") < 0)
+                return EXIT_FAILURE;
+        printf("Removed token %d and keyslot %s from %s.\n", token, slots, l->path);
+        return fflush(stdout) != 0 ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
+}
+
+static int run_remove(struct cli *cli, const struct cli_verb *verb, int argc, char **argv) {
+        static const struct option options[] = {
+                { "token", required_argument, NULL, OPT_TOKEN },
+                OPTION_DEBUG,
+                CLI_GLOBAL_OPTIONS,
+                {}
+        };
+        struct luks_args a;
+        struct luks l;
+        int r;
+
+        r = parse_args(cli, verb, options, argc, argv, &a, 1, 1);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (a.token < 0)
+                return cli_usage_error(verb->name, "--token=ID is required (snpseal list DEVICE shows the ids)");
+        if (luks_open(cli, verb->name, argv[optind], &l) < 0)
+                return EXIT_FAILURE;
+        r = remove_do(&l, a.token);
+        luks_close(&l);
+        return r;
+}
+
+const struct cli_verb cli_verb_remove = {
+        .name = "remove",
+        .args = "DEVICE --token=ID",
+        .summary = "Remove a snpseal token and its keyslot",
+        .options =
+                "  --token=ID                the token to remove (required)\n"
+                HELP_DEBUG,
+        .run = run_remove,
+};
+
+/* ---------------------------------------------------------------- reseal */
+
+struct reseal {
+        struct luks *l;
+        const struct luks_args *a;
+        struct snp_binding target;
+        char *pin;              /* secret, asked once when a PIN token is resealed */
+        size_t pin_len;
+        char *vk;               /* secret, the volume key once known */
+        size_t vk_size;
+        unsigned moved;
+};
+
+static int reseal_pin(struct reseal *rs) {
+        if (rs->pin)
+                return 0;
+        return pin_get(rs->l->verb, rs->a, !rs->a->pin_file, &rs->pin, &rs->pin_len);
+}
+
+/* Whether token e needs resealing (1) or not (0), its state and the reason;
+ * takes the volume key from it when it opens. */
+static int reseal_check(struct reseal *rs, const struct luks_token *e, int *ret_state, char *why,
+                        size_t whylen) {
+        _cleanup_secret_ char *vk = NULL;
+        size_t vk_size = 0;
+        bool differs = !luks_binding_equal(&e->t.binding, &rs->target);
+        int state;
+
+        if (e->t.pin && differs && reseal_pin(rs) < 0)
+                return -EINVAL;
+        state = luks_token_check(rs->l, &e->t, e->t.pin ? rs->pin : NULL, rs->pin_len, rs->vk ? NULL : &vk,
+                                 &vk_size, why, whylen);
+        if (state < 0)
+                return state;
+        *ret_state = state;
+        if (vk) {
+                rs->vk = TAKE_PTR(vk);
+                rs->vk_size = vk_size;
+        }
+        if (differs)
+                luks_binding_diff(&e->t.binding, &rs->target, why, whylen);
+        else if (state == LUKS_TOKEN_OPENS || state == LUKS_TOKEN_NEEDS_PIN)
+                return 0;
+        if (state != LUKS_TOKEN_NO_KEYSLOT && e->t.pin && reseal_pin(rs) < 0)
+                return -EINVAL;
+        return 1;
+}
+
+/* A token without keyslot (an interrupted remove or reseal) opens
+ * nothing: finish its removal instead of resealing it. */
+static int reseal_drop(struct reseal *rs, const struct luks_token *e) {
+        int r = luks_token_remove(rs->l, e->id, "old-");
+
+        if (r < 0)
+                return r;
+        printf("token %d: it had no keyslot (an interrupted remove or reseal): removed\n", e->id);
+        rs->moved++;
+        return 0;
+}
+
+/* The old token's replacement already exists (an interrupted reseal got
+ * as far as verifying it): only the old token goes. */
+static int reseal_replaced(struct reseal *rs, const struct luks_token *e, const struct luks_token *by,
+                           const char *why) {
+        char slots[128];
+        int r;
+
+        luks_slots_format(luks_token_keyslots(rs->l, e->id), slots, sizeof(slots));
+        r = luks_token_remove(rs->l, e->id, "old-");
+        if (r < 0)
+                return r;
+        printf("token %d (keyslot %s): %s: replaced by token %d (keyslot %d), already bound to the target: "
+               "removed\n", e->id, slots, why, by->id, by->t.keyslot);
+        rs->moved++;
+        return 0;
+}
+
+static int reseal_one(struct reseal *rs, const struct luks_token *e, const struct luks_token *by,
+                      const char *why) {
+        struct luks_enrolled n;
+        char slots[128];
+        int r;
+
+        if (luks_token_keyslots(rs->l, e->id) == 0)
+                return reseal_drop(rs, e);
+        if (by)
+                return reseal_replaced(rs, e, by, why);
+
+        if (!rs->vk) {
+                fprintf(stderr, PROG ": %s: no snpseal token opens %s in this VM; unlocking it another way\n",
+                        rs->l->verb, rs->l->path);
+                r = luks_volume_key_get(rs->l, &rs->a->unlock, &rs->vk, &rs->vk_size);
+                if (r < 0)
+                        return r;
+        }
+        luks_slots_format(luks_token_keyslots(rs->l, e->id), slots, sizeof(slots));
+        r = luks_token_enroll(rs->l, &rs->target, e->t.pin ? rs->pin : NULL, e->t.pin ? rs->pin_len : 0, rs->vk,
+                              rs->vk_size, &n);
+        if (r < 0)
+                return r;
+        r = luks_token_remove(rs->l, e->id, "old-");
+        if (r < 0)
+                return cli_error(rs->l->verb, "%s: token %d is resealed as token %d (keyslot %d), but the old "
+                                 "token stays: remove it with snpseal remove --token=%d", rs->l->path, e->id,
+                                 n.token, n.keyslot, e->id), r;
+        printf("token %d (keyslot %s): %s: resealed as token %d (keyslot %d)\n", e->id, slots, why, n.token,
+               n.keyslot);
+        rs->moved++;
+        return 0;
+}
+
+/* A token that needs no resealing, opens now and could stand in for e. */
+static const struct luks_token *reseal_replacement(const struct reseal *rs, const struct luks_token *tokens,
+                                                   size_t n, const bool *need, const int *state,
+                                                   const struct luks_token *e) {
+        for (size_t j = 0; j < n; j++)
+                if (&tokens[j] != e && tokens[j].parse_error == 0 && !need[j] &&
+                    state[j] == LUKS_TOKEN_OPENS && tokens[j].t.pin == e->t.pin &&
+                    luks_binding_equal(&tokens[j].t.binding, &rs->target))
+                        return &tokens[j];
+        return NULL;
+}
+
+static int reseal_all(struct reseal *rs, struct luks_token *tokens, size_t n) {
+        char why[LUKS_TOKENS_MAX][512];
+        bool need[LUKS_TOKENS_MAX] = {};
+        int state[LUKS_TOKENS_MAX], r;
+
+        /* First every check: one token that still opens gives the volume key. */
+        for (size_t i = 0; i < n; i++) {
+                state[i] = LUKS_TOKEN_UNKNOWN;
+                if (tokens[i].parse_error < 0) {
+                        fprintf(stderr, PROG ": %s: skipping token %d: invalid snpseal token: %s\n", rs->l->verb,
+                                tokens[i].id, tokens[i].error);
+                        continue;
+                }
+                r = reseal_check(rs, &tokens[i], &state[i], why[i], sizeof(why[i]));
+                if (r < 0)
+                        return r;
+                need[i] = r > 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (!need[i])
+                        continue;
+                r = reseal_one(rs, &tokens[i], reseal_replacement(rs, tokens, n, need, state, &tokens[i]), why[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int reseal_do(struct luks *l, const struct luks_args *a) {
+        struct reseal rs = { .l = l, .a = a };
+        struct luks_token *tokens = NULL;
+        char b[256];
+        size_t n = 0;
+        int r;
+
+        r = luks_plugin_check(l);
+        if (r >= 0)
+                r = luks_binding_get(l, &a->binding, &rs.target);
+        if (r >= 0 && a->pin_file)
+                r = reseal_pin(&rs);
+        if (r >= 0)
+                r = repair(l, rs.pin, rs.pin_len);
+        if (r >= 0)
+                r = luks_tokens_load(l, &tokens, &n);
+        if (r >= 0)
+                r = reseal_all(&rs, tokens, n);
+        luks_tokens_free(tokens, n);
+        secret_free(rs.pin);
+        secret_free(rs.vk);
+        if (r < 0)
+                return EXIT_FAILURE;
+        if (snp_binding_format(&rs.target, b, sizeof(b)) < 0)
+                b[0] = '\0';
+        if (n == 0)
+                printf("Nothing to reseal: there are no snpseal tokens on %s.\n", l->path);
+        else if (rs.moved == 0)
+                printf("Nothing to reseal on %s: every snpseal token is bound to %s and opens in this VM.\n",
+                       l->path, b);
+        return fflush(stdout) != 0 ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
+}
+
+static int run_reseal(struct cli *cli, const struct cli_verb *verb, int argc, char **argv) {
+        static const struct option options[] = {
+                CLI_BINDING_OPTIONS,
+                { "pin-file", required_argument, NULL, OPT_PIN_FILE },
+                OPTIONS_UNLOCK,
+                OPTION_DEBUG,
+                CLI_GLOBAL_OPTIONS,
+                {}
+        };
+        struct luks_args a;
+        struct luks l;
+        int r;
+
+        r = parse_args(cli, verb, options, argc, argv, &a, 1, 1);
+        if (r != CLI_CONTINUE)
+                return r;
+        if (luks_open(cli, verb->name, argv[optind], &l) < 0)
+                return EXIT_FAILURE;
+        r = reseal_do(&l, &a);
+        luks_close(&l);
+        return r;
+}
+
+const struct cli_verb cli_verb_reseal = {
+        .name = "reseal",
+        .args = "DEVICE [OPTIONS]",
+        .summary = "Re-bind snpseal tokens to the current (or given) binding, e.g. after a firmware update",
+        .options =
+                CLI_BINDING_OPTIONS_HELP
+                "  --pin-file=FILE           the PIN of PIN tokens (default: asked on the terminal)\n"
+                HELP_UNLOCK
+                "                            (used when no snpseal token opens in this VM)\n"
+                HELP_DEBUG,
+        .run = run_reseal,
+};
+
+/* ---------------------------------------------------------------- unlock */
+
+static int unlock_do(struct luks *l, const struct luks_args *a, const char *name) {
+        _cleanup_secret_ char *pin = NULL;
+        size_t pin_len = 0;
+        int r;
+
+        struct luks_token *tokens = NULL;
+        size_t n = 0;
+
+        if (luks_tokens_load(l, &tokens, &n) < 0)
+                return EXIT_FAILURE;
+        luks_tokens_free(tokens, n);
+        if (n == 0)
+                return cli_error(l->verb, "%s: has no snpseal token (snpseal enroll adds one)", l->path);
+        if (a->pin_file && pin_get(l->verb, a, false, &pin, &pin_len) < 0)
+                return EXIT_FAILURE;
+        r = luks_token_activate(l, a->test ? NULL : name, CRYPT_ANY_TOKEN, pin, pin_len);
+        if (r == -ENOANO && !pin) {
+                if (pin_get(l->verb, a, false, &pin, &pin_len) < 0)
+                        return EXIT_FAILURE;
+                r = luks_token_activate(l, a->test ? NULL : name, CRYPT_ANY_TOKEN, pin, pin_len);
+        }
+        if (r < 0)
+                return EXIT_FAILURE;
+        if (a->test)
+                printf("%s: a snpseal token opens keyslot %d (nothing activated).\n", l->path, r);
+        else
+                printf("%s: activated as /dev/mapper/%s (keyslot %d).\n", l->path, name, r);
+        return fflush(stdout) != 0 ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
+}
+
+static int run_unlock(struct cli *cli, const struct cli_verb *verb, int argc, char **argv) {
+        static const struct option options[] = {
+                { "test",     no_argument,       NULL, OPT_TEST },
+                { "pin-file", required_argument, NULL, OPT_PIN_FILE },
+                OPTION_DEBUG,
+                CLI_GLOBAL_OPTIONS,
+                {}
+        };
+        struct luks_args a;
+        struct luks l;
+        const char *name;
+        int r;
+
+        r = parse_args(cli, verb, options, argc, argv, &a, 1, 2);
+        if (r != CLI_CONTINUE)
+                return r;
+        name = argc - optind > 1 ? argv[optind + 1] : NULL;
+        if (!name && !a.test)
+                return cli_usage_error(verb->name, "missing NAME (or --test to check without activating)");
+        if (name && (!name[0] || strchr(name, '/')))
+                return cli_usage_error(verb->name, "invalid NAME '%s': a device-mapper name without '/'", name);
+        if (luks_open(cli, verb->name, argv[optind], &l) < 0)
+                return EXIT_FAILURE;
+        r = unlock_do(&l, &a, name);
+        luks_close(&l);
+        return r;
+}
+
+const struct cli_verb cli_verb_unlock = {
+        .name = "unlock",
+        .args = "DEVICE NAME [--test]",
+        .summary = "Activate a LUKS2 volume through its snpseal token (--test: only check)",
+        .options =
+                "  --test                    check that a token opens the volume; activate nothing\n"
+                "                            (NAME may be left out)\n"
+                "  --pin-file=FILE           the token's PIN (default: asked when a token needs it)\n"
+                HELP_DEBUG,
+        .run = run_unlock,
+};
