@@ -123,6 +123,13 @@ luks_env_init() {
         LUKS_TOKEN_DIR=$(luks__token_dir)
         [ -d "$LUKS_TOKEN_DIR" ] || { luks__skip "no cryptsetup token directory $LUKS_TOKEN_DIR"; return; }
         LUKS_SNPSEALD_PATH=$(luks__snpseald_path)
+        # The plugin execs the agent from a fixed directory, which the
+        # namespace covers with the wrapper. Before "make install" (e.g.
+        # distcheck's _inst/sbin) it may not exist yet: create it, empty.
+        if [ -z "${LUKS_NO_FALLBACK:-}" ] && [ ! -d "$(dirname "$LUKS_SNPSEALD_PATH")" ]; then
+                mkdir -p "$(dirname "$LUKS_SNPSEALD_PATH")" ||
+                        { luks__skip "cannot create $(dirname "$LUKS_SNPSEALD_PATH") for the --stdio fallback"; return; }
+        fi
         LUKS_TMP=$(mktemp -d "${LUKS_TMPDIR:-${TMPDIR:-/tmp}}/snpseal-luks.XXXXXX") || return 1
         LUKS_STATE=$LUKS_TMP/sim-state.json
         LUKS_AGENT_CONF=$LUKS_TMP/snpseald.conf
