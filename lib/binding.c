@@ -527,29 +527,106 @@ static json_object *identity_value(uint64_t bit, const struct snp_report *r) {
         }
 }
 
-/* Identity keys and their labels, in the order differences are reported. */
-static const struct identity_key {
-        uint64_t bit;
-        const char *key;
-        const char *label;
-} identity_keys[] = {
-        { SNP_FIELD_MEASUREMENT, "measurement", "measurement" },
-        { SNP_FIELD_POLICY,      "policy",      "policy" },
-        { SNP_FIELD_IMAGE_ID,    "image_id",    "image ID" },
-        { SNP_FIELD_FAMILY_ID,   "family_id",   "family ID" },
-        { SNP_FIELD_GUEST_SVN,   "guest_svn",   "guest SVN" },
-        { SNP_FIELD_TCB_VERSION, "tcb",         "TCB" },
+const struct snp_identity_member snp_identity_members[SNP_IDENTITY_MEMBERS] = {
+        { "measurement", "measurement", "measurement",   SNP_FIELD_MEASUREMENT, SNP_IDENTITY_HEX,    96 },
+        { "policy",      "policy",      "policy",        SNP_FIELD_POLICY,      SNP_IDENTITY_POLICY, 0 },
+        { "image_id",    "image ID",    "image ID",      SNP_FIELD_IMAGE_ID,    SNP_IDENTITY_HEX,    32 },
+        { "family_id",   "family ID",   "family ID",     SNP_FIELD_FAMILY_ID,   SNP_IDENTITY_HEX,    32 },
+        { "guest_svn",   "guest SVN",   "launch SVN",    SNP_FIELD_GUEST_SVN,   SNP_IDENTITY_U32,    0 },
+        { "tcb",         "TCB",         "committed TCB", SNP_FIELD_TCB_VERSION, SNP_IDENTITY_HEX,    16 },
 };
+
+const struct snp_identity_member *snp_identity_member_find(const char *key) {
+        for (size_t i = 0; i < SNP_IDENTITY_MEMBERS; i++)
+                if (strcmp(snp_identity_members[i].key, key) == 0)
+                        return &snp_identity_members[i];
+        return NULL;
+}
+
+static bool is_lower_hex(const char *s, size_t len) {
+        for (size_t i = 0; i < len; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return false;
+        return true;
+}
+
+static bool identity_value_valid(const struct snp_identity_member *m, json_object *v) {
+        const char *s;
+        size_t len;
+        int64_t x;
+
+        if (m->type == SNP_IDENTITY_U32) {
+                if (!json_object_is_type(v, json_type_int))
+                        return false;
+                errno = 0;
+                x = json_object_get_int64(v);
+                return errno == 0 && x >= 0 && x <= (int64_t) UINT32_MAX;
+        }
+        if (!json_object_is_type(v, json_type_string))
+                return false;
+        s = json_object_get_string(v);
+        len = (size_t) json_object_get_string_len(v);
+        if (m->type == SNP_IDENTITY_HEX)
+                return len == m->hex_len && is_lower_hex(s, len);
+        /* SNP_IDENTITY_POLICY, as snp_binding_identity_json() writes it ("0x%" PRIx64). */
+        return len >= 3 && len <= 18 && s[0] == '0' && s[1] == 'x' && is_lower_hex(s + 2, len - 2) &&
+               (len == 3 || s[2] != '0');
+}
+
+static int identity_value_error(const struct snp_identity_member *m, const char *what, char *errbuf,
+                                size_t errlen) {
+        switch (m->type) {
+        case SNP_IDENTITY_HEX:
+                return errbuf_set(errbuf, errlen, -EINVAL, "%s: \"%s\" must be %zu lowercase hex digits", what,
+                                  m->key, m->hex_len);
+        case SNP_IDENTITY_POLICY:
+                return errbuf_set(errbuf, errlen, -EINVAL,
+                                  "%s: \"%s\" must be \"0x\" and 1 to 16 lowercase hex digits", what, m->key);
+        default:
+                return errbuf_set(errbuf, errlen, -EINVAL, "%s: \"%s\" must be an integer 0..4294967295", what,
+                                  m->key);
+        }
+}
+
+int snp_identity_check(json_object *id, uint64_t fields, bool strict, const char *what,
+                       char *errbuf, size_t errlen) {
+        if (strict) {
+                json_object_object_foreach(id, key, val) {
+                        const struct snp_identity_member *m = snp_identity_member_find(key);
+
+                        (void) val;
+                        if (!m)
+                                return errbuf_set(errbuf, errlen, -EINVAL, "%s: unknown key \"%.32s\"", what, key);
+                        if (!(fields & m->bit))
+                                return errbuf_set(errbuf, errlen, -EINVAL, "%s: \"%s\" is recorded but not bound",
+                                                  what, key);
+                }
+        }
+        for (size_t i = 0; i < SNP_IDENTITY_MEMBERS; i++) {
+                const struct snp_identity_member *m = &snp_identity_members[i];
+                json_object *v;
+
+                if (!json_object_object_get_ex(id, m->key, &v) || !v) {
+                        if (fields & m->bit)
+                                return errbuf_set(errbuf, errlen, -EINVAL, "%s: \"%s\" is bound but not recorded",
+                                                  what, m->key);
+                        continue;
+                }
+                if (!identity_value_valid(m, v))
+                        return identity_value_error(m, what, errbuf, errlen);
+        }
+        return 0;
+}
 
 int snp_binding_identity_json(const struct snp_binding *b, const struct snp_report *r, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
         if (!o)
                 return -ENOMEM;
-        for (size_t i = 0; i < ELEMENTSOF(identity_keys); i++) {
-                if (!(b->fields & identity_keys[i].bit))
+        for (size_t i = 0; i < SNP_IDENTITY_MEMBERS; i++) {
+                if (!(b->fields & snp_identity_members[i].bit))
                         continue;
-                if (json_add(o, identity_keys[i].key, identity_value(identity_keys[i].bit, r)) < 0)
+                if (json_add(o, snp_identity_members[i].key, identity_value(snp_identity_members[i].bit, r)) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(o);
@@ -598,9 +675,9 @@ int snp_identity_diff(json_object *sealed, json_object *current, char *buf, size
                 return -EINVAL;
         if (buf && size > 0)
                 buf[0] = '\0';
-        for (size_t i = 0; i < ELEMENTSOF(identity_keys); i++) {
-                const char *a = identity_string(sealed, identity_keys[i].key);
-                const char *b = identity_string(current, identity_keys[i].key);
+        for (size_t i = 0; i < SNP_IDENTITY_MEMBERS; i++) {
+                const char *a = identity_string(sealed, snp_identity_members[i].key);
+                const char *b = identity_string(current, snp_identity_members[i].key);
                 char sa[IDENTITY_SHOW_MAX + 8], sb[IDENTITY_SHOW_MAX + 8];
                 int n;
 
@@ -612,7 +689,7 @@ int snp_identity_diff(json_object *sealed, json_object *current, char *buf, size
                 if (!buf || used >= size)
                         continue;
                 n = snprintf(buf + used, size - used, "%s%s changed: sealed to %s, running %s",
-                             used > 0 ? "\n" : "", identity_keys[i].label, sa, sb);
+                             used > 0 ? "\n" : "", snp_identity_members[i].label, sa, sb);
                 if (n > 0)
                         used += (size_t) n;
         }

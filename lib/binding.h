@@ -93,6 +93,31 @@ int snp_binding_from_json(json_object *o, struct snp_binding *ret, char *errbuf,
  * Returns the length, or -ENOBUFS when size is too small. */
 int snp_binding_format(const struct snp_binding *b, char *buf, size_t size);
 
+/* The members of a recorded identity, in canonical order (the order of
+ * differences in messages and of sealed objects' associated data). */
+enum snp_identity_type {
+        SNP_IDENTITY_HEX,       /* lowercase hex of a fixed length */
+        SNP_IDENTITY_POLICY,    /* "0x" and 1..16 lowercase hex digits, no leading zero */
+        SNP_IDENTITY_U32,       /* a JSON integer 0..2^32-1 */
+};
+struct snp_identity_member {
+        const char *key;         /* JSON key */
+        const char *label;       /* in difference messages ("image ID") */
+        const char *long_label;  /* in dumps ("committed TCB") */
+        uint64_t bit;            /* the GUEST_FIELD_SELECT bit it records */
+        enum snp_identity_type type;
+        size_t hex_len;
+};
+#define SNP_IDENTITY_MEMBERS 6
+extern const struct snp_identity_member snp_identity_members[SNP_IDENTITY_MEMBERS];
+const struct snp_identity_member *snp_identity_member_find(const char *key);
+/* Check a recorded identity against the bound fields: every bound member
+ * recorded and well-formed. strict: nothing else (unknown keys and recorded
+ * but unbound members refused); otherwise unknown keys are ignored and known
+ * ones must be well-formed. Messages start with what ("identity"). -EINVAL. */
+int snp_identity_check(json_object *id, uint64_t fields, bool strict, const char *what,
+                       char *errbuf, size_t errlen);
+
 /* The recorded identity: the running VM's values of the bound fields
  * ("measurement", "policy", "image_id", "family_id", "guest_svn", "tcb"). */
 int snp_binding_identity_json(const struct snp_binding *b, const struct snp_report *r, json_object **ret);

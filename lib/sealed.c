@@ -31,6 +31,10 @@
 #define SCRYPT_N_MAX (UINT64_C(1) << 20)
 #define SCRYPT_R_MAX 32u
 #define SCRYPT_P_MAX 16u
+/* The VM layer's plaintext: the data, or the inner ciphertext and the escrowed K_pw. */
+#define CIPHERTEXT_MAX (SEALED_DATA_MAX + SEALED_ESCROW_LEN)
+
+static_assert(SEALED_ESCROW_LEN == SEALED_KEY_LEN, "the escrow is K_pw");
 
 /* Domain separation of the two layers' associated data (the NUL included). */
 static const char ad_domain_outer[] = "snpseal-sealed";
@@ -86,34 +90,6 @@ void sealed_object_done(struct sealed_object *o) {
 
 /* ---- recorded identity ---- */
 
-enum identity_type {
-        IDENTITY_HEX,           /* lowercase hex of a fixed length */
-        IDENTITY_POLICY,        /* "0x" and 1..16 lowercase hex digits, no leading zero */
-        IDENTITY_U32,           /* a JSON integer 0..2^32-1 */
-};
-
-/* The order of this table is the order of the identity in the associated data. */
-static const struct identity_member {
-        const char *key;
-        uint64_t bit;
-        enum identity_type type;
-        size_t hex_len;
-} identity_members[] = {
-        { "measurement", SNP_FIELD_MEASUREMENT, IDENTITY_HEX,    96 },
-        { "policy",      SNP_FIELD_POLICY,      IDENTITY_POLICY, 0 },
-        { "image_id",    SNP_FIELD_IMAGE_ID,    IDENTITY_HEX,    32 },
-        { "family_id",   SNP_FIELD_FAMILY_ID,   IDENTITY_HEX,    32 },
-        { "guest_svn",   SNP_FIELD_GUEST_SVN,   IDENTITY_U32,    0 },
-        { "tcb",         SNP_FIELD_TCB_VERSION, IDENTITY_HEX,    16 },
-};
-
-static bool is_lower_hex(const char *s, size_t len) {
-        for (size_t i = 0; i < len; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-                        return false;
-        return true;
-}
-
 /* A JSON integer in 0..max; false for other types, negative or larger values. */
 static bool json_value_uint(json_object *v, uint64_t max, uint64_t *ret) {
         int64_t x;
@@ -128,65 +104,12 @@ static bool json_value_uint(json_object *v, uint64_t max, uint64_t *ret) {
         return true;
 }
 
-static bool identity_value_valid(const struct identity_member *m, json_object *v) {
-        const char *s;
-        size_t len;
-        uint64_t u;
-
-        if (m->type == IDENTITY_U32)
-                return json_value_uint(v, UINT32_MAX, &u);
-        if (!json_object_is_type(v, json_type_string))
-                return false;
-        s = json_object_get_string(v);
-        len = (size_t) json_object_get_string_len(v);
-        if (m->type == IDENTITY_HEX)
-                return len == m->hex_len && is_lower_hex(s, len);
-        /* IDENTITY_POLICY, as snp_binding_identity_json() writes it ("0x%" PRIx64). */
-        return len >= 3 && len <= 18 && s[0] == '0' && s[1] == 'x' && is_lower_hex(s + 2, len - 2) &&
-               (len == 3 || s[2] != '0');
-}
-
-static const struct identity_member *identity_member_find(const char *key) {
-        for (size_t i = 0; i < ELEMENTSOF(identity_members); i++)
-                if (strcmp(identity_members[i].key, key) == 0)
-                        return &identity_members[i];
-        return NULL;
-}
-
-static int identity_value_error(const struct identity_member *m, char *errbuf, size_t errlen) {
-        switch (m->type) {
-        case IDENTITY_HEX:
-                return sealed_error(errbuf, errlen, -EBADMSG, "identity: \"%s\" must be %zu lowercase hex digits",
-                                    m->key, m->hex_len);
-        case IDENTITY_POLICY:
-                return sealed_error(errbuf, errlen, -EBADMSG,
-                                    "identity: \"%s\" must be \"0x\" and 1 to 16 lowercase hex digits", m->key);
-        default:
-                return sealed_error(errbuf, errlen, -EBADMSG, "identity: \"%s\" must be an integer 0..4294967295",
-                                    m->key);
-        }
-}
-
 /* Exactly the identity keys of the bound fields, each well-formed. */
 static int identity_check(json_object *id, uint64_t fields, char *errbuf, size_t errlen) {
         if (!json_object_is_type(id, json_type_object))
                 return sealed_error(errbuf, errlen, -EBADMSG, "\"identity\" must be an object");
-        json_object_object_foreach(id, key, val) {
-                const struct identity_member *m = identity_member_find(key);
-
-                if (!m)
-                        return sealed_error(errbuf, errlen, -EBADMSG, "identity: unknown key \"%.32s\"", key);
-                if (!(fields & m->bit))
-                        return sealed_error(errbuf, errlen, -EBADMSG,
-                                            "identity: \"%s\" is recorded but not bound", key);
-                if (!identity_value_valid(m, val))
-                        return identity_value_error(m, errbuf, errlen);
-        }
-        for (size_t i = 0; i < ELEMENTSOF(identity_members); i++)
-                if ((fields & identity_members[i].bit) &&
-                    !json_object_object_get_ex(id, identity_members[i].key, NULL))
-                        return sealed_error(errbuf, errlen, -EBADMSG, "identity: \"%s\" is bound but not recorded",
-                                            identity_members[i].key);
+        if (snp_identity_check(id, fields, true, "sealed object: identity", errbuf, errlen) < 0)
+                return -EBADMSG;
         return 0;
 }
 
@@ -196,12 +119,12 @@ static int identity_canonical(json_object *id, json_object **ret) {
 
         if (!c)
                 return -ENOMEM;
-        for (size_t i = 0; i < ELEMENTSOF(identity_members); i++) {
+        for (size_t i = 0; i < SNP_IDENTITY_MEMBERS; i++) {
                 json_object *v;
 
-                if (!json_object_object_get_ex(id, identity_members[i].key, &v))
+                if (!json_object_object_get_ex(id, snp_identity_members[i].key, &v))
                         continue;
-                if (json_object_object_add(c, identity_members[i].key, json_object_get(v)) < 0) {
+                if (json_object_object_add(c, snp_identity_members[i].key, json_object_get(v)) < 0) {
                         json_object_put(v);
                         return -ENOMEM;
                 }
@@ -265,8 +188,8 @@ static int ad_put_binding(struct ad_buf *b, const struct snp_binding *binding) {
 static void ad_put_identity(struct ad_buf *b, json_object *id) {
         struct ad_buf enc = { .len = 0 };
 
-        for (size_t i = 0; i < ELEMENTSOF(identity_members); i++) {
-                const struct identity_member *m = &identity_members[i];
+        for (size_t i = 0; i < SNP_IDENTITY_MEMBERS; i++) {
+                const struct snp_identity_member *m = &snp_identity_members[i];
                 json_object *v;
 
                 if (!json_object_object_get_ex(id, m->key, &v)) {
@@ -274,7 +197,7 @@ static void ad_put_identity(struct ad_buf *b, json_object *id) {
                         continue;
                 }
                 ad_put_be(&enc, 1, 1);
-                if (m->type == IDENTITY_U32)
+                if (m->type == SNP_IDENTITY_U32)
                         ad_put_be(&enc, (uint64_t) json_object_get_int64(v), 4);
                 else
                         ad_put_lp(&enc, json_object_get_string(v), (size_t) json_object_get_string_len(v));
@@ -337,7 +260,7 @@ static int ad_build_inner(const struct ad_buf *h, struct ad_buf *ret) {
 
 /* ---- primitives ---- */
 
-/* AES-256-GCM, 12-byte nonce, 16-byte tag; n >= 1. Decryption returns
+/* AES-256-GCM, 12-byte nonce, 16-byte tag; 1 <= n <= CIPHERTEXT_MAX. Decryption returns
  * -EBADMSG when the tag does not verify (out is wiped then). */
 static int aead(bool encrypt, const uint8_t key[SEALED_KEY_LEN], const uint8_t nonce[SEALED_NONCE_LEN],
                 const struct ad_buf *ad, const uint8_t *in, size_t n, uint8_t *out, uint8_t tag[SEALED_TAG_LEN]) {
@@ -346,7 +269,7 @@ static int aead(bool encrypt, const uint8_t key[SEALED_KEY_LEN], const uint8_t n
 
         if (!ctx)
                 return -ENOMEM;
-        if (n == 0 || n > SEALED_DATA_MAX || ad->len > INT32_MAX)
+        if (n == 0 || n > CIPHERTEXT_MAX || ad->len > INT32_MAX)
                 return -EINVAL;
         if (EVP_CipherInit_ex2(ctx, EVP_aes_256_gcm(), key, nonce, encrypt, NULL) != 1 ||
             EVP_CipherUpdate(ctx, NULL, &len, ad->data, (int) ad->len) != 1 ||
@@ -537,9 +460,9 @@ static int parse_ciphertext(json_object *v, const struct member *m, void *dest, 
         slen = (size_t) json_object_get_string_len(v);
         if (slen == 0)
                 return sealed_error(errbuf, errlen, -EBADMSG, "\"%s\" is empty", m->name);
-        if (slen > base64_encoded_len(SEALED_DATA_MAX))
+        if (slen > base64_encoded_len(CIPHERTEXT_MAX))
                 return sealed_error(errbuf, errlen, -EBADMSG, "\"%s\" is longer than %u bytes", m->name,
-                                    SEALED_DATA_MAX);
+                                    CIPHERTEXT_MAX);
         buf = malloc(base64_decoded_max(slen));
         if (!buf)
                 return -ENOMEM;
@@ -547,9 +470,9 @@ static int parse_ciphertext(json_object *v, const struct member *m, void *dest, 
                 return sealed_error(errbuf, errlen, -EBADMSG, "\"%s\" is not valid base64", m->name);
         if (len == 0)
                 return sealed_error(errbuf, errlen, -EBADMSG, "\"%s\" is empty", m->name);
-        if (len > SEALED_DATA_MAX)
+        if (len > CIPHERTEXT_MAX)
                 return sealed_error(errbuf, errlen, -EBADMSG, "\"%s\" is longer than %u bytes", m->name,
-                                    SEALED_DATA_MAX);
+                                    CIPHERTEXT_MAX);
         free(o->ciphertext);
         o->ciphertext = TAKE_PTR(buf);
         o->ciphertext_len = len;
@@ -658,6 +581,20 @@ static int parse_members(json_object *o, const struct member *table, size_t n, c
         return 0;
 }
 
+/* The ciphertext's length depends on the password layer (parsed after it):
+ * the data, 1..SEALED_DATA_MAX bytes, and with a password the escrowed K_pw. */
+static int check_ciphertext_len(const struct sealed_object *o, char *errbuf, size_t errlen) {
+        size_t extra = o->has_password ? SEALED_ESCROW_LEN : 0;
+
+        if (o->ciphertext_len > SEALED_DATA_MAX + extra)
+                return sealed_error(errbuf, errlen, -EBADMSG, "\"ciphertext\" is longer than %zu bytes",
+                                    SEALED_DATA_MAX + extra);
+        if (o->ciphertext_len <= extra)
+                return sealed_error(errbuf, errlen, -EBADMSG,
+                                    "\"ciphertext\" must be longer than %zu bytes with a password layer", extra);
+        return 0;
+}
+
 static bool is_json_space(char c) {
         return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
@@ -691,6 +628,9 @@ int sealed_parse(const char *text, size_t len, struct sealed_object *ret, char *
         if (json_has_nul(root, 0))
                 return sealed_error(errbuf, errlen, -EBADMSG, "a string contains a NUL character");
         r = parse_members(root, sealed_members, ELEMENTSOF(sealed_members), "sealed object", &o, errbuf, errlen);
+        if (r < 0)
+                return r;
+        r = check_ciphertext_len(&o, errbuf, errlen);
         if (r < 0)
                 return r;
         *ret = o;
@@ -780,10 +720,10 @@ static int seal_check_args(const char *purpose, const struct snp_binding *bindin
         return 0;
 }
 
-/* The password layer: inner = AES-256-GCM(K_pw, pw.nonce, AD_inner, data). */
-static int seal_inner(const struct sealed_object *o, const struct ad_buf *h, const char *password,
-                      size_t password_len, const void *data, size_t size, uint8_t *inner,
-                      uint8_t ret_tag[SEALED_TAG_LEN]) {
+/* The password layer: VM plaintext = AES-256-GCM(K_pw, pw.nonce, AD_inner, data) || K_pw,
+ * into out (size + SEALED_ESCROW_LEN bytes). */
+static int seal_inner(struct sealed_object *o, const struct ad_buf *h, const char *password,
+                      size_t password_len, const void *data, size_t size, uint8_t *out) {
         _cleanup_secret_ uint8_t *k_pw = NULL;
         struct ad_buf ad;
         int r;
@@ -794,35 +734,41 @@ static int seal_inner(const struct sealed_object *o, const struct ad_buf *h, con
         r = scrypt_key(password, password_len, &o->pw, &k_pw);
         if (r < 0)
                 return r;
-        return aead(true, k_pw, o->pw.nonce, &ad, data, size, inner, ret_tag);
+        r = aead(true, k_pw, o->pw.nonce, &ad, data, size, out, o->pw.tag);
+        if (r < 0)
+                return r;
+        memcpy(out + size, k_pw, SEALED_ESCROW_LEN);
+        return 0;
 }
 
 static int seal_layers(struct sealed_object *o, const uint8_t k_use[SEALED_KEY_LEN], const void *data,
                        size_t size, const char *password, size_t password_len) {
-        _cleanup_secret_ uint8_t *inner = NULL;
+        _cleanup_secret_ uint8_t *plain = NULL;
         struct ad_buf h, ad;
+        size_t n = size;
         int r;
 
         r = ad_build_header(o, &h);
         if (r < 0)
                 return r;
         if (o->has_password) {
-                inner = secret_alloc(size);
-                if (!inner)
+                n = size + SEALED_ESCROW_LEN;
+                plain = secret_alloc(n);
+                if (!plain)
                         return -ENOMEM;
-                r = seal_inner(o, &h, password, password_len, data, size, inner, o->pw.tag);
+                r = seal_inner(o, &h, password, password_len, data, size, plain);
                 if (r < 0)
                         return r;
-                data = inner;
+                data = plain;
         }
         r = ad_build_outer(o, &h, &ad);
         if (r < 0)
                 return r;
-        o->ciphertext = malloc(size);
+        o->ciphertext = malloc(n);
         if (!o->ciphertext)
                 return -ENOMEM;
-        o->ciphertext_len = size;
-        return aead(true, k_use, o->nonce, &ad, data, size, o->ciphertext, o->tag);
+        o->ciphertext_len = n;
+        return aead(true, k_use, o->nonce, &ad, data, n, o->ciphertext, o->tag);
 }
 
 int sealed_seal(const char *purpose, const struct snp_binding *binding, json_object *identity,
@@ -862,11 +808,64 @@ int sealed_seal(const char *purpose, const struct snp_binding *binding, json_obj
 
 /* ---- unsealing ---- */
 
-static int unseal_inner(const struct sealed_object *o, const struct ad_buf *h, const uint8_t *inner,
-                        const char *password, size_t password_len, uint8_t **ret_data) {
-        _cleanup_secret_ uint8_t *k_pw = NULL, *plain = NULL;
+/* The VM layer's plaintext (o->ciphertext_len bytes), a secret buffer; *ret_h
+ * is the header H for the inner layer. -EBADMSG when it does not verify. */
+static int open_outer(const struct sealed_object *o, const uint8_t k_use[SEALED_KEY_LEN], struct ad_buf *ret_h,
+                      uint8_t **ret_plain) {
+        _cleanup_secret_ uint8_t *plain = NULL;
         uint8_t tag[SEALED_TAG_LEN];
         struct ad_buf ad;
+        int r;
+
+        if (o->format != SEALED_FORMAT || !o->ciphertext ||
+            o->ciphertext_len <= (o->has_password ? SEALED_ESCROW_LEN : 0) ||
+            o->ciphertext_len > SEALED_DATA_MAX + (o->has_password ? SEALED_ESCROW_LEN : 0))
+                return -EBADMSG;
+        r = ad_build_header(o, ret_h);
+        if (r < 0)
+                return r;
+        r = ad_build_outer(o, ret_h, &ad);
+        if (r < 0)
+                return r;
+        plain = secret_alloc(o->ciphertext_len);
+        if (!plain)
+                return -ENOMEM;
+        memcpy(tag, o->tag, sizeof(tag));
+        r = aead(false, k_use, o->nonce, &ad, o->ciphertext, o->ciphertext_len, plain, tag);
+        if (r < 0)
+                return r;
+        *ret_plain = TAKE_PTR(plain);
+        return 0;
+}
+
+/* Decrypt the password layer (the first size bytes of the VM plaintext) with
+ * k_pw; -EBADMSG when it does not verify. */
+static int open_inner(const struct sealed_object *o, const struct ad_buf *h, const uint8_t *inner, size_t size,
+                      const uint8_t k_pw[SEALED_KEY_LEN], uint8_t **ret_data) {
+        _cleanup_secret_ uint8_t *plain = NULL;
+        uint8_t tag[SEALED_TAG_LEN];
+        struct ad_buf ad;
+        int r;
+
+        r = ad_build_inner(h, &ad);
+        if (r < 0)
+                return r;
+        plain = secret_alloc(size);
+        if (!plain)
+                return -ENOMEM;
+        memcpy(tag, o->pw.tag, sizeof(tag));
+        r = aead(false, k_pw, o->pw.nonce, &ad, inner, size, plain, tag);
+        if (r < 0)
+                return r;
+        *ret_data = TAKE_PTR(plain);
+        return 0;
+}
+
+/* The password layer under scrypt(password): -ENOKEY without a password,
+ * -EKEYREJECTED for a wrong one. */
+static int open_inner_password(const struct sealed_object *o, const struct ad_buf *h, const uint8_t *inner,
+                               size_t size, const char *password, size_t password_len, uint8_t **ret_data) {
+        _cleanup_secret_ uint8_t *k_pw = NULL;
         int r;
 
         if (!password)
@@ -874,57 +873,79 @@ static int unseal_inner(const struct sealed_object *o, const struct ad_buf *h, c
         /* Sealing refuses these, so they cannot be the right password. */
         if (password_len == 0 || password_len > SEALED_PASSWORD_MAX)
                 return -EKEYREJECTED;
-        r = ad_build_inner(h, &ad);
-        if (r < 0)
-                return r;
         r = scrypt_key(password, password_len, &o->pw, &k_pw);
         if (r < 0)
                 return r;
-        plain = secret_alloc(o->ciphertext_len);
-        if (!plain)
-                return -ENOMEM;
-        memcpy(tag, o->pw.tag, sizeof(tag));
-        r = aead(false, k_pw, o->pw.nonce, &ad, inner, o->ciphertext_len, plain, tag);
-        if (r == -EBADMSG)
-                return -EKEYREJECTED;
+        r = open_inner(o, h, inner, size, k_pw, ret_data);
+        return r == -EBADMSG ? -EKEYREJECTED : r;
+}
+
+/* Both layers. escrow: open the password layer with the escrowed K_pw
+ * (rewrap by root) instead of the password. */
+static int open_layers(const struct sealed_object *o, const uint8_t k_use[SEALED_KEY_LEN], bool escrow,
+                       const char *password, size_t password_len, uint8_t **ret_data, size_t *ret_size) {
+        _cleanup_secret_ uint8_t *outer = NULL, *plain = NULL;
+        struct ad_buf h;
+        size_t size;
+        int r;
+
+        r = open_outer(o, k_use, &h, &outer);
+        if (r < 0)
+                return r;
+        if (!o->has_password) {
+                *ret_data = TAKE_PTR(outer);
+                *ret_size = o->ciphertext_len;
+                return 0;
+        }
+        size = o->ciphertext_len - SEALED_ESCROW_LEN;
+        if (escrow) {
+                r = open_inner(o, &h, outer, size, outer + size, &plain);
+                /* The VM layer verified, so the escrow is what the agent sealed. */
+                if (r == -EBADMSG)
+                        log_debug("sealed object: the escrowed password key does not open the password layer");
+        } else
+                r = open_inner_password(o, &h, outer, size, password, password_len, &plain);
         if (r < 0)
                 return r;
         *ret_data = TAKE_PTR(plain);
+        *ret_size = size;
         return 0;
 }
 
 int sealed_unseal(const struct sealed_object *o, const uint8_t k_use[32],
                   const char *password, size_t password_len, void **ret_data, size_t *ret_size) {
-        _cleanup_secret_ uint8_t *outer = NULL, *plain = NULL;
-        uint8_t tag[SEALED_TAG_LEN];
-        struct ad_buf h, ad;
+        uint8_t *data = NULL;
+        size_t size = 0;
         int r;
 
         if (!o || !k_use || !ret_data || !ret_size)
                 return -EINVAL;
-        if (o->format != SEALED_FORMAT || !o->ciphertext || o->ciphertext_len == 0 ||
-            o->ciphertext_len > SEALED_DATA_MAX)
-                return -EBADMSG;
-        r = ad_build_header(o, &h);
+        r = open_layers(o, k_use, false, password, password_len, &data, &size);
         if (r < 0)
                 return r;
-        r = ad_build_outer(o, &h, &ad);
-        if (r < 0)
-                return r;
-        outer = secret_alloc(o->ciphertext_len);
-        if (!outer)
-                return -ENOMEM;
-        memcpy(tag, o->tag, sizeof(tag));
-        r = aead(false, k_use, o->nonce, &ad, o->ciphertext, o->ciphertext_len, outer, tag);
-        if (r < 0)
-                return r;
-        if (o->has_password) {
-                r = unseal_inner(o, &h, outer, password, password_len, &plain);
-                if (r < 0)
-                        return r;
-        } else
-                plain = TAKE_PTR(outer);
-        *ret_data = TAKE_PTR(plain);
-        *ret_size = o->ciphertext_len;
+        *ret_data = data;
+        *ret_size = size;
         return 0;
+}
+
+/* ---- rewrapping ---- */
+
+int sealed_rewrap(const struct sealed_object *o, const uint8_t k_use[32],
+                  const char *old_password, size_t old_len, const char *new_password, size_t new_len,
+                  char **ret_text) {
+        _cleanup_secret_ uint8_t *data = NULL;
+        size_t size = 0;
+        int r;
+
+        if (!o || !k_use || !ret_text)
+                return -EINVAL;
+        if (new_password && new_len == 0)
+                return -EINVAL;
+        if (new_password && new_len > SEALED_PASSWORD_MAX)
+                return -E2BIG;
+        r = open_layers(o, k_use, !old_password, old_password, old_len, &data, &size);
+        if (r < 0)
+                return r;
+        return sealed_seal(o->purpose, &o->binding, o->identity, o->salt, k_use, data, size, new_password,
+                           new_len, ret_text);
 }

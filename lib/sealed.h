@@ -14,9 +14,13 @@
  * parameters), rebuilt from the parsed struct, so changing any field makes
  * authentication fail. Unknown keys are refused (they would be
  * unauthenticated).
- * Inner layer (optional password): AES-256-GCM under scrypt(password), so
- * "VM differs" (outer fails, or the identity differs) and "wrong password"
- * (inner fails) are different errors.
+ * Inner layer (optional password): AES-256-GCM under K_pw = scrypt(password),
+ * so "VM differs" (outer fails, or the identity differs) and "wrong password"
+ * (inner fails) are different errors. For password objects the VM layer's
+ * plaintext is inner_ciphertext || K_pw: the password key is escrowed in the
+ * VM layer, so the agent (root in the VM) can rewrap an object whose password
+ * was lost (sealed_rewrap with old_password NULL); sealed_unseal never uses
+ * the escrowed key.
  */
 #pragma once
 
@@ -37,6 +41,7 @@
 #define SEALED_DATA_MAX (32u * 1024u)     /* plaintext cap: fits a varlink message in base64 */
 #define SEALED_PASSWORD_MAX 1024u
 #define SEALED_TEXT_MAX (60u * 1024u)     /* a sealed object's JSON text */
+#define SEALED_ESCROW_LEN 32u             /* K_pw after the inner ciphertext in the VM layer */
 
 struct sealed_password_params {
         uint8_t salt[SEALED_PW_SALT_LEN];
@@ -54,7 +59,7 @@ struct sealed_object {
         uint8_t salt[SEALED_SALT_LEN];
         uint8_t nonce[SEALED_NONCE_LEN];
         uint8_t *ciphertext;              /* malloc()ed (ciphertext is not secret) */
-        size_t ciphertext_len;
+        size_t ciphertext_len;            /* the data's length (+ SEALED_ESCROW_LEN with a password) */
         uint8_t tag[SEALED_TAG_LEN];
         bool has_password;
         struct sealed_password_params pw;
@@ -80,6 +85,19 @@ int sealed_seal(const char *purpose, const struct snp_binding *binding, json_obj
  * -EKEYREJECTED for a wrong password. */
 int sealed_unseal(const struct sealed_object *o, const uint8_t k_use[32],
                   const char *password, size_t password_len, void **ret_data, size_t *ret_size);
+
+/* Re-seal an object under the same purpose, binding, identity and salt (so
+ * the same k_use) with fresh nonces and a fresh scrypt salt (current cost),
+ * holding the same data. old_password NULL = from the VM layer: the escrowed
+ * K_pw opens the password layer (for root, when the password is lost);
+ * otherwise it must be the right password (-EKEYREJECTED). For an object
+ * without a password layer, old_password is not used. new_password NULL =
+ * the result has no password layer. -EBADMSG when the VM layer fails;
+ * -EINVAL/-E2BIG for an empty or too long new password. *ret_text is
+ * malloc()ed JSON. */
+int sealed_rewrap(const struct sealed_object *o, const uint8_t k_use[32],
+                  const char *old_password, size_t old_len, const char *new_password, size_t new_len,
+                  char **ret_text);
 
 /* The default scrypt cost (N=2^15, r=8, p=1: about 32 MiB). Tests may lower
  * it through this setter (never below the parser's minimum). */

@@ -24,35 +24,6 @@
 
 /* ---- the recorded identity ---- */
 
-enum identity_type {
-        IDENTITY_HEX,           /* lowercase hex of a fixed length */
-        IDENTITY_POLICY,        /* "0x" and 1..16 lowercase hex digits, no leading zero */
-        IDENTITY_U32,           /* a JSON integer 0..2^32-1 */
-};
-
-/* In the order they are dumped. */
-static const struct identity_member {
-        const char *key;
-        const char *label;
-        uint64_t bit;
-        enum identity_type type;
-        size_t hex_len;
-} identity_members[] = {
-        { "measurement", "measurement",   SNP_FIELD_MEASUREMENT, IDENTITY_HEX,    96 },
-        { "policy",      "policy",        SNP_FIELD_POLICY,      IDENTITY_POLICY, 0 },
-        { "image_id",    "image ID",      SNP_FIELD_IMAGE_ID,    IDENTITY_HEX,    32 },
-        { "family_id",   "family ID",     SNP_FIELD_FAMILY_ID,   IDENTITY_HEX,    32 },
-        { "guest_svn",   "launch SVN",    SNP_FIELD_GUEST_SVN,   IDENTITY_U32,    0 },
-        { "tcb",         "committed TCB", SNP_FIELD_TCB_VERSION, IDENTITY_HEX,    16 },
-};
-
-static bool is_lower_hex(const char *s, size_t len) {
-        for (size_t i = 0; i < len; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-                        return false;
-        return true;
-}
-
 /* A JSON integer in 0..max; false for other types, negative or larger values. */
 static bool json_value_uint(json_object *v, uint64_t max, uint64_t *ret) {
         int64_t x;
@@ -65,57 +36,6 @@ static bool json_value_uint(json_object *v, uint64_t max, uint64_t *ret) {
                 return false;
         *ret = (uint64_t) x;
         return true;
-}
-
-static bool identity_value_valid(const struct identity_member *m, json_object *v) {
-        const char *s;
-        size_t len;
-        uint64_t u;
-
-        if (m->type == IDENTITY_U32)
-                return json_value_uint(v, UINT32_MAX, &u);
-        if (!json_object_is_type(v, json_type_string))
-                return false;
-        s = json_object_get_string(v);
-        len = (size_t) json_object_get_string_len(v);
-        if (m->type == IDENTITY_HEX)
-                return len == m->hex_len && is_lower_hex(s, len);
-        return len >= 3 && len <= 18 && s[0] == '0' && s[1] == 'x' && is_lower_hex(s + 2, len - 2) &&
-               (len == 3 || s[2] != '0');
-}
-
-static int identity_value_error(const struct identity_member *m, char *errbuf, size_t errlen) {
-        switch (m->type) {
-        case IDENTITY_HEX:
-                return errbuf_set(errbuf, errlen, -EINVAL,
-                                  "\"snpseal_identity\": \"%s\" must be %zu lowercase hex digits", m->key, m->hex_len);
-        case IDENTITY_POLICY:
-                return errbuf_set(errbuf, errlen, -EINVAL,
-                                  "\"snpseal_identity\": \"%s\" must be \"0x\" and 1 to 16 lowercase hex digits",
-                                  m->key);
-        default:
-                return errbuf_set(errbuf, errlen, -EINVAL,
-                                  "\"snpseal_identity\": \"%s\" must be an integer 0..4294967295", m->key);
-        }
-}
-
-/* Every bound field recorded and well-formed; unknown keys are ignored (a
- * newer snpseal may record more), known keys must be well-formed. */
-static int identity_check(json_object *id, uint64_t fields, char *errbuf, size_t errlen) {
-        for (size_t i = 0; i < ELEMENTSOF(identity_members); i++) {
-                const struct identity_member *m = &identity_members[i];
-                json_object *v;
-
-                if (!json_object_object_get_ex(id, m->key, &v) || !v) {
-                        if (fields & m->bit)
-                                return errbuf_set(errbuf, errlen, -EINVAL,
-                                                  "\"snpseal_identity\": \"%s\" is bound but not recorded", m->key);
-                        continue;
-                }
-                if (!identity_value_valid(m, v))
-                        return identity_value_error(m, errbuf, errlen);
-        }
-        return 0;
 }
 
 /* ---- parsing ---- */
@@ -217,7 +137,7 @@ static int get_identity(json_object *v, struct snpseal_token *t, char *errbuf, s
 
         if (!json_object_is_type(v, json_type_object))
                 return errbuf_set(errbuf, errlen, -EINVAL, "\"snpseal_identity\" must be an object");
-        r = identity_check(v, t->binding.fields, errbuf, errlen);
+        r = snp_identity_check(v, t->binding.fields, false, "\"snpseal_identity\"", errbuf, errlen);
         if (r < 0)
                 return r;
         t->identity = json_object_get(v);
@@ -400,19 +320,19 @@ static void dump_binding(const struct dump *d, const struct snp_binding *b) {
 }
 
 static void dump_identity(const struct dump *d, json_object *id) {
-        for (size_t i = 0; i < ELEMENTSOF(identity_members); i++) {
-                const struct identity_member *m = &identity_members[i];
+        for (size_t i = 0; i < SNP_IDENTITY_MEMBERS; i++) {
+                const struct snp_identity_member *m = &snp_identity_members[i];
                 char policy[SNP_DECODE_TEXT_MAX];
                 uint64_t raw;
                 json_object *v;
 
                 if (!json_object_object_get_ex(id, m->key, &v) || !v)
                         continue;
-                if (m->type == IDENTITY_POLICY && parse_u64(json_object_get_string(v), UINT64_MAX, &raw) >= 0 &&
+                if (m->type == SNP_IDENTITY_POLICY && parse_u64(json_object_get_string(v), UINT64_MAX, &raw) >= 0 &&
                     snp_policy_format(raw, policy, sizeof(policy)) >= 0)
-                        dump_line(d, m->label, "%s (%s)", json_object_get_string(v), policy);
+                        dump_line(d, m->long_label, "%s (%s)", json_object_get_string(v), policy);
                 else
-                        dump_line(d, m->label, "%s", json_object_get_string(v));
+                        dump_line(d, m->long_label, "%s", json_object_get_string(v));
         }
 }
 

@@ -9,7 +9,9 @@
  * Invariants: a refusal names the problem; an accepted object has a valid
  * purpose, binding and identity; opening it never succeeds unless it is
  * intact; sealing new data with its header fields gives an object that
- * parses to the same header and opens to that data.
+ * parses to the same header and opens to that data; rewrapping from the VM
+ * layer (the escrowed password key, no scrypt) succeeds exactly when the VM
+ * layer verifies, and gives a password-less object holding the same data.
  */
 
 #include <errno.h>
@@ -44,19 +46,44 @@ static bool scrypt_cheap(const struct sealed_password_params *pw) {
         return pw->n <= FUZZ_SCRYPT_MEM_MAX / 128u / pw->r && pw->p <= 2;
 }
 
-static void check_unseal(const struct sealed_object *o) {
+/* Returns sealed_unseal()'s result without a password. */
+static int check_unseal(const struct sealed_object *o) {
         _cleanup_secret_ void *data = NULL;
         size_t size = 0;
-        int r;
+        int r, r0;
 
-        r = sealed_unseal(o, key, NULL, 0, &data, &size);
+        r0 = r = sealed_unseal(o, key, NULL, 0, &data, &size);
         FUZZ_CHECK(r == -EBADMSG || (o->has_password ? r == -ENOKEY : r == 0));
         if (r == 0 || !o->has_password || r != -ENOKEY || !scrypt_cheap(&o->pw))
-                return;
+                return r0;
         r = sealed_unseal(o, key, "wrong", 5, &data, &size);
         FUZZ_CHECK(r == -EKEYREJECTED || r == -EBADMSG);
         r = sealed_unseal(o, key, FUZZ_SEALED_PASSWORD, strlen(FUZZ_SEALED_PASSWORD), &data, &size);
         FUZZ_CHECK(r == 0 || r == -EKEYREJECTED || r == -EBADMSG);
+        return r0;
+}
+
+/* Rewrap from the VM layer to no password: no scrypt runs, so always tried. */
+static void check_rewrap(const struct sealed_object *o, int unseal_result) {
+        _cleanup_(freep) char *text = NULL;
+        _cleanup_secret_ void *data = NULL;
+        struct sealed_object o2 = { 0 };
+        char err[256] = "";
+        size_t size = 0;
+        int r;
+
+        r = sealed_rewrap(o, key, NULL, 0, NULL, 0, &text);
+        FUZZ_CHECK((r == 0) == (unseal_result != -EBADMSG));
+        if (r < 0) {
+                FUZZ_CHECK(r == -EBADMSG && !text);
+                return;
+        }
+        FUZZ_CHECK(sealed_parse(text, strlen(text), &o2, err, sizeof(err)) == 0);
+        FUZZ_CHECK(!o2.has_password && strcmp(o->purpose, o2.purpose) == 0);
+        FUZZ_CHECK(memcmp(o->salt, o2.salt, sizeof(o->salt)) == 0);
+        FUZZ_CHECK(sealed_unseal(&o2, key, NULL, 0, &data, &size) == 0);
+        FUZZ_CHECK(size == o->ciphertext_len - (o->has_password ? SEALED_ESCROW_LEN : 0));
+        sealed_object_done(&o2);
 }
 
 /* Seal "fuzz" with the header of o, parse and open the result. */
@@ -99,7 +126,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(snp_binding_validate(&o.binding, NULL, 0) == 0);
         FUZZ_CHECK(json_object_is_type(o.identity, json_type_object));
         FUZZ_CHECK(!o.has_password || (o.pw.r >= 1 && o.pw.p >= 1));
-        check_unseal(&o);
+        r = check_unseal(&o);
+        check_rewrap(&o, r);
         check_reseal(&o);
         sealed_object_done(&o);
         return 0;

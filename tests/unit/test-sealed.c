@@ -130,7 +130,8 @@ static void test_roundtrip(void **state) {
                         assert_int_equal(parse_text(text, &o, err, sizeof(err)), 0);
                         assert_string_equal(o.purpose, "user/1000/mail");
                         assert_int_equal(o.format, SEALED_FORMAT);
-                        assert_int_equal(o.ciphertext_len, sizes[i]);
+                        /* With a password, the VM layer also holds the escrowed K_pw. */
+                        assert_int_equal(o.ciphertext_len, sizes[i] + (passwords[j] ? SEALED_ESCROW_LEN : 0));
                         assert_int_equal(o.has_password, passwords[j] != NULL);
                         assert_true(o.binding.fields == SNP_BINDING_DEFAULT_FIELDS);
                         if (passwords[j]) {
@@ -205,6 +206,152 @@ static void test_password(void **state) {
         assert_int_equal(open_text(text, salt, "nope", NULL, 0), -EBADMSG);
         /* A password given for an object without one is not needed. */
         assert_int_equal(open_text(plain, k_use, PASSWORD, "hunter2 secret", 14), 0);
+}
+
+/* ---- rewrapping ---- */
+
+/* Parse text and rewrap it; returns the result, *ret_text on success. */
+static int rewrap_text_r(const char *text, const uint8_t key[32], const char *old_pw, const char *new_pw,
+                         char **ret_text) {
+        struct sealed_object o;
+        char err[256] = "";
+        int r;
+
+        r = parse_text(text, &o, err, sizeof(err));
+        if (r < 0)
+                fail_msg("parse failed: %d %s", r, err);
+        r = sealed_rewrap(&o, key, old_pw, old_pw ? strlen(old_pw) : 0, new_pw, new_pw ? strlen(new_pw) : 0,
+                          ret_text);
+        sealed_object_done(&o);
+        return r;
+}
+
+static void rewrap_text(const char *text, const uint8_t key[32], const char *old_pw, const char *new_pw, int want,
+                        char **ret_text) {
+        char *out = NULL;
+        int r = rewrap_text_r(text, key, old_pw, new_pw, &out);
+
+        if (r != want)
+                fail_msg("rewrap returned %d, want %d", r, want);
+        if (want < 0)
+                assert_null(out);
+        else
+                assert_non_null(out);
+        *ret_text = out;
+}
+
+/* Each row: seal with `sealed_pw`, rewrap with old/new, then the result opens
+ * with `new_pw` (or without a password when new is NULL) and not with the
+ * others. */
+static const struct rewrap_case {
+        const char *name;
+        const char *sealed_pw;
+        const char *old_pw;     /* NULL: from the VM layer (the escrow) */
+        const char *new_pw;     /* NULL: drop the password layer */
+        int code;
+} rewrap_cases[] = {
+        { "from the VM layer",          PASSWORD, NULL,         "new password", 0 },
+        { "with the old password",      PASSWORD, PASSWORD,     "new password", 0 },
+        { "same password again",        PASSWORD, PASSWORD,     PASSWORD,       0 },
+        { "wrong old password",         PASSWORD, "not it",     "new password", -EKEYREJECTED },
+        { "empty old password",         PASSWORD, "",           "new password", -EKEYREJECTED },
+        { "drop the password (VM)",     PASSWORD, NULL,         NULL,           0 },
+        { "drop the password (old)",    PASSWORD, PASSWORD,     NULL,           0 },
+        { "drop, wrong old password",   PASSWORD, "not it",     NULL,           -EKEYREJECTED },
+        { "add a password",             NULL,     NULL,         "new password", 0 },
+        { "add, old password unused",   NULL,     "anything",   "new password", 0 },
+        { "VM-only stays VM-only",      NULL,     NULL,         NULL,           0 },
+};
+
+static void rewrap_check_result(const struct rewrap_case *c, const char *text) {
+        _cleanup_(freep) char *again = NULL;
+        struct sealed_object o;
+
+        assert_int_equal(parse_text(text, &o, NULL, 0), 0);
+        if (o.has_password != (c->new_pw != NULL))
+                fail_msg("%s: has_password %d", c->name, o.has_password);
+        sealed_object_done(&o);
+        if (!c->new_pw) {
+                assert_int_equal(open_text(text, k_use, NULL, "hunter2 secret", 14), 0);
+                return;
+        }
+        assert_int_equal(open_text(text, k_use, c->new_pw, "hunter2 secret", 14), 0);
+        assert_int_equal(open_text(text, k_use, NULL, NULL, 0), -ENOKEY);
+        if (c->sealed_pw && strcmp(c->sealed_pw, c->new_pw) != 0)
+                assert_int_equal(open_text(text, k_use, c->sealed_pw, NULL, 0), -EKEYREJECTED);
+        /* Unsealing still needs the password: the escrow is for rewrapping only. The
+         * result can be rewrapped from the VM layer again. */
+        rewrap_text(text, k_use, NULL, "third", 0, &again);
+        assert_int_equal(open_text(again, k_use, "third", "hunter2 secret", 14), 0);
+        assert_int_equal(open_text(again, k_use, NULL, NULL, 0), -ENOKEY);
+}
+
+static void test_rewrap(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(rewrap_cases); i++) {
+                const struct rewrap_case *c = &rewrap_cases[i];
+                _cleanup_(freep) char *base = seal_test(c->sealed_pw), *text = NULL;
+                int r;
+
+                r = rewrap_text_r(base, k_use, c->old_pw, c->new_pw, &text);
+                if (r != c->code)
+                        fail_msg("%s: rewrap returned %d, want %d", c->name, r, c->code);
+                if (r < 0) {
+                        assert_null(text);
+                        continue;
+                }
+                rewrap_check_result(c, text);
+                /* The old object is unchanged and still opens as before. */
+                assert_int_equal(open_text(base, k_use, c->sealed_pw, "hunter2 secret", 14), 0);
+        }
+}
+
+/* Same purpose, binding, identity and salt (so the same k_use), same data;
+ * fresh nonces and scrypt salt, the current scrypt cost. */
+static void test_rewrap_keeps_header(void **state) {
+        _cleanup_(freep) char *base = seal_fields(SNP_BINDING_DEFAULT_FIELDS, "user/1000/mail", "x", 1, PASSWORD);
+        _cleanup_(freep) char *text = NULL;
+        struct sealed_object a, b;
+
+        rewrap_text(base, k_use, NULL, "other", 0, &text);
+        assert_int_equal(parse_text(base, &a, NULL, 0), 0);
+        assert_int_equal(parse_text(text, &b, NULL, 0), 0);
+        assert_string_equal(a.purpose, b.purpose);
+        assert_memory_equal(&a.binding, &b.binding, sizeof(a.binding));
+        assert_string_equal(json_object_to_json_string_ext(a.identity, JSON_C_TO_STRING_PLAIN),
+                            json_object_to_json_string_ext(b.identity, JSON_C_TO_STRING_PLAIN));
+        assert_memory_equal(a.salt, b.salt, SEALED_SALT_LEN);
+        assert_int_equal(b.ciphertext_len, 1 + SEALED_ESCROW_LEN);
+        assert_memory_not_equal(a.nonce, b.nonce, SEALED_NONCE_LEN);
+        assert_memory_not_equal(a.pw.salt, b.pw.salt, SEALED_PW_SALT_LEN);
+        assert_memory_not_equal(a.pw.nonce, b.pw.nonce, SEALED_NONCE_LEN);
+        assert_true(b.pw.n == 1024);
+        assert_int_equal(b.pw.r, 8);
+        assert_int_equal(b.pw.p, 1);
+        sealed_object_done(&a);
+        sealed_object_done(&b);
+        assert_int_equal(open_text(text, k_use, "other", "x", 1), 0);
+}
+
+static void test_rewrap_refusals(void **state) {
+        _cleanup_(freep) char *base = seal_test(PASSWORD), *text = NULL;
+        static char long_pw[SEALED_PASSWORD_MAX + 2];
+        struct sealed_object o;
+        uint8_t other[32];
+
+        memset(long_pw, 'x', sizeof(long_pw) - 1);
+        memcpy(other, k_use, sizeof(other));
+        other[0] ^= 0x80;
+        /* Another VM (K_use differs): the VM layer fails, with or without the old password. */
+        rewrap_text(base, other, NULL, "new", -EBADMSG, &text);
+        rewrap_text(base, other, PASSWORD, "new", -EBADMSG, &text);
+        /* The new password: not empty, at most SEALED_PASSWORD_MAX bytes. */
+        assert_int_equal(parse_text(base, &o, NULL, 0), 0);
+        assert_int_equal(sealed_rewrap(&o, k_use, NULL, 0, "", 0, &text), -EINVAL);
+        assert_int_equal(sealed_rewrap(&o, k_use, NULL, 0, long_pw, strlen(long_pw), &text), -E2BIG);
+        assert_int_equal(sealed_rewrap(&o, k_use, NULL, 0, NULL, 0, NULL), -EINVAL);
+        assert_int_equal(sealed_rewrap(NULL, k_use, NULL, 0, NULL, 0, &text), -EINVAL);
+        sealed_object_done(&o);
+        assert_null(text);
 }
 
 /* ---- editing sealed objects ---- */
@@ -302,61 +449,74 @@ enum tamper_outcome {
         REFUSED_BY_AEAD,        /* parses, sealed_unseal -EBADMSG */
 };
 
+enum tamper_applies {
+        BOTH,
+        PW_ONLY,                /* only to the object with a password layer */
+        VM_ONLY,                /* only to the object without one */
+};
+
 static const struct tamper_case {
         const char *name;
-        bool password_only;
+        enum tamper_applies applies;
         enum tamper_outcome outcome;
         struct edit edits[2];
 } tamper_cases[] = {
-        { "format",               false, REFUSED_BY_PARSER, { { EDIT_SET, "format", "2", 0 } } },
-        { "purpose",              false, REFUSED_BY_AEAD,   { { EDIT_SET, "purpose", "\"cred/dc\"", 0 } } },
-        { "purpose luks2",        false, REFUSED_BY_AEAD,   { { EDIT_SET, "purpose", "\"luks2\"", 0 } } },
-        { "binding.root_key",     false, REFUSED_BY_AEAD,   { { EDIT_SET, "binding.root_key", "\"vlek\"", 0 } } },
-        { "binding.fields",       false, REFUSED_BY_AEAD,
+        { "format",               BOTH,    REFUSED_BY_PARSER, { { EDIT_SET, "format", "2", 0 } } },
+        { "purpose",              BOTH,    REFUSED_BY_AEAD,   { { EDIT_SET, "purpose", "\"cred/dc\"", 0 } } },
+        { "purpose luks2",        BOTH,    REFUSED_BY_AEAD,   { { EDIT_SET, "purpose", "\"luks2\"", 0 } } },
+        { "binding.root_key",     BOTH,    REFUSED_BY_AEAD,   { { EDIT_SET, "binding.root_key", "\"vlek\"", 0 } } },
+        { "binding.fields",       BOTH,    REFUSED_BY_AEAD,
           { { EDIT_SET, "binding.fields",
               "[\"policy\",\"image_id\",\"measurement\",\"guest_svn\",\"tcb_version\"]", 0 },
             { EDIT_DEL, "identity.family_id", NULL, 0 } } },
-        { "binding.fields alone", false, REFUSED_BY_PARSER,
+        { "binding.fields alone", BOTH,    REFUSED_BY_PARSER,
           { { EDIT_SET, "binding.fields", "[\"measurement\"]", 0 } } },
-        { "binding.vmpl",         false, REFUSED_BY_AEAD,   { { EDIT_SET, "binding.vmpl", "1", 0 } } },
-        { "binding.guest_svn",    false, REFUSED_BY_AEAD,   { { EDIT_SET, "binding.guest_svn", "2", 0 } } },
-        { "binding.tcb_version",  false, REFUSED_BY_AEAD,
+        { "binding.vmpl",         BOTH,    REFUSED_BY_AEAD,   { { EDIT_SET, "binding.vmpl", "1", 0 } } },
+        { "binding.guest_svn",    BOTH,    REFUSED_BY_AEAD,   { { EDIT_SET, "binding.guest_svn", "2", 0 } } },
+        { "binding.tcb_version",  BOTH,    REFUSED_BY_AEAD,
           { { EDIT_SET, "binding.tcb_version", "\"030000000000d100\"", 0 } } },
-        { "identity.measurement", false, REFUSED_BY_AEAD,
+        { "identity.measurement", BOTH,    REFUSED_BY_AEAD,
           { { EDIT_SET, "identity.measurement",
               "\"" "3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f"
               "3f3f3f3f3f3f3f3f3f3f3f3f3f3f3f3e" "\"", 0 } } },
-        { "identity.policy",      false, REFUSED_BY_AEAD,   { { EDIT_SET, "identity.policy", "\"0x30001\"", 0 } } },
-        { "identity.image_id",    false, REFUSED_BY_AEAD,
+        { "identity.policy",      BOTH,    REFUSED_BY_AEAD,   { { EDIT_SET, "identity.policy", "\"0x30001\"", 0 } } },
+        { "identity.image_id",    BOTH,    REFUSED_BY_AEAD,
           { { EDIT_SET, "identity.image_id", "\"1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1b\"", 0 } } },
-        { "identity.family_id",   false, REFUSED_BY_AEAD,
+        { "identity.family_id",   BOTH,    REFUSED_BY_AEAD,
           { { EDIT_SET, "identity.family_id", "\"0afafafafafafafafafafafafafafafa\"", 0 } } },
-        { "identity.guest_svn",   false, REFUSED_BY_AEAD,   { { EDIT_SET, "identity.guest_svn", "2", 0 } } },
-        { "identity.tcb",         false, REFUSED_BY_AEAD,
+        { "identity.guest_svn",   BOTH,    REFUSED_BY_AEAD,   { { EDIT_SET, "identity.guest_svn", "2", 0 } } },
+        { "identity.tcb",         BOTH,    REFUSED_BY_AEAD,
           { { EDIT_SET, "identity.tcb", "\"0300000000000000\"", 0 } } },
-        { "salt",                 false, REFUSED_BY_AEAD,   { { EDIT_FLIP, "salt", NULL, 31 } } },
-        { "nonce",                false, REFUSED_BY_AEAD,   { { EDIT_FLIP, "nonce", NULL, 0 } } },
-        { "ciphertext first",     false, REFUSED_BY_AEAD,   { { EDIT_FLIP, "ciphertext", NULL, 0 } } },
-        { "ciphertext last",      false, REFUSED_BY_AEAD,   { { EDIT_FLIP, "ciphertext", NULL, 13 } } },
-        { "ciphertext shorter",   false, REFUSED_BY_AEAD,
+        { "salt",                 BOTH,    REFUSED_BY_AEAD,   { { EDIT_FLIP, "salt", NULL, 31 } } },
+        { "nonce",                BOTH,    REFUSED_BY_AEAD,   { { EDIT_FLIP, "nonce", NULL, 0 } } },
+        { "ciphertext first",     BOTH,    REFUSED_BY_AEAD,   { { EDIT_FLIP, "ciphertext", NULL, 0 } } },
+        { "ciphertext last",      BOTH,    REFUSED_BY_AEAD,   { { EDIT_FLIP, "ciphertext", NULL, 13 } } },
+        { "ciphertext shorter",   VM_ONLY, REFUSED_BY_AEAD,
           { { EDIT_SET, "ciphertext", "\"AAAAAAAAAAAAAAAA\"", 0 } } },
-        { "tag",                  false, REFUSED_BY_AEAD,   { { EDIT_FLIP, "tag", NULL, 15 } } },
-        { "password removed",     true,  REFUSED_BY_AEAD,   { { EDIT_DEL, "password", NULL, 0 } } },
-        { "password.kdf",         true,  REFUSED_BY_PARSER, { { EDIT_SET, "password.kdf", "\"argon2id\"", 0 } } },
-        { "password.salt",        true,  REFUSED_BY_AEAD,   { { EDIT_FLIP, "password.salt", NULL, 0 } } },
-        { "password.n",           true,  REFUSED_BY_AEAD,   { { EDIT_SET, "password.n", "2048", 0 } } },
-        { "password.r",           true,  REFUSED_BY_AEAD,   { { EDIT_SET, "password.r", "4", 0 } } },
-        { "password.p",           true,  REFUSED_BY_AEAD,   { { EDIT_SET, "password.p", "2", 0 } } },
-        { "password.nonce",       true,  REFUSED_BY_AEAD,   { { EDIT_FLIP, "password.nonce", NULL, 11 } } },
-        { "password.tag",         true,  REFUSED_BY_AEAD,   { { EDIT_FLIP, "password.tag", NULL, 0 } } },
-        { "password added",       false, REFUSED_BY_AEAD,
+        /* 42 bytes: still longer than the escrow. */
+        { "ciphertext shorter",   PW_ONLY, REFUSED_BY_AEAD,
+          { { EDIT_SET, "ciphertext", "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"", 0 } } },
+        /* The escrowed K_pw is the last 32 bytes of the VM layer's plaintext. */
+        { "escrow first",         PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_FLIP, "ciphertext", NULL, 14 } } },
+        { "escrow last",          PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_FLIP, "ciphertext", NULL, 45 } } },
+        { "tag",                  BOTH,    REFUSED_BY_AEAD,   { { EDIT_FLIP, "tag", NULL, 15 } } },
+        { "password removed",     PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_DEL, "password", NULL, 0 } } },
+        { "password.kdf",         PW_ONLY, REFUSED_BY_PARSER, { { EDIT_SET, "password.kdf", "\"argon2id\"", 0 } } },
+        { "password.salt",        PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_FLIP, "password.salt", NULL, 0 } } },
+        { "password.n",           PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_SET, "password.n", "2048", 0 } } },
+        { "password.r",           PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_SET, "password.r", "4", 0 } } },
+        { "password.p",           PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_SET, "password.p", "2", 0 } } },
+        { "password.nonce",       PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_FLIP, "password.nonce", NULL, 11 } } },
+        { "password.tag",         PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_FLIP, "password.tag", NULL, 0 } } },
+        /* 14 bytes cannot hold the inner layer and the escrow. */
+        { "password added",       VM_ONLY, REFUSED_BY_PARSER,
           { { EDIT_SET, "password",
               "{\"kdf\":\"scrypt\",\"salt\":\"AAAAAAAAAAAAAAAAAAAAAA==\",\"n\":1024,\"r\":8,\"p\":1,"
               "\"nonce\":\"AAAAAAAAAAAAAAAA\",\"tag\":\"AAAAAAAAAAAAAAAAAAAAAA==\"}", 0 } } },
 };
 
 static void tamper_one(const char *base, const struct tamper_case *c, const char *pw) {
-        _cleanup_(freep) char *text = edit_text(base, c->edits, ELEMENTSOF(c->edits));
+        _cleanup_(freep) char *text = edit_text(base, c->edits, ELEMENTSOF(c->edits)), *rewrapped = NULL;
         struct sealed_object o;
         char err[256] = "";
         void *data = NULL;
@@ -373,10 +533,15 @@ static void tamper_one(const char *base, const struct tamper_case *c, const char
         if (r < 0)
                 fail_msg("%s: parse failed (%d %s), want it to parse and fail authentication", c->name, r, err);
         r = sealed_unseal(&o, k_use, pw, pw ? strlen(pw) : 0, &data, &size);
-        sealed_object_done(&o);
         if (r != -EBADMSG)
                 fail_msg("%s: unseal returned %d, want -EBADMSG", c->name, r);
         assert_null(data);
+        /* Rewrapping from the VM layer (the escrow) checks the VM layer the same way. */
+        r = sealed_rewrap(&o, k_use, NULL, 0, "new", 3, &rewrapped);
+        sealed_object_done(&o);
+        if (r != -EBADMSG)
+                fail_msg("%s: rewrap returned %d, want -EBADMSG", c->name, r);
+        assert_null(rewrapped);
 }
 
 static void test_tampering(void **state) {
@@ -389,9 +554,8 @@ static void test_tampering(void **state) {
                 /* Control: re-serialising without an edit still opens. */
                 assert_int_equal(open_text(same, k_use, passwords[j], "hunter2 secret", 14), 0);
                 for (size_t i = 0; i < ELEMENTSOF(tamper_cases); i++) {
-                        if (tamper_cases[i].password_only && !passwords[j])
-                                continue;
-                        if (strcmp(tamper_cases[i].name, "password added") == 0 && passwords[j])
+                        if ((tamper_cases[i].applies == PW_ONLY && !passwords[j]) ||
+                            (tamper_cases[i].applies == VM_ONLY && passwords[j]))
                                 continue;
                         tamper_one(base, &tamper_cases[i], passwords[j]);
                 }
@@ -468,6 +632,8 @@ static const struct reject_case {
           { EDIT_SET, "ciphertext", "\"AAA\"", 0 } },
         { "ciphertext array",       -EBADMSG, "\"ciphertext\" must be a base64 string",
           { EDIT_SET, "ciphertext", "[]", 0 } },
+        { "ciphertext escrow only", -EBADMSG, "\"ciphertext\" must be longer than 32 bytes with a password layer",
+          { EDIT_SET, "ciphertext", "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"", 0 } },
         { "password string",        -EBADMSG, "\"password\" must be an object", { EDIT_SET, "password", "\"x\"", 0 } },
         { "password kdf",           -EBADMSG, "\"password.kdf\" must be \"scrypt\"",
           { EDIT_SET, "password.kdf", "\"pbkdf2\"", 0 } },
@@ -552,16 +718,51 @@ static void test_parser_text(void **state) {
         assert_error_contains(err, "larger than 61440 bytes");
 }
 
-/* A ciphertext of SEALED_DATA_MAX + 1 bytes is refused by the parser. */
+/* A ciphertext longer than the data cap (plus the escrow with a password) is
+ * refused by the parser. */
 static void test_parser_ciphertext_too_long(void **state) {
-        static uint8_t data[SEALED_DATA_MAX + 1];
+        static const struct {
+                const char *password;
+                size_t len;
+                const char *message;
+        } cases[] = {
+                { NULL,     SEALED_DATA_MAX + 1,                     "\"ciphertext\" is longer than 32768 bytes" },
+                { NULL,     SEALED_DATA_MAX + SEALED_ESCROW_LEN + 1, "\"ciphertext\" is longer than 32800 bytes" },
+                { PASSWORD, SEALED_DATA_MAX + SEALED_ESCROW_LEN + 1, "\"ciphertext\" is longer than 32800 bytes" },
+        };
+        static uint8_t data[SEALED_DATA_MAX + SEALED_ESCROW_LEN + 1];
         static char enc[2 * SEALED_DATA_MAX], value[2 * SEALED_DATA_MAX + 4];
-        _cleanup_(freep) char *base = seal_test(NULL);
-        struct edit e = { EDIT_SET, "ciphertext", value, 0 };
 
-        assert_true(base64_encode(data, sizeof(data), enc, sizeof(enc)) > 0);
-        assert_true((size_t) snprintf(value, sizeof(value), "\"%s\"", enc) < sizeof(value));
-        reject_one(base, "ciphertext too long", -EBADMSG, "\"ciphertext\" is longer than 32768 bytes", &e);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(freep) char *base = seal_test(cases[i].password);
+                struct edit e = { EDIT_SET, "ciphertext", value, 0 };
+
+                assert_true(base64_encode(data, cases[i].len, enc, sizeof(enc)) > 0);
+                assert_true((size_t) snprintf(value, sizeof(value), "\"%s\"", enc) < sizeof(value));
+                reject_one(base, "ciphertext too long", -EBADMSG, cases[i].message, &e);
+        }
+}
+
+/* The largest ciphertexts parse: the data cap, plus the escrow with a password. */
+static void test_parser_ciphertext_longest(void **state) {
+        static const char *const passwords[] = { NULL, PASSWORD };
+        static uint8_t data[SEALED_DATA_MAX + SEALED_ESCROW_LEN];
+        static char enc[2 * SEALED_DATA_MAX], value[2 * SEALED_DATA_MAX + 4];
+
+        for (size_t i = 0; i < ELEMENTSOF(passwords); i++) {
+                _cleanup_(freep) char *base = seal_test(passwords[i]), *text = NULL;
+                size_t len = SEALED_DATA_MAX + (passwords[i] ? SEALED_ESCROW_LEN : 0);
+                struct edit e = { EDIT_SET, "ciphertext", value, 0 };
+                struct sealed_object o;
+                char err[256] = "";
+
+                assert_true(base64_encode(data, len, enc, sizeof(enc)) > 0);
+                assert_true((size_t) snprintf(value, sizeof(value), "\"%s\"", enc) < sizeof(value));
+                text = edit_text(base, &e, 1);
+                assert_int_equal(parse_text(text, &o, err, sizeof(err)), 0);
+                assert_int_equal(o.ciphertext_len, len);
+                sealed_object_done(&o);
+        }
 }
 
 /* ---- known answer: the worked example of docs/SEALED-FORMAT.md ---- */
@@ -589,21 +790,52 @@ static const char doc_example[] =
         "    \"tcb\": \"0300000000000ad1\"\n"
         "  },\n"
         "  \"salt\": \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\n"
-        "  \"nonce\": \"D1+tSM3kYhZ0/Rk1\",\n"
-        "  \"ciphertext\": \"wdX4P0MJ+g==\",\n"
-        "  \"tag\": \"zN9Btd4jOxNYs+4/Zrnv2g==\",\n"
+        "  \"nonce\": \"aG6hSrvQwt3/i9k2\",\n"
+        "  \"ciphertext\": \"ZGK7VM6jmMwxHXSxhKF5Bk+EIwF4wUnHeXR/5yc+Q4FLJVrfG3oG\",\n"
+        "  \"tag\": \"qgj0fBD/r6KDQtzthRxAyg==\",\n"
         "  \"password\": {\n"
         "    \"kdf\": \"scrypt\",\n"
-        "    \"salt\": \"nJMBKTYErWlMRzUWaytyYQ==\",\n"
+        "    \"salt\": \"0ro5xECi83xLK77m1pnQOw==\",\n"
         "    \"n\": 32768,\n"
         "    \"r\": 8,\n"
         "    \"p\": 1,\n"
-        "    \"nonce\": \"+gJpQnOd78Kks0rA\",\n"
-        "    \"tag\": \"TchO5DpVaLfJ8COTzCbUGQ==\"\n"
+        "    \"nonce\": \"m9sNF5r6M3UEQgAC\",\n"
+        "    \"tag\": \"mx3F5qJijvAWbTWuX3OSYw==\"\n"
         "  }\n"
         "}\n";
 
+/* The example in the test is the one in the document. */
+static void test_doc_example_in_doc(void **state) {
+        const char *top = getenv("top_srcdir");
+        _cleanup_(freep) char *path = NULL, *doc = NULL;
+        const char *start, *end;
+        FILE *f;
+        long n;
+
+        if (!top)
+                skip();
+        assert_true(asprintf(&path, "%s/docs/SEALED-FORMAT.md", top) > 0);
+        f = fopen(path, "re");
+        assert_non_null(f);
+        assert_int_equal(fseek(f, 0, SEEK_END), 0);
+        n = ftell(f);
+        assert_true(n > 0 && n < 1024 * 1024);
+        rewind(f);
+        doc = calloc(1, (size_t) n + 1);
+        assert_non_null(doc);
+        assert_int_equal(fread(doc, 1, (size_t) n, f), (size_t) n);
+        fclose(f);
+        start = strstr(doc, "```json\n");
+        assert_non_null(start);
+        start += strlen("```json\n");
+        end = strstr(start, "```");
+        assert_non_null(end);
+        assert_int_equal((size_t) (end - start), strlen(doc_example));
+        assert_memory_equal(start, doc_example, strlen(doc_example));
+}
+
 static void test_doc_example(void **state) {
+        _cleanup_(freep) char *text = NULL;
         uint8_t k_fw[32], doc_salt[32], key[32];
         const char *pw = "correct horse battery staple";
 
@@ -613,6 +845,10 @@ static void test_doc_example(void **state) {
         assert_int_equal(kdf_purpose_key(k_fw, doc_salt, "cred/db", NULL, 0, key), 0);
         assert_int_equal(open_text(doc_example, key, pw, "s3cret\n", 7), 0);
         assert_int_equal(open_text(doc_example, key, "wrong", NULL, 0), -EKEYREJECTED);
+        /* The escrowed K_pw opens the password layer from the VM layer. */
+        rewrap_text(doc_example, key, NULL, "new", 0, &text);
+        assert_int_equal(open_text(text, key, "new", "s3cret\n", 7), 0);
+        assert_int_equal(open_text(text, key, pw, NULL, 0), -EKEYREJECTED);
         key[0] ^= 1;
         assert_int_equal(open_text(doc_example, key, pw, NULL, 0), -EBADMSG);
 }
@@ -629,7 +865,12 @@ int main(void) {
                 cmocka_unit_test(test_parser_recorded_not_bound),
                 cmocka_unit_test(test_parser_text),
                 cmocka_unit_test(test_parser_ciphertext_too_long),
+                cmocka_unit_test(test_parser_ciphertext_longest),
+                cmocka_unit_test(test_rewrap),
+                cmocka_unit_test(test_rewrap_keeps_header),
+                cmocka_unit_test(test_rewrap_refusals),
                 cmocka_unit_test(test_doc_example),
+                cmocka_unit_test(test_doc_example_in_doc),
         };
 
         sealed_set_scrypt_cost(1024, 8, 1);
