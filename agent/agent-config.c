@@ -57,6 +57,7 @@ static const struct setting settings[] = {
         { "ratelimit-attempts", AGENT_SETTING_RATELIMIT_ATTEMPTS, SETTING_UINT,    FIELD(ratelimit_attempts), 1, 1000, true },
         { "ratelimit-window",   AGENT_SETTING_RATELIMIT_WINDOW,   SETTING_UINT,    FIELD(ratelimit_window_sec), 1, 86400, true },
         { "vmpl",               AGENT_SETTING_VMPL,               SETTING_VMPL,    FIELD(vmpl), 0, 3, true },
+        { "user-store",         AGENT_SETTING_USER_STORE,         SETTING_STRING,  FIELD(user_store), 0, PATH_MAX, true },
 };
 
 static const char *const backend_names[] = {
@@ -166,6 +167,7 @@ static void print_help(void) {
                "     --listen=PATH              varlink socket (default %s)\n"
                "     --credentials-listen=PATH  credential socket (default %s)\n"
                "     --credstore=DIR            sealed credentials (default %s)\n"
+               "     --user-store=DIR           sealed user secrets (default %s)\n"
                "     --stdio                    serve one connection on stdin/stdout\n"
                "     --idle-exit=SECONDS        exit when idle this long (0 = never)\n"
                "     --max-message=BYTES        largest message accepted (default 65536)\n"
@@ -176,7 +178,7 @@ static void print_help(void) {
                "     --ratelimit-window=SECONDS rate-limit window (default 60)\n"
                "     --vmpl=N                   the VMPL the guest runs at (default: detect)\n",
                AGENT_DEFAULT_CONFIG, AGENT_DEFAULT_SOCKET, AGENT_DEFAULT_CRED_SOCKET,
-               AGENT_DEFAULT_CREDSTORE);
+               AGENT_DEFAULT_CREDSTORE, AGENT_DEFAULT_USER_STORE);
 }
 
 enum {

@@ -18,6 +18,7 @@ enum agent_backend_kind {
 #define AGENT_DEFAULT_SOCKET      "/run/snpseal/agent.sock"
 #define AGENT_DEFAULT_CRED_SOCKET "/run/snpseal/credentials.sock"
 #define AGENT_DEFAULT_CREDSTORE   SNPSEAL_SYSCONFDIR "/snpseal/credstore"
+#define AGENT_DEFAULT_USER_STORE  "/var/lib/snpseal/users"
 
 /* One bit each in set_by_argv / set_in_file (agent-config.c's table). */
 enum agent_setting {
@@ -36,6 +37,7 @@ enum agent_setting {
         AGENT_SETTING_RATELIMIT_ATTEMPTS,
         AGENT_SETTING_RATELIMIT_WINDOW,
         AGENT_SETTING_VMPL,
+        AGENT_SETTING_USER_STORE,
         _AGENT_SETTING_MAX,
 };
 
@@ -47,6 +49,7 @@ struct agent_config {
         char *listen;                 /* varlink socket when not socket-activated */
         char *credentials_listen;     /* credential socket when not socket-activated */
         char *credstore;              /* directory of <id>.sealed */
+        char *user_store;             /* directory of <uid>/<name>.sealed; NULL = AGENT_DEFAULT_USER_STORE */
         bool stdio;                   /* serve one connection on stdin/stdout */
         unsigned idle_exit_sec;       /* 0 = never (only honoured when socket-activated or --idle-exit given) */
         unsigned max_message;         /* bytes incl. NUL, <= VARLINK_MESSAGE_MAX; default 65536 */

@@ -382,6 +382,121 @@ static int method_get_report(struct call *c) {
         return agent_op_get_report(c->a, &p, c->reply);
 }
 
+/* ---- user secrets ---- */
+
+static int param_user_name(struct call *c, const char **ret) {
+        const char *name;
+        int r = param_string(c, "name", true, AGENT_USER_NAME_MAX, &name, NULL);
+
+        if (r < 0)
+                return r;
+        if (agent_user_name_validate(name) < 0)
+                return PARAM_FAIL(c, "name", "invalid name \"%s\": expected 1..%u characters of "
+                                  "[A-Za-z0-9._@:+-], not starting with '.'", name, AGENT_USER_NAME_MAX);
+        *ret = name;
+        return 0;
+}
+
+/* The optional uid: 0..2^32-2 ((uid_t) -1 is no uid). */
+static int param_uid(struct call *c, bool *ret_present, uid_t *ret) {
+        uint64_t uid;
+        int r = json_get_uint(c->params, "uid", UINT32_MAX - 1, &uid);
+
+        if (r == -ENOENT) {
+                *ret_present = false;
+                return 0;
+        }
+        if (r < 0)
+                return PARAM_FAIL(c, "uid", "parameter \"uid\" must be an integer 0..%u", UINT32_MAX - 1);
+        *ret_present = true;
+        *ret = (uid_t) uid;
+        return 0;
+}
+
+/* The parameters of the user-secret methods; which ones a method takes is
+ * in the dispatch table (unknown ones were refused before). */
+static int parse_user(struct call *c, bool named, struct agent_user_params *ret) {
+        struct agent_user_params p = {};
+        int r = 0;
+
+        if (named)
+                r = param_user_name(c, &p.name);
+        if (r >= 0)
+                r = param_uid(c, &p.has_uid, &p.uid);
+        if (r >= 0)
+                r = param_bool(c, "replace", &p.replace);
+        if (r >= 0)
+                r = param_secret(c, "password", SEALED_PASSWORD_MAX, &p.password, &p.password_len);
+        if (r >= 0)
+                r = param_secret(c, "old_password", SEALED_PASSWORD_MAX, &p.old_password, &p.old_password_len);
+        if (r >= 0)
+                r = param_secret(c, "new_password", SEALED_PASSWORD_MAX, &p.new_password, &p.new_password_len);
+        if (r < 0)
+                return r;
+        if (p.name) {
+                char uid[16];
+
+                (void) snprintf(uid, sizeof(uid), "%u", (unsigned) (p.has_uid ? p.uid : c->peer->uid));
+                (void) snprintf(c->purpose, sizeof(c->purpose), "user/%s/%s", uid, p.name);
+        }
+        *ret = p;
+        return 0;
+}
+
+static int method_store_user_secret(struct call *c) {
+        struct agent_user_params p;
+        int r;
+
+        r = parse_user(c, true, &p);
+        if (r >= 0)
+                r = param_data(c, &p.data, &p.data_len);
+        if (r < 0)
+                return r;
+        r = agent_op_store_user_secret(c->a, c->peer, &p, c->reply);
+        secret_free(p.data);
+        return r;
+}
+
+static int method_list_user_secrets(struct call *c) {
+        struct agent_user_params p;
+        int r;
+
+        r = parse_user(c, false, &p);
+        if (r < 0)
+                return r;
+        return agent_op_list_user_secrets(c->a, c->peer, &p, c->reply);
+}
+
+static int method_remove_user_secret(struct call *c) {
+        struct agent_user_params p;
+        int r;
+
+        r = parse_user(c, true, &p);
+        if (r < 0)
+                return r;
+        return agent_op_remove_user_secret(c->a, c->peer, &p, c->reply);
+}
+
+static int method_unseal_user_secret(struct call *c) {
+        struct agent_user_params p;
+        int r;
+
+        r = parse_user(c, true, &p);
+        if (r < 0)
+                return r;
+        return agent_op_unseal_user_secret(c->a, c->peer, &p, c->reply);
+}
+
+static int method_rewrap_user_secret(struct call *c) {
+        struct agent_user_params p;
+        int r;
+
+        r = parse_user(c, true, &p);
+        if (r < 0)
+                return r;
+        return agent_op_rewrap_user_secret(c->a, c->peer, &p, c->reply);
+}
+
 /* ---- dispatch ---- */
 
 #define PARAMS(...) ((const char *const[]) { __VA_ARGS__, NULL })
@@ -398,6 +513,13 @@ static const struct method {
         { "io.snpseal.Agent.Seal",       PARAMS("purpose", "binding", "data", "password", "force"), method_seal },
         { "io.snpseal.Agent.Unseal",     PARAMS("sealed", "password"), method_unseal },
         { "io.snpseal.Agent.GetReport",  PARAMS("report_data", "vmpl"), method_get_report },
+        { "io.snpseal.Agent.StoreUserSecret",
+          PARAMS("name", "uid", "data", "password", "replace"), method_store_user_secret },
+        { "io.snpseal.Agent.ListUserSecrets",  PARAMS("uid"), method_list_user_secrets },
+        { "io.snpseal.Agent.RemoveUserSecret", PARAMS("name", "uid"), method_remove_user_secret },
+        { "io.snpseal.Agent.UnsealUserSecret", PARAMS("name", "uid", "password"), method_unseal_user_secret },
+        { "io.snpseal.Agent.RewrapUserSecret",
+          PARAMS("name", "uid", "old_password", "new_password"), method_rewrap_user_secret },
 };
 
 static const struct method *method_find(const char *name) {

@@ -625,6 +625,21 @@ int agent_op_unseal(struct agent *a, const struct agent_peer *peer, const char *
         return r;
 }
 
+int agent_op_object_key(struct agent *a, const struct agent_peer *peer, const struct sealed_object *o,
+                        uint8_t *k_use, struct agent_reply *reply) {
+        struct snp_report rep;
+        int r;
+
+        r = check_access(o->purpose, peer, reply);
+        if (r >= 0)
+                r = get_report(a, NULL, o->binding.vmpl, &rep, reply);
+        if (r >= 0)
+                r = identity_check(o->identity, &o->binding, &rep, reply);
+        if (r >= 0)
+                r = derive_use_key(a, &o->binding, o->salt, o->purpose, NULL, 0, k_use, reply);
+        return r;
+}
+
 int agent_unseal_text(struct agent *a, const struct agent_peer *peer, const char *text, size_t len,
                       const char *password, size_t password_len,
                       void **ret_data, size_t *ret_size, struct agent_reply *reply) {

@@ -20,6 +20,7 @@
 #include "purpose.h"
 
 struct agent_ratelimit;   /* agent-ratelimit.c */
+struct sealed_object;     /* sealed.h */
 
 struct agent {
         struct agent_config cfg;
@@ -52,6 +53,7 @@ struct agent_reply {
 #define AGENT_ERROR_RATE_LIMITED       "io.snpseal.Agent.RateLimited"
 #define AGENT_ERROR_FIRMWARE_ERROR     "io.snpseal.Agent.FirmwareError"
 #define AGENT_ERROR_DEVICE_UNAVAILABLE "io.snpseal.Agent.DeviceUnavailable"
+#define AGENT_ERROR_NO_SUCH_SECRET     "io.snpseal.Agent.NoSuchSecret"
 
 /* Set reply to error with {"message": formatted} (and return 0: the call was
  * handled). Further fields may be added to reply->parameters afterwards. */
@@ -145,3 +147,44 @@ int agent_op_unseal(struct agent *a, const struct agent_peer *peer, const char *
                     const char *password, size_t password_len,
                     void **ret_data, size_t *ret_size, char log_purpose[PURPOSE_MAX + 1],
                     struct agent_reply *reply);
+
+/* For a parsed sealed object: check that peer may use its purpose, that the
+ * running VM matches its recorded identity and TCB, and derive its K_use into
+ * k_use (KDF_KEY_LEN bytes, the caller's secret memory). 0, or < 0 with reply
+ * set to the error (-ENOMEM possibly without). (agent-ops.c) */
+int agent_op_object_key(struct agent *a, const struct agent_peer *peer, const struct sealed_object *o,
+                        uint8_t *k_use, struct agent_reply *reply);
+
+/* ---- user secrets: <user_store>/<uid>/<name>.sealed (agent-users.c) ---- */
+
+#define AGENT_USER_NAME_MAX 64
+
+struct agent_user_params {
+        const char *name;                 /* validated with agent_user_name_validate(); NULL for List */
+        bool has_uid;                     /* otherwise the peer's uid */
+        uid_t uid;
+        void *data;                       /* Store: secret_alloc()ed, owned; 1..SEALED_DATA_MAX */
+        size_t data_len;
+        const char *password;             /* Store, Unseal: NULL = none */
+        size_t password_len;
+        const char *old_password;         /* Rewrap: NULL = from the VM layer (root only) */
+        size_t old_password_len;
+        const char *new_password;         /* Rewrap: NULL = drop the password layer */
+        size_t new_password_len;
+        bool replace;                     /* Store */
+};
+
+/* 0 if name is a valid user secret name: 1..AGENT_USER_NAME_MAX bytes of
+ * [A-Za-z0-9._@:+-], not starting with '.'; -EINVAL otherwise. */
+int agent_user_name_validate(const char *name);
+
+int agent_op_store_user_secret(struct agent *a, const struct agent_peer *peer,
+                               const struct agent_user_params *p, struct agent_reply *reply);
+int agent_op_list_user_secrets(struct agent *a, const struct agent_peer *peer,
+                               const struct agent_user_params *p, struct agent_reply *reply);
+int agent_op_remove_user_secret(struct agent *a, const struct agent_peer *peer,
+                                const struct agent_user_params *p, struct agent_reply *reply);
+int agent_op_unseal_user_secret(struct agent *a, const struct agent_peer *peer,
+                                const struct agent_user_params *p, struct agent_reply *reply);
+int agent_op_rewrap_user_secret(struct agent *a, const struct agent_peer *peer,
+                                const struct agent_user_params *p, struct agent_reply *reply);

@@ -117,6 +117,7 @@ static const struct {
         { "io.snpseal.Agent.IdentityMismatch",   "identity mismatch" },
         { "io.snpseal.Agent.WrongPassword",      "wrong password" },
         { "io.snpseal.Agent.RateLimited",        "too many wrong passwords" },
+        { "io.snpseal.Agent.NoSuchSecret",       "no such secret" },
         { "io.snpseal.Agent.FirmwareError",      "firmware error" },
         { "io.snpseal.Agent.DeviceUnavailable",  "SEV-SNP device unavailable" },
         { VARLINK_ERROR_METHOD_NOT_FOUND,        "the agent does not know this method (an older agent?)" },
@@ -365,9 +366,11 @@ static int tty_read_line(int fd, const char *prompt, char *buf, size_t size, siz
         return 0;
 }
 
-static int password_from_tty(const char *verb, bool confirm, char *pw, size_t size, size_t *ret_len) {
+static int password_from_tty(const char *verb, const char *prompt, bool confirm, char *pw, size_t size,
+                             size_t *ret_len) {
         _cleanup_secret_ char *again = NULL;
         _cleanup_(closep) int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        char p1[128], p2[128];
         size_t len, len2;
         int r;
 
@@ -376,7 +379,9 @@ static int password_from_tty(const char *verb, bool confirm, char *pw, size_t si
                           strerror(errno));
                 return -ENOTTY;
         }
-        r = tty_read_line(fd, "Password: ", pw, size, &len);
+        (void) snprintf(p1, sizeof(p1), "%s: ", prompt);
+        (void) snprintf(p2, sizeof(p2), "%s (again): ", prompt);
+        r = tty_read_line(fd, p1, pw, size, &len);
         if (r < 0)
                 return cli_error(verb, "the password is too long (at most %u bytes)", SEALED_PASSWORD_MAX), r;
         if (!confirm) {
@@ -386,7 +391,7 @@ static int password_from_tty(const char *verb, bool confirm, char *pw, size_t si
         again = secret_alloc(size);
         if (!again)
                 return -ENOMEM;
-        r = tty_read_line(fd, "Password (again): ", again, size, &len2);
+        r = tty_read_line(fd, p2, again, size, &len2);
         if (r < 0 || len != len2 || !ct_memeq(pw, again, len))
                 return cli_error(verb, "the passwords do not match"), -EINVAL;
         *ret_len = len;
@@ -422,6 +427,11 @@ static int password_from_file(const char *verb, const char *file, char *pw, size
 }
 
 int cli_password_get(const char *verb, const char *file, bool confirm, char **ret_pw, size_t *ret_len) {
+        return cli_password_get_prompt(verb, file, "Password", confirm, ret_pw, ret_len);
+}
+
+int cli_password_get_prompt(const char *verb, const char *file, const char *prompt, bool confirm, char **ret_pw,
+                            size_t *ret_len) {
         /* Room for the longest password, a newline and the NUL. */
         const size_t size = SEALED_PASSWORD_MAX + 2;
         _cleanup_secret_ char *pw = secret_alloc(size);
@@ -433,7 +443,7 @@ int cli_password_get(const char *verb, const char *file, bool confirm, char **re
         if (file)
                 r = password_from_file(verb, file, pw, size, &len);
         else
-                r = password_from_tty(verb, confirm, pw, SEALED_PASSWORD_MAX + 1, &len);
+                r = password_from_tty(verb, prompt, confirm, pw, SEALED_PASSWORD_MAX + 1, &len);
         if (r < 0)
                 return r;
         if (len == 0)

@@ -118,6 +118,10 @@ int cli_hex_decode_padded(const char *hex, uint8_t *out, size_t max);
  * confirm. Refuses empty passwords and more than SEALED_PASSWORD_MAX bytes;
  * prints what is wrong. */
 int cli_password_get(const char *verb, const char *file, bool confirm, char **ret_pw, size_t *ret_len);
+/* The same with another prompt on the terminal ("Old password" asks
+ * "Old password: " and "Old password (again): "). */
+int cli_password_get_prompt(const char *verb, const char *file, const char *prompt, bool confirm, char **ret_pw,
+                            size_t *ret_len);
 
 /* Print a JSON value to stdout, pretty, with a newline. */
 int cli_json_print(json_object *o);
@@ -130,6 +134,8 @@ const char *cli_json_str(json_object *o, const char *key);
 /* ---- verb tables (verbs-agent.c, verb-credential.c) ---- */
 extern const struct cli_verb cli_verb_status, cli_verb_report, cli_verb_seal, cli_verb_unseal;
 extern const struct cli_verb cli_verb_credential;
+/* verb-user.c */
+extern const struct cli_verb cli_verb_user;
 /* verbs-luks.c */
 extern const struct cli_verb cli_verb_enroll, cli_verb_list, cli_verb_remove, cli_verb_reseal, cli_verb_unlock;
 

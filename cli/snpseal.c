@@ -20,6 +20,7 @@ static const struct cli_verb *const verbs[] = {
         &cli_verb_seal,
         &cli_verb_unseal,
         &cli_verb_credential,
+        &cli_verb_user,
         &cli_verb_enroll,
         &cli_verb_list,
         &cli_verb_remove,

@@ -96,6 +96,7 @@ static void test_argv_every_option(void **state) {
                 "--simulator-state=/s/state.json", "--listen=/run/t/a.sock",
                 "--credentials-listen=/run/t/c.sock", "--credstore=/cs", "--stdio", NULL,
         };
+        const char *const args3[] = { "--user-store=/us", NULL };
         const char *const args2[] = {
                 "--idle-exit=0", "--max-message=1024", "--max-connections=4096",
                 "--connection-timeout", "3", "--ratelimit-attempts=2", "--ratelimit-window=0x10",
@@ -107,6 +108,7 @@ static void test_argv_every_option(void **state) {
         agent_config_init(&c);
         assert_int_equal(parse_args(&c, args1, err, sizeof(err)), 0);
         assert_int_equal(parse_args(&c, args2, err, sizeof(err)), 0);
+        assert_int_equal(parse_args(&c, args3, err, sizeof(err)), 0);
         assert_string_equal(c.config_path, "/x/snpseald.conf");
         assert_int_equal(c.backend, AGENT_BACKEND_SIMULATOR);
         assert_string_equal(c.device, "/dev/sg");
@@ -114,6 +116,7 @@ static void test_argv_every_option(void **state) {
         assert_string_equal(c.listen, "/run/t/a.sock");
         assert_string_equal(c.credentials_listen, "/run/t/c.sock");
         assert_string_equal(c.credstore, "/cs");
+        assert_string_equal(c.user_store, "/us");
         assert_true(c.stdio);
         assert_int_equal(c.idle_exit_sec, 0);
         assert_int_equal(c.max_message, 1024);
@@ -233,6 +236,7 @@ static void test_file_every_key(void **state) {
                 "listen = /run/t/a.sock\r\n"
                 "credentials_listen = /run/t/c.sock\n"
                 "credstore = /etc/cs#not-a-comment\n"
+                "user_store = /srv/users\n"
                 "idle_exit = 120\n"
                 "max_message = 2048\n"
                 "max_connections = 8\n"
@@ -252,6 +256,7 @@ static void test_file_every_key(void **state) {
         assert_string_equal(c.listen, "/run/t/a.sock");
         assert_string_equal(c.credentials_listen, "/run/t/c.sock");
         assert_string_equal(c.credstore, "/etc/cs#not-a-comment");
+        assert_string_equal(c.user_store, "/srv/users");
         assert_int_equal(c.idle_exit_sec, 120);
         assert_int_equal(c.max_message, 2048);
         assert_int_equal(c.max_connections, 9);

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <ftw.h>
 
 #include <cmocka.h>
 #include <json-c/json.h>
@@ -42,6 +44,7 @@
 struct fixture {
         char dir[64];
         char state_path[128];
+        char store[128];
         struct sim_state sim;
         struct agent a;
         uint64_t now_usec;
@@ -63,6 +66,8 @@ static int setup(void **state) {
         (void) snprintf(f->dir, sizeof(f->dir), "/tmp/test-agent-methods.XXXXXX");
         assert_non_null(mkdtemp(f->dir));
         (void) snprintf(f->state_path, sizeof(f->state_path), "%s/sim.json", f->dir);
+        (void) snprintf(f->store, sizeof(f->store), "%s/users", f->dir);
+        f->a.cfg.user_store = f->store;
         assert_int_equal(sim_state_init(&f->sim), 0);
         save_state(f);
         assert_int_equal(snp_backend_simulator_open(f->state_path, &f->a.backend, &err), 0);
@@ -75,13 +80,20 @@ static int setup(void **state) {
         return 0;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) st;
+        (void) ftw;
+        if (flag == FTW_DP)
+                (void) chmod(path, 0700);
+        return remove(path) < 0 ? -1 : 0;
+}
+
 static int teardown(void **state) {
         struct fixture *f = *state;
 
         snp_backend_free(f->a.backend);
         agent_ratelimit_free(f->a.ratelimit);
-        (void) unlink(f->state_path);
-        (void) rmdir(f->dir);
+        (void) nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         sim_state_wipe(&f->sim);
         free(f);
         return 0;
@@ -768,6 +780,393 @@ static void test_rate_limit(void **state) {
         json_object_put(s);
 }
 
+/* ---- user secrets ---- */
+
+#define OTHER 1001
+#define NONE ((int64_t) -1)
+
+/* Parameters of a user-secret call: name (NULL = none), uid (NONE = none),
+ * then extra JSON members (",\"password\":\"x\"", or ""). */
+static json_object *user_params(const char *name, int64_t uid, const char *extra) {
+        _cleanup_(freep) char *s = NULL, *n = NULL, *u = NULL;
+
+        assert_true(asprintf(&n, name ? "\"name\":\"%s\"" : "%s", name ?: "") >= 0);
+        assert_true(asprintf(&u, uid != NONE ? "%s\"uid\":%" PRId64 : "%s", name ? "," : "", uid) >= 0);
+        if (uid == NONE)
+                u[0] = '\0';
+        assert_true(asprintf(&s, "{%s%s%s}", n, u, extra ?: "") > 0);
+        if (!name && uid == NONE && extra && extra[0] == ',')
+                memmove(s + 1, s + 2, strlen(s + 1));
+        return parse(s);
+}
+
+static json_object *user_ok(struct fixture *f, uid_t peer, const char *method, const char *name, int64_t uid,
+                            const char *extra) {
+        char m[64];
+
+        (void) snprintf(m, sizeof(m), "io.snpseal.Agent.%s", method);
+        return call_ok_obj(f, peer, m, user_params(name, uid, extra));
+}
+
+static json_object *user_err(struct fixture *f, uid_t peer, const char *method, const char *name, int64_t uid,
+                             const char *extra, const char *error, const char *msg) {
+        char m[64];
+
+        (void) snprintf(m, sizeof(m), "io.snpseal.Agent.%s", method);
+        return call_err_obj(f, peer, m, user_params(name, uid, extra), error, msg);
+}
+
+static void user_store_ok(struct fixture *f, uid_t peer, const char *name, int64_t uid, const char *extra) {
+        _cleanup_(freep) char *e = NULL;
+
+        assert_true(asprintf(&e, ",\"data\":\"" DATA_B64 "\"%s", extra ?: "") > 0);
+        json_object_put(user_ok(f, peer, "StoreUserSecret", name, uid, e));
+}
+
+static void user_unseal_expect(struct fixture *f, uid_t peer, const char *name, int64_t uid, const char *extra,
+                               bool password_layer) {
+        json_object *r = user_ok(f, peer, "UnsealUserSecret", name, uid, extra), *v;
+
+        assert_string_equal(get_str(r, "data"), DATA_B64);
+        assert_true(json_object_object_get_ex(r, "password_layer", &v));
+        assert_int_equal(json_object_get_boolean(v), password_layer);
+        json_object_put(r);
+}
+
+static void expect_mode(const char *path, mode_t type, mode_t mode) {
+        struct stat st;
+
+        if (lstat(path, &st) < 0)
+                fail_msg("%s: %m", path);
+        assert_int_equal(st.st_mode & S_IFMT, type);
+        assert_int_equal(st.st_mode & 07777, mode);
+        assert_int_equal(st.st_uid, geteuid());
+}
+
+static void test_user_store_list_unseal_remove(void **state) {
+        struct fixture *f = *state;
+        char path[256];
+        json_object *r, *list, *e, *v;
+
+        r = user_ok(f, USER, "StoreUserSecret", "mail", NONE, ",\"data\":\"" DATA_B64 "\"");
+        (void) snprintf(path, sizeof(path), "%s/1000/mail.sealed", f->store);
+        assert_string_equal(get_str(r, "path"), path);
+        json_object_put(r);
+        expect_mode(f->store, S_IFDIR, 0755);
+        (void) snprintf(path, sizeof(path), "%s/1000", f->store);
+        expect_mode(path, S_IFDIR, 0700);
+        (void) snprintf(path, sizeof(path), "%s/1000/mail.sealed", f->store);
+        expect_mode(path, S_IFREG, 0600);
+
+        user_unseal_expect(f, USER, "mail", NONE, NULL, false);
+        user_unseal_expect(f, ROOT, "mail", USER, NULL, false);
+        user_store_ok(f, USER, "a.b-c@d", USER, ",\"password\":\"pw\"");
+
+        r = user_ok(f, USER, "ListUserSecrets", NULL, NONE, NULL);
+        list = get_obj(r, "secrets");
+        assert_int_equal(json_object_array_length(list), 2);
+        e = json_object_array_get_idx(list, 0);
+        assert_string_equal(get_str(e, "name"), "a.b-c@d");
+        assert_true(json_object_object_get_ex(e, "password", &v) && json_object_get_boolean(v));
+        e = json_object_array_get_idx(list, 1);
+        assert_string_equal(get_str(e, "name"), "mail");
+        assert_true(json_object_object_get_ex(e, "password", &v) && !json_object_get_boolean(v));
+        assert_string_equal(get_str(get_obj(e, "binding"), "root_key"), "vcek");
+        (void) get_str(get_obj(e, "identity"), "measurement");
+        json_object_put(r);
+        /* another uid has none */
+        r = user_ok(f, ROOT, "ListUserSecrets", NULL, OTHER, NULL);
+        assert_int_equal(json_object_array_length(get_obj(r, "secrets")), 0);
+        json_object_put(r);
+
+        json_object_put(user_ok(f, USER, "RemoveUserSecret", "mail", NONE, NULL));
+        assert_int_equal(access(path, F_OK), -1);
+        r = user_err(f, USER, "UnsealUserSecret", "mail", NONE, NULL, AGENT_ERROR_NO_SUCH_SECRET,
+                     "no user secret \"mail\" for uid 1000");
+        assert_string_equal(get_str(r, "name"), "mail");
+        assert_int_equal(get_int(r, "uid"), USER);
+        json_object_put(r);
+        r = user_err(f, USER, "RemoveUserSecret", "mail", NONE, NULL, AGENT_ERROR_INVALID_PARAMETER,
+                     "no such secret");
+        assert_string_equal(get_str(r, "parameter"), "name");
+        json_object_put(r);
+        json_object_put(user_err(f, ROOT, "RewrapUserSecret", "mail", USER, NULL, AGENT_ERROR_NO_SUCH_SECRET,
+                                 "no user secret \"mail\""));
+        /* nothing stored at all for that uid: NoSuchSecret too */
+        json_object_put(user_err(f, ROOT, "UnsealUserSecret", "x", OTHER, NULL, AGENT_ERROR_NO_SUCH_SECRET,
+                                 "no user secret \"x\" for uid 1001"));
+}
+
+static void test_user_store_exists(void **state) {
+        struct fixture *f = *state;
+        json_object *r;
+
+        user_store_ok(f, ROOT, "k", USER, ",\"password\":\"pw\"");
+        r = user_err(f, ROOT, "StoreUserSecret", "k", USER, ",\"data\":\"" DATA_B64 "\"",
+                     AGENT_ERROR_INVALID_PARAMETER, "user secret \"k\" of uid 1000 exists; set replace");
+        assert_string_equal(get_str(r, "parameter"), "name");
+        json_object_put(r);
+        user_unseal_expect(f, USER, "k", NONE, ",\"password\":\"pw\"", true);
+        user_store_ok(f, ROOT, "k", USER, ",\"replace\":true");
+        user_unseal_expect(f, USER, "k", NONE, NULL, false);
+}
+
+static void test_user_authorization(void **state) {
+        struct fixture *f = *state;
+        static const struct {
+                uid_t peer;
+                int64_t uid;
+                bool allowed;
+        } table[] = {
+                { USER, NONE, true },
+                { USER, USER, true },
+                { USER, ROOT, false },
+                { USER, OTHER, false },
+                { ROOT, NONE, true },
+                { ROOT, ROOT, true },
+                { ROOT, USER, true },
+                { ROOT, OTHER, true },
+        };
+        static const struct {
+                const char *method;
+                const char *extra;
+        } methods[] = {
+                { "StoreUserSecret", ",\"data\":\"" DATA_B64 "\"" },
+                { "ListUserSecrets", NULL },
+                { "UnsealUserSecret", NULL },
+                { "RewrapUserSecret", ",\"old_password\":\"x\",\"new_password\":\"y\"" },
+                { "RemoveUserSecret", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++)
+                for (size_t j = 0; j < ELEMENTSOF(methods); j++) {
+                        bool list = strcmp(methods[j].method, "ListUserSecrets") == 0;
+                        const char *name = list ? NULL : "n";
+                        char msg[128], purpose[64];
+                        json_object *r;
+
+                        if (table[i].allowed) {
+                                r = user_ok(f, table[i].peer, methods[j].method, name, table[i].uid,
+                                            methods[j].extra);
+                                json_object_put(r);
+                                continue;
+                        }
+                        (void) snprintf(msg, sizeof(msg), "uid %u may not use the user secrets of uid %" PRId64,
+                                        (unsigned) table[i].peer, table[i].uid);
+                        r = user_err(f, table[i].peer, methods[j].method, name, table[i].uid, methods[j].extra,
+                                     AGENT_ERROR_NOT_PERMITTED, msg);
+                        (void) snprintf(purpose, sizeof(purpose), list ? "user/%" PRId64 : "user/%" PRId64 "/n",
+                                        table[i].uid);
+                        assert_string_equal(get_str(r, "purpose"), purpose);
+                        json_object_put(r);
+                }
+        /* the refused calls wrote nothing */
+        json_object_put(user_err(f, ROOT, "UnsealUserSecret", "n", OTHER, NULL, AGENT_ERROR_NO_SUCH_SECRET, NULL));
+}
+
+static void test_user_rate_limit_by_target(void **state) {
+        struct fixture *f = *state;
+        json_object *r;
+
+        user_store_ok(f, ROOT, "login", USER, ",\"password\":\"right\"");
+        user_store_ok(f, ROOT, "login", OTHER, ",\"password\":\"right\"");
+        r = user_err(f, ROOT, "UnsealUserSecret", "login", USER, NULL, AGENT_ERROR_WRONG_PASSWORD,
+                     "a password is required");
+        json_object_put(r);
+        for (unsigned i = 0; i < ATTEMPTS; i++)
+                json_object_put(user_err(f, ROOT, "UnsealUserSecret", "login", USER, ",\"password\":\"wrong\"",
+                                         AGENT_ERROR_WRONG_PASSWORD, "wrong password"));
+        r = user_err(f, ROOT, "UnsealUserSecret", "login", USER, ",\"password\":\"right\"",
+                     AGENT_ERROR_RATE_LIMITED, "too many wrong passwords for uid 1000");
+        assert_int_equal(get_int(r, "retry_after_sec"), WINDOW_SEC);
+        json_object_put(r);
+        /* the user itself is limited too: the count is the target's */
+        json_object_put(user_err(f, USER, "UnsealUserSecret", "login", NONE, ",\"password\":\"right\"",
+                                 AGENT_ERROR_RATE_LIMITED, "uid 1000"));
+        /* root for another uid is not */
+        json_object_put(user_err(f, ROOT, "UnsealUserSecret", "login", OTHER, ",\"password\":\"wrong\"",
+                                 AGENT_ERROR_WRONG_PASSWORD, "wrong password"));
+        user_unseal_expect(f, ROOT, "login", OTHER, ",\"password\":\"right\"", true);
+        /* rewrap with an old password is limited the same way */
+        json_object_put(user_err(f, USER, "RewrapUserSecret", "login", NONE,
+                                 ",\"old_password\":\"right\",\"new_password\":\"new\"",
+                                 AGENT_ERROR_RATE_LIMITED, "too many wrong passwords for uid 1000"));
+        f->now_usec += WINDOW_SEC * UINT64_C(1000000);
+        user_unseal_expect(f, USER, "login", NONE, ",\"password\":\"right\"", true);
+}
+
+static void test_user_rewrap(void **state) {
+        struct fixture *f = *state;
+        json_object *r, *v;
+
+        user_store_ok(f, USER, "k", NONE, ",\"password\":\"pw1\"");
+        r = user_err(f, USER, "RewrapUserSecret", "k", NONE, ",\"new_password\":\"pw2\"",
+                     AGENT_ERROR_NOT_PERMITTED, "only root may rewrap a user secret without its old password");
+        assert_string_equal(get_str(r, "purpose"), "user/1000/k");
+        json_object_put(r);
+        json_object_put(user_err(f, USER, "RewrapUserSecret", "k", NONE,
+                                 ",\"old_password\":\"nope\",\"new_password\":\"pw2\"",
+                                 AGENT_ERROR_WRONG_PASSWORD, "wrong password"));
+        json_object_put(user_ok(f, USER, "RewrapUserSecret", "k", NONE,
+                                ",\"old_password\":\"pw1\",\"new_password\":\"pw2\""));
+        user_unseal_expect(f, USER, "k", NONE, ",\"password\":\"pw2\"", true);
+        json_object_put(user_err(f, USER, "UnsealUserSecret", "k", NONE, ",\"password\":\"pw1\"",
+                                 AGENT_ERROR_WRONG_PASSWORD, "wrong password"));
+        /* root, the password lost: from the VM layer */
+        json_object_put(user_ok(f, ROOT, "RewrapUserSecret", "k", USER, ",\"new_password\":\"pw3\""));
+        user_unseal_expect(f, USER, "k", NONE, ",\"password\":\"pw3\"", true);
+        /* no new password: the password layer goes */
+        json_object_put(user_ok(f, ROOT, "RewrapUserSecret", "k", USER, NULL));
+        user_unseal_expect(f, USER, "k", NONE, NULL, false);
+        r = user_ok(f, USER, "ListUserSecrets", NULL, NONE, NULL);
+        v = json_object_array_get_idx(get_obj(r, "secrets"), 0);
+        assert_true(json_object_object_get_ex(v, "password", &v) && !json_object_get_boolean(v));
+        json_object_put(r);
+        /* and a user adds one back to a VM-only object */
+        json_object_put(user_ok(f, USER, "RewrapUserSecret", "k", NONE,
+                                ",\"old_password\":\"unused\",\"new_password\":\"pw4\""));
+        user_unseal_expect(f, USER, "k", NONE, ",\"password\":\"pw4\"", true);
+        /* the VM changed: identity first, before any password */
+        f->sim.measurement[0] ^= 1;
+        save_state(f);
+        json_object_put(user_err(f, ROOT, "RewrapUserSecret", "k", USER, NULL, AGENT_ERROR_IDENTITY_MISMATCH,
+                                 "measurement changed"));
+        json_object_put(user_err(f, USER, "UnsealUserSecret", "k", NONE, ",\"password\":\"pw4\"",
+                                 AGENT_ERROR_IDENTITY_MISMATCH, "measurement changed"));
+}
+
+static char *slurp(const char *path) {
+        FILE *fp = fopen(path, "re");
+        char *buf = calloc(1, SEALED_TEXT_MAX + 1);
+
+        assert_non_null(fp);
+        assert_non_null(buf);
+        assert_true(fread(buf, 1, SEALED_TEXT_MAX, fp) > 0);
+        fclose(fp);
+        return buf;
+}
+
+static void spit(const char *path, const char *text) {
+        FILE *fp = fopen(path, "we");
+
+        assert_non_null(fp);
+        assert_int_equal(fputs(text, fp) >= 0, 1);
+        assert_int_equal(fclose(fp), 0);
+}
+
+static void test_user_hostile_files(void **state) {
+        struct fixture *f = *state;
+        char path[256], target[256];
+        _cleanup_(freep) char *text = NULL;
+        json_object *r, *list;
+
+        user_store_ok(f, ROOT, "a", USER, NULL);
+        (void) snprintf(path, sizeof(path), "%s/1000/a.sealed", f->store);
+        text = slurp(path);
+
+        /* a symlink planted at the file path */
+        (void) snprintf(target, sizeof(target), "%s/elsewhere.sealed", f->dir);
+        spit(target, text);
+        (void) snprintf(path, sizeof(path), "%s/1000/link.sealed", f->store);
+        assert_int_equal(symlink(target, path), 0);
+        json_object_put(user_err(f, USER, "UnsealUserSecret", "link", NONE, NULL, AGENT_ERROR_INVALID_PARAMETER,
+                                 "link.sealed: a symbolic link, refused"));
+        json_object_put(user_err(f, ROOT, "StoreUserSecret", "link", USER,
+                                 ",\"data\":\"" DATA_B64 "\",\"replace\":true", AGENT_ERROR_INVALID_PARAMETER,
+                                 "not a regular file, refused"));
+
+        /* a copy under another name, and into another uid's directory */
+        (void) snprintf(path, sizeof(path), "%s/1000/b.sealed", f->store);
+        spit(path, text);
+        json_object_put(user_err(f, USER, "UnsealUserSecret", "b", NONE, NULL, AGENT_ERROR_INVALID_PARAMETER,
+                                 "sealed for purpose \"user/1000/a\", not \"user/1000/b\": refused"));
+        json_object_put(user_err(f, ROOT, "RewrapUserSecret", "b", USER, NULL, AGENT_ERROR_INVALID_PARAMETER,
+                                 "not \"user/1000/b\""));
+        user_store_ok(f, ROOT, "z", OTHER, NULL);
+        (void) snprintf(path, sizeof(path), "%s/1001/a.sealed", f->store);
+        spit(path, text);
+        json_object_put(user_err(f, ROOT, "UnsealUserSecret", "a", OTHER, NULL, AGENT_ERROR_INVALID_PARAMETER,
+                                 "sealed for purpose \"user/1000/a\", not \"user/1001/a\""));
+        /* garbage; a temporary file is not listed */
+        (void) snprintf(path, sizeof(path), "%s/1000/c.sealed", f->store);
+        spit(path, "{not json");
+        (void) snprintf(path, sizeof(path), "%s/1000/.a.sealed.0123", f->store);
+        spit(path, text);
+
+        r = user_ok(f, USER, "ListUserSecrets", NULL, NONE, NULL);
+        list = get_obj(r, "secrets");
+        assert_int_equal(json_object_array_length(list), 4);
+        assert_string_equal(get_str(json_object_array_get_idx(list, 0), "name"), "a");
+        assert_null(json_object_object_get(json_object_array_get_idx(list, 0), "error"));
+        assert_non_null(strstr(get_str(json_object_array_get_idx(list, 1), "error"), "not \"user/1000/b\""));
+        assert_string_equal(get_str(json_object_array_get_idx(list, 2), "name"), "c");
+        (void) get_str(json_object_array_get_idx(list, 2), "error");
+        assert_non_null(strstr(get_str(json_object_array_get_idx(list, 3), "error"), "symbolic link"));
+        json_object_put(r);
+
+        /* a store others may write to is refused */
+        assert_int_equal(chmod(f->store, 0777), 0);
+        json_object_put(user_err(f, USER, "UnsealUserSecret", "a", NONE, NULL, AGENT_ERROR_INVALID_PARAMETER,
+                                 "not owned by root, or writable by others"));
+        assert_int_equal(chmod(f->store, 0755), 0);
+        /* the uid directory a symlink */
+        (void) snprintf(path, sizeof(path), "%s/1001", f->store);
+        (void) snprintf(target, sizeof(target), "%s/1001-moved", f->store);
+        assert_int_equal(rename(path, target), 0);
+        assert_int_equal(symlink(target, path), 0);
+        json_object_put(user_err(f, ROOT, "UnsealUserSecret", "z", OTHER, NULL, AGENT_ERROR_INVALID_PARAMETER,
+                                 "a symbolic link or not a directory"));
+}
+
+static void test_user_invalid_parameters(void **state) {
+        struct fixture *f = *state;
+        char name65[66];
+        static const struct {
+                const char *method;
+                const char *params;
+                const char *parameter;
+                const char *message;
+        } table[] = {
+                { "StoreUserSecret", "{\"data\":\"" DATA_B64 "\"}", "name", "missing parameter \"name\"" },
+                { "StoreUserSecret", "{\"name\":\".x\",\"data\":\"" DATA_B64 "\"}", "name", "invalid name \".x\"" },
+                { "StoreUserSecret", "{\"name\":\"a/b\",\"data\":\"" DATA_B64 "\"}", "name", "invalid name" },
+                { "StoreUserSecret", "{\"name\":\"..\",\"data\":\"" DATA_B64 "\"}", "name", "invalid name" },
+                { "StoreUserSecret", "{\"name\":\"\",\"data\":\"" DATA_B64 "\"}", "name", "invalid name" },
+                { "StoreUserSecret", "{\"name\":\"a b\",\"data\":\"" DATA_B64 "\"}", "name", "invalid name" },
+                { "StoreUserSecret", "{\"name\":\"a\"}", "data", "missing parameter \"data\"" },
+                { "StoreUserSecret", "{\"name\":\"a\",\"data\":\"" DATA_B64 "\",\"replace\":\"yes\"}", "replace",
+                  "must be a boolean" },
+                { "StoreUserSecret", "{\"name\":\"a\",\"data\":\"" DATA_B64 "\",\"pin\":\"1\"}", "pin",
+                  "unknown parameter \"pin\"" },
+                { "ListUserSecrets", "{\"uid\":-1}", "uid", "must be an integer 0..4294967294" },
+                { "ListUserSecrets", "{\"uid\":4294967295}", "uid", "must be an integer" },
+                { "ListUserSecrets", "{\"uid\":\"1000\"}", "uid", "must be an integer" },
+                { "ListUserSecrets", "{\"name\":\"a\"}", "name", "unknown parameter \"name\"" },
+                { "UnsealUserSecret", "{\"name\":\"a\",\"password\":\"\"}", "password", "must not be empty" },
+                { "RemoveUserSecret", "{\"name\":7}", "name", "must be a string" },
+                { "RewrapUserSecret", "{\"name\":\"a\",\"new_password\":\"\"}", "new_password",
+                  "must not be empty" },
+                { "RewrapUserSecret", "{\"name\":\"a\",\"password\":\"x\"}", "password", "unknown parameter" },
+        };
+        char method[64];
+        json_object *r;
+
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                (void) snprintf(method, sizeof(method), "io.snpseal.Agent.%s", table[i].method);
+                r = call_err(f, ROOT, method, table[i].params, AGENT_ERROR_INVALID_PARAMETER, table[i].message);
+                assert_string_equal(get_str(r, "parameter"), table[i].parameter);
+                json_object_put(r);
+        }
+        memset(name65, 'n', sizeof(name65) - 1);
+        name65[65] = '\0';
+        r = user_err(f, ROOT, "UnsealUserSecret", name65, NONE, NULL, AGENT_ERROR_INVALID_PARAMETER, "too long");
+        json_object_put(r);
+        name65[64] = '\0';
+        json_object_put(user_err(f, ROOT, "UnsealUserSecret", name65, NONE, NULL, AGENT_ERROR_NO_SUCH_SECRET, NULL));
+        /* nothing was created by the refused calls */
+        assert_int_equal(access(f->store, F_OK), -1);
+}
+
 /* ---- the rate limiter itself ---- */
 
 static void test_ratelimit_unit(void **state) {
@@ -918,6 +1317,13 @@ int main(void) {
                 T(test_password),
                 T(test_rate_limit),
                 T(test_ratelimit_unit),
+                T(test_user_store_list_unseal_remove),
+                T(test_user_store_exists),
+                T(test_user_authorization),
+                T(test_user_rate_limit_by_target),
+                T(test_user_rewrap),
+                T(test_user_hostile_files),
+                T(test_user_invalid_parameters),
                 T(test_get_report),
                 T(test_vmpl_below_own),
                 T(test_firmware_error_then_device_unavailable),

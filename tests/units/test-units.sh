@@ -137,6 +137,7 @@ service Service DeviceAllow=/dev/sev-guest rw
 service Service PrivateNetwork=yes
 service Service RestrictAddressFamilies=AF_UNIX
 service Service ProtectSystem=strict
+service Service ReadWritePaths=-/var/lib/snpseal
 service Service MemoryDenyWriteExecute=yes
 service Service SystemCallFilter=@system-service
 service Service SystemCallErrorNumber=EPERM
@@ -149,6 +150,14 @@ check_eq "the service sets no PrivateUsers= (SO_PEERCRED needs real uids)" 0 \
         "$(grep -c '^PrivateUsers=' "$SVC")"
 check_eq "the service has no [Install] (socket-activated only)" 0 \
         "$(grep -c '^\[Install\]' "$SVC")"
+# Writable: only the user secret store, through ReadWritePaths= (no mount
+# dependency); StateDirectory= and friends would add RequiresMountsFor=.
+check_eq "the service writes only below /var/lib/snpseal" "ReadWritePaths=-/var/lib/snpseal" \
+        "$(grep -E '^(ReadWritePaths|BindPaths)=' "$SVC")"
+for key in StateDirectory CacheDirectory LogsDirectory RuntimeDirectory RequiresMountsFor WorkingDirectory; do
+        check_eq "the service sets no $key= (a mount dependency before cryptsetup)" 0 \
+                "$(grep -c "^$key=" "$SVC")"
+done
 
 # The system calls the agent makes for its hygiene stay allowed by the
 # filter (a denied one fails with EPERM instead of killing it, but it must
@@ -243,6 +252,18 @@ else
         if [ "$_tap_failed" -gt 0 ]; then
                 sed 's/^/# agent: /' "$WORK/agent.log" | head -n 20
         fi
+fi
+
+# The tmpfiles.d entry creates the user-secret store the sandboxed agent
+# cannot create itself.
+if command -v systemd-tmpfiles >/dev/null 2>&1; then
+        mkdir -p "$WORK/tmpfiles-root"
+        check "systemd-tmpfiles accepts snpseal.tmpfiles" \
+                systemd-tmpfiles --root="$WORK/tmpfiles-root" --create "$top_srcdir/units/snpseal.tmpfiles"
+        check_eq "it creates /var/lib/snpseal/users 0755 root" "755 0 0" \
+                "$(stat -c '%a %u %g' "$WORK/tmpfiles-root/var/lib/snpseal/users" 2>&1)"
+        check_eq "the agent's default user_store is that directory" 1 \
+                "$(grep -c '"/var/lib/snpseal/users"' "$top_srcdir/agent/agent-config.h")"
 fi
 
 tap_done

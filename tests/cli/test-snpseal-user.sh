@@ -1,0 +1,245 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# snpseal user enroll|list|remove|rewrap|unseal against the real agent
+# (snpseald on the simulator backend, a temporary socket and user store):
+# enrolling from stdin, --generate and with a password, listing (text and
+# JSON), unsealing, rewrapping as root without the old password (from the VM
+# layer) and with it, removing, a non-root user acting for itself only, and
+# the errors (usage, unknown user, size cap, agent unreachable, no such
+# secret, wrong password, not permitted).
+# Run by `make check` (which sets top_srcdir, SNPSEAL, SNPSEALD, SNPSEAL_SIM);
+# by hand: top_srcdir=. SNPSEAL=_build/cli/snpseal SNPSEALD=_build/agent/snpseald \
+#          SNPSEAL_SIM=_build/cli/snpseal-sim sh tests/cli/test-snpseal-user.sh
+
+: "${top_srcdir:=$(dirname "$0")/../..}"
+. "$top_srcdir/tests/tap.sh"
+
+for v in SNPSEAL SNPSEALD SNPSEAL_SIM; do
+        eval "p=\${$v:-}"
+        if [ -z "$p" ] || [ ! -x "$p" ]; then
+                echo "$v is not set to the program (got '$p')" >&2
+                exit 1
+        fi
+done
+
+WORK=$(mktemp -d)
+AGENT_PID=
+stop_agent() {
+        if [ -n "$AGENT_PID" ]; then
+                kill "$AGENT_PID" 2>/dev/null
+                wait "$AGENT_PID" 2>/dev/null
+                AGENT_PID=
+        fi
+}
+trap 'stop_agent; rm -f "$TAP_OUT" "$TAP_OUT.err"; rm -rf "$WORK"' EXIT
+
+# The non-root part runs the CLI as nobody: it must reach the socket and
+# read its own password files.
+chmod 0711 "$WORK"
+S=$WORK/state.json
+STORE=$WORK/users
+"$SNPSEAL_SIM" init "$S" || exit 1
+: >"$WORK/snpseald.conf"
+"$SNPSEALD" --backend=simulator --simulator-state="$S" --listen="$WORK/agent.sock" \
+        --credentials-listen="$WORK/cred.sock" --credstore="$WORK/credstore" --user-store="$STORE" \
+        --config="$WORK/snpseald.conf" >"$WORK/agent.log" 2>&1 &
+AGENT_PID=$!
+i=0
+while [ ! -S "$WORK/agent.sock" ] && [ "$i" -lt 300 ]; do
+        if ! kill -0 "$AGENT_PID" 2>/dev/null; then
+                break
+        fi
+        sleep 0.1
+        i=$((i + 1))
+done
+if [ ! -S "$WORK/agent.sock" ]; then
+        echo "snpseald did not start listening on $WORK/agent.sock:" >&2
+        cat "$WORK/agent.log" >&2
+        exit 1
+fi
+SNPSEAL_SOCKET=$WORK/agent.sock
+export SNPSEAL_SOCKET
+
+exit_code() {
+        "$@" >/dev/null 2>&1 </dev/null
+        echo $?
+}
+# Run snpseal with stdin from FILE.
+from() { # FILE ARGS...
+        _in=$1; shift
+        "$SNPSEAL" "$@" <"$_in"
+}
+# Unseal NAME (more args follow) into $WORK/out and compare with FILE.
+unseals_to() { # FILE ARGS...
+        _want=$1; shift
+        "$SNPSEAL" user unseal "$@" >"$WORK/out" </dev/null && cmp -s "$_want" "$WORK/out"
+}
+mode_of() {
+        stat -c '%a %u' "$1" 2>/dev/null
+}
+
+printf 'login-secret-7Hq\n' >"$WORK/secret"
+printf 'pwold-K2m\n' >"$WORK/pw-old"
+printf 'pwnew-R8t\n' >"$WORK/pw-new"
+printf 'pwbad-Z1x\n' >"$WORK/pw-wrong"
+chmod 0644 "$WORK/secret" "$WORK/pw-old" "$WORK/pw-new" "$WORK/pw-wrong"
+
+# ---------------------------------------------------------------- usage
+check_output "--help lists user" '^  user ' "$SNPSEAL" --help
+check_output "user --help lists the subcommands" 'rewrap --name=NAME' "$SNPSEAL" user --help
+check_output "user enroll --help lists --generate" '--generate=BYTES' "$SNPSEAL" user enroll --help
+check_eq "user without subcommand: exit 2" 2 "$(exit_code "$SNPSEAL" user)"
+check_fails "user frob is named" "unknown subcommand 'frob'" "$SNPSEAL" user frob
+check_eq "enroll without --name: exit 2" 2 "$(exit_code "$SNPSEAL" user enroll)"
+check_fails "enroll without --name says so" 'user enroll: --name= is required' "$SNPSEAL" user enroll
+long=$(printf 'a%.0s' $(seq 65))
+for n in ../x a/b .hidden 'sp ace' '' .. "$long"; do
+        check_eq "name '$n' refused (exit 2)" 2 "$(exit_code "$SNPSEAL" user enroll --name="$n" --generate=8)"
+done
+check_fails "bad name is named" "invalid name 'a/b'" "$SNPSEAL" user remove --name=a/b
+check_eq "64-character name accepted by the CLI (unreachable agent: exit 1)" 1 \
+        "$(exit_code "$SNPSEAL" --socket="$WORK/none.sock" user remove --name="$(printf 'a%.0s' $(seq 64))")"
+check_eq "unknown user: exit 2" 2 "$(exit_code "$SNPSEAL" user list --user=no-such-user-snpseal)"
+check_fails "unknown user is named" "unknown user 'no-such-user-snpseal'" \
+        "$SNPSEAL" user list --user=no-such-user-snpseal
+check_fails "uid out of range" "invalid --user '4294967295'" "$SNPSEAL" user list --user=4294967295
+check_fails "--generate=0 refused" "invalid --generate '0'" "$SNPSEAL" user enroll --name=x --generate=0
+check_eq "--generate over the cap: exit 2" 2 "$(exit_code "$SNPSEAL" user enroll --name=x --generate=32769)"
+check_fails "--password with --password-file" 'exclude each other' \
+        "$SNPSEAL" user enroll --name=x --password --password-file="$WORK/pw-old"
+check_fails "rewrap --no-password with --password-file" 'exclude each other' \
+        "$SNPSEAL" user rewrap --name=x --no-password --password-file="$WORK/pw-new"
+check_fails "list takes no --name" "unknown option '--name=x'" "$SNPSEAL" user list --name=x
+check_eq "extra argument: exit 2" 2 "$(exit_code "$SNPSEAL" user list extra)"
+
+# ---------------------------------------------------------------- agent unreachable
+"$SNPSEAL" --socket="$WORK/none.sock" user list >"$WORK/out" 2>"$WORK/err"
+check_eq "agent unreachable: exit 1" 1 "$?"
+check_output "agent unreachable: socket path and reason" \
+        "^snpseal: cannot reach the snpseal agent at $WORK/none.sock: No such file or directory" cat "$WORK/err"
+check_eq "agent unreachable: one line" 1 "$(wc -l <"$WORK/err" | tr -d ' ')"
+check_eq "agent unreachable: nothing on stdout" 0 "$(wc -c <"$WORK/out" | tr -d ' ')"
+
+# ---------------------------------------------------------------- enroll
+check_output "list of nobody enrolled yet" '^No user secrets for uid 0\.$' "$SNPSEAL" user list
+check_output "enroll from stdin prints the file" "^Enrolled 'login' for uid 0: $STORE/0/login.sealed\$" \
+        from "$WORK/secret" user enroll --name=login
+check_eq "the file is 0600 root" "600 0" "$(mode_of "$STORE/0/login.sealed")"
+check_eq "the uid directory is 0700 root" "700 0" "$(mode_of "$STORE/0")"
+check_eq "the store is 0755 root" "755 0" "$(mode_of "$STORE")"
+check_output "the file is a sealed object for user/0/login" '"purpose": ?"user/0/login"' cat "$STORE/0/login.sealed"
+check_fails "enroll again without --replace" 'user enroll: .*exists' \
+        from "$WORK/secret" user enroll --name=login
+check_output "enroll --replace" "^Enrolled 'login'" from "$WORK/secret" user enroll --name=login --replace
+check_output "enroll with --password-file" "^Enrolled 'pw' for uid 0 with a password layer" \
+        from "$WORK/secret" user enroll --name=pw --password-file="$WORK/pw-old"
+check_output "enroll --generate (stdin not read) --json" '"path": "'"$STORE"'/0/gen.sealed"' \
+        "$SNPSEAL" user enroll --name=gen --generate=64 --json
+check_output "enroll --user=root" "for uid 0" from "$WORK/secret" user enroll --name=byname --user=root
+check_output "enroll --user=0" "for uid 0" from "$WORK/secret" user enroll --name=byuid --user=0
+: >"$WORK/empty"
+check_fails "empty secret refused" 'the secret on standard input is empty' \
+        from "$WORK/empty" user enroll --name=empty
+head -c 32769 /dev/zero >"$WORK/big"
+head -c 32768 /dev/zero >"$WORK/max"
+check_fails "secret over 32768 bytes refused" 'larger than 32768 bytes' from "$WORK/big" user enroll --name=big
+check_eq "nothing stored for the refused secrets" "no" \
+        "$( [ -e "$STORE/0/big.sealed" ] || [ -e "$STORE/0/empty.sealed" ] && echo yes || echo no)"
+check_output "secret of exactly 32768 bytes" "^Enrolled 'max'" from "$WORK/max" user enroll --name=max
+
+# ---------------------------------------------------------------- list
+check_output "list: header" '^NAME +PASSWD +BINDING +IDENTITY' "$SNPSEAL" user list
+check_output "list: login without password" '^login +no +vcek' "$SNPSEAL" user list
+check_output "list: pw with password" '^pw +yes +vcek' "$SNPSEAL" user list
+check_output "list: identity shortened" '^gen +no .* measurement [0-9a-f]{12}' "$SNPSEAL" user list
+"$SNPSEAL" user list --json >"$WORK/list.json"
+# (Pretty JSON, one member per line, each entry starting with its name.)
+check_eq "list --json: names" "byname byuid gen login max pw" \
+        "$(sed -n 's/^ *"name": "\(.*\)",$/\1/p' "$WORK/list.json" | sort | tr '\n' ' ' | sed 's/ $//')"
+check_output "list --json: login without password" '"password": false' \
+        grep -A1 '"name": "login"' "$WORK/list.json"
+check_output "list --json: pw with password" '"password": true' grep -A1 '"name": "pw"' "$WORK/list.json"
+check_eq "list --json: every entry has binding and identity" "6 6" \
+        "$(grep -c '"binding": {' "$WORK/list.json") $(grep -c '"identity": {' "$WORK/list.json")"
+
+# ---------------------------------------------------------------- unseal
+check "unseal login" unseals_to "$WORK/secret" --name=login
+check "unseal the 32768-byte secret" unseals_to "$WORK/max" --name=max
+"$SNPSEAL" user unseal --name=gen >"$WORK/gen" </dev/null
+check_eq "unseal --generate'd secret: 64 bytes" 64 "$(wc -c <"$WORK/gen" | tr -d ' ')"
+check "unseal pw with its password" unseals_to "$WORK/secret" --name=pw --password-file="$WORK/pw-old"
+check_fails "unseal pw with a wrong password" 'user unseal: wrong password' \
+        "$SNPSEAL" user unseal --name=pw --password-file="$WORK/pw-wrong"
+check_fails "unseal a missing secret: NoSuchSecret" 'user unseal: no such secret' \
+        "$SNPSEAL" user unseal --name=missing
+check_eq "unseal a missing secret: exit 1" 1 "$(exit_code "$SNPSEAL" user unseal --name=missing)"
+
+# ---------------------------------------------------------------- rewrap
+check "rewrap as root without the old password (VM layer)" \
+        "$SNPSEAL" user rewrap --name=pw --password-file="$WORK/pw-new"
+check "unseal with the new password" unseals_to "$WORK/secret" --name=pw --password-file="$WORK/pw-new"
+check_fails "the old password no longer works" 'wrong password' \
+        "$SNPSEAL" user unseal --name=pw --password-file="$WORK/pw-old"
+check_fails "rewrap with a wrong old password" 'user rewrap: wrong password' \
+        "$SNPSEAL" user rewrap --name=pw --old-password-file="$WORK/pw-wrong" --password-file="$WORK/pw-old"
+check "rewrap with the right old password" \
+        "$SNPSEAL" user rewrap --name=pw --old-password-file="$WORK/pw-new" --password-file="$WORK/pw-old"
+check "unseal with the password set back" unseals_to "$WORK/secret" --name=pw --password-file="$WORK/pw-old"
+check "rewrap --no-password drops the layer" "$SNPSEAL" user rewrap --name=pw --no-password
+check_output "list: pw without password now" '^pw +no ' "$SNPSEAL" user list
+check "unseal pw without a password" unseals_to "$WORK/secret" --name=pw
+check "rewrap adds a password layer again" "$SNPSEAL" user rewrap --name=pw --password-file="$WORK/pw-new"
+check_output "list: pw with password again" '^pw +yes ' "$SNPSEAL" user list
+check_fails "rewrap a missing secret" 'user rewrap: .*no such secret' \
+        "$SNPSEAL" user rewrap --name=missing --no-password
+
+# ---------------------------------------------------------------- remove
+check "remove byname" "$SNPSEAL" user remove --name=byname
+check_eq "the file is gone" "no" "$( [ -e "$STORE/0/byname.sealed" ] && echo yes || echo no)"
+check_fails "remove it again: no such secret" 'user remove: .*no such secret' \
+        "$SNPSEAL" user remove --name=byname
+check_fails "unseal the removed secret" 'user unseal: no such secret' "$SNPSEAL" user unseal --name=byname
+
+# ---------------------------------------------------------------- another user (nobody)
+if ! setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+        echo "# setpriv cannot switch to uid 65534: skipping the non-root checks"
+else
+        as_nobody() {
+                setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+        }
+        check_output "nobody: enroll for itself" "^Enrolled 'mine' for uid 65534 with a password layer: $STORE/65534/mine.sealed\$" \
+                as_nobody "$SNPSEAL" user enroll --name=mine --password-file="$WORK/pw-old" <"$WORK/secret"
+        check_eq "nobody's file is root-owned 0600" "600 0" "$(mode_of "$STORE/65534/mine.sealed")"
+        check_output "nobody: list its own" '^mine +yes ' as_nobody "$SNPSEAL" user list
+        check_output "nobody: --user=65534 is itself" '^mine +yes ' as_nobody "$SNPSEAL" user list --user=65534
+        check_fails "nobody: list root's refused" 'user list: not permitted' \
+                as_nobody "$SNPSEAL" user list --user=root
+        check_fails "nobody: enroll for root refused" 'user enroll: not permitted' \
+                as_nobody "$SNPSEAL" user enroll --name=evil --user=0 --generate=8
+        check_eq "nothing stored for root" "no" "$( [ -e "$STORE/0/evil.sealed" ] && echo yes || echo no)"
+        check_fails "nobody: remove root's refused" 'user remove: not permitted' \
+                as_nobody "$SNPSEAL" user remove --name=login --user=root
+        check_fails "nobody: unseal root's refused" 'user unseal: not permitted' \
+                as_nobody "$SNPSEAL" user unseal --name=login --user=0
+        check_fails "nobody: rewrap root's refused" 'user rewrap: not permitted' \
+                as_nobody "$SNPSEAL" user rewrap --name=pw --user=0 --old-password-file="$WORK/pw-new" --no-password
+        check "nobody: unseal its own with the password" \
+                as_nobody sh -c '"$1" user unseal --name=mine --password-file="$2" | cmp -s - "$3"' \
+                sh "$SNPSEAL" "$WORK/pw-old" "$WORK/secret"
+        check_fails "nobody: rewrap without the old password and no terminal" \
+                'old password is needed .*--old-password-file' \
+                as_nobody setsid "$SNPSEAL" user rewrap --name=mine --password-file="$WORK/pw-new"
+        check "nobody: rewrap with the old password" \
+                as_nobody "$SNPSEAL" user rewrap --name=mine --old-password-file="$WORK/pw-old" \
+                --password-file="$WORK/pw-new"
+        check "root: unseal nobody's with the new password" \
+                unseals_to "$WORK/secret" --name=mine --user=65534 --password-file="$WORK/pw-new"
+        check "nobody: remove its own" as_nobody "$SNPSEAL" user remove --name=mine
+        check_output "nobody: nothing left" '^No user secrets for uid 65534\.$' as_nobody "$SNPSEAL" user list
+fi
+
+# The agent's log carries no secret.
+check_eq "the agent log holds no secret or password" "0" \
+        "$(grep -c -e 'login-secret-7Hq' -e 'pwold-K2m' -e 'pwnew-R8t' -e 'pwbad-Z1x' "$WORK/agent.log")"
+
+tap_done
