@@ -98,45 +98,14 @@ int agent_cred_request_parse(const struct sockaddr_un *sa, socklen_t len, struct
 /* Read <credstore>/<id>.sealed: a regular file (no symlink) of at most
  * SEALED_TEXT_MAX bytes. *ret_text is malloc()ed and NUL-terminated. */
 static int cred_read_sealed(const char *credstore, const char *id, char **ret_text, size_t *ret_len) {
-        _cleanup_(closep) int dfd = -1, fd = -1;
-        _cleanup_(freep) char *text = NULL;
+        _cleanup_(closep) int dfd = -1;
         char name[AGENT_CRED_ID_MAX + sizeof(".sealed")];
-        struct stat st;
-        size_t len = 0;
 
         dfd = open(credstore, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -errno;
         snprintf(name, sizeof(name), "%s.sealed", id);
-        fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-        if (st.st_size > (off_t) SEALED_TEXT_MAX)
-                return -EFBIG;
-        text = malloc(SEALED_TEXT_MAX + 1);
-        if (!text)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, text + len, SEALED_TEXT_MAX + 1 - len);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                len += (size_t) k;
-                if (len > SEALED_TEXT_MAX)
-                        return -EFBIG;   /* grew while we read */
-        }
-        text[len] = '\0';
-        *ret_text = TAKE_PTR(text);
-        *ret_len = len;
-        return 0;
+        return agent_read_sealed_at(dfd, name, ret_text, ret_len);
 }
 
 /* Write all of data with the socket's send timeout. */

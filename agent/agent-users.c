@@ -201,7 +201,7 @@ static int user_dirs_open(struct user_target *t, bool create, struct agent_reply
 
 /* Read file below dfd: a regular file (no symlink) of at most
  * SEALED_TEXT_MAX bytes. *ret_text is malloc()ed and NUL-terminated. */
-static int file_read(int dfd, const char *file, char **ret_text, size_t *ret_len) {
+int agent_read_sealed_at(int dfd, const char *file, char **ret_text, size_t *ret_len) {
         _cleanup_(closep) int fd = -1;
         _cleanup_(freep) char *text = NULL;
         struct stat st;
@@ -332,7 +332,7 @@ static int user_load(struct user_target *t, char **ret_text, size_t *ret_len, st
                 return reply_no_such_secret(t, reply);
         if (r < 0)
                 return r;
-        r = file_read(t->dir_fd, t->file, &text, &len);
+        r = agent_read_sealed_at(t->dir_fd, t->file, &text, &len);
         if (r == -ENOENT)
                 return reply_no_such_secret(t, reply);
         if (r < 0)
@@ -449,7 +449,7 @@ static json_object *list_entry(const struct user_target *t, const char *name, co
         if (!e || json_add(e, "name", json_object_new_string(name)) < 0)
                 return NULL;
         (void) snprintf(purpose, sizeof(purpose), "user/%u/%s", (unsigned) t->uid, name);
-        r = file_read(t->dir_fd, file, &text, &len);
+        r = agent_read_sealed_at(t->dir_fd, file, &text, &len);
         if (r < 0)
                 (void) snprintf(errbuf, sizeof(errbuf), "%s", file_strerror(r));
         else if (sealed_parse(text, len, &o, errbuf, sizeof(errbuf)) < 0)

@@ -80,6 +80,12 @@ int agent_unseal_text(struct agent *a, const struct agent_peer *peer, const char
                       const char *password, size_t password_len,
                       void **ret_data, size_t *ret_size, struct agent_reply *reply);
 
+/* Read the sealed object file below dfd: a regular file (never through a
+ * symlink) of at most SEALED_TEXT_MAX bytes. *ret_text is malloc()ed and
+ * NUL-terminated. -ELOOP, -EBADFD (not a regular file), -EFBIG, -errno.
+ * (agent-users.c; the credential socket reads its credstore with it too) */
+int agent_read_sealed_at(int dfd, const char *file, char **ret_text, size_t *ret_len);
+
 /* Map a backend failure to the varlink error (DeviceUnavailable for
  * -ENOENT/-EACCES/-ENOTTY, FirmwareError with "fw_status"/"vmm_error"
  * otherwise). (agent-ops.c) */
