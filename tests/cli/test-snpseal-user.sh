@@ -207,35 +207,39 @@ else
         as_nobody() {
                 setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
         }
+        # The build tree may sit below a directory uid 65534 cannot enter
+        # (a 0700 mktemp -d clone): run nobody's CLI from a copy in $WORK.
+        cp "$SNPSEAL" "$WORK/snpseal-for-nobody" && chmod 0755 "$WORK/snpseal-for-nobody"
+        NOBODY_SNPSEAL=$WORK/snpseal-for-nobody
         check_output "nobody: enroll for itself" "^Enrolled 'mine' for uid 65534 with a password layer: $STORE/65534/mine.sealed\$" \
-                as_nobody "$SNPSEAL" user enroll --name=mine --password-file="$WORK/pw-old" <"$WORK/secret"
+                as_nobody "$NOBODY_SNPSEAL" user enroll --name=mine --password-file="$WORK/pw-old" <"$WORK/secret"
         check_eq "nobody's file is root-owned 0600" "600 0" "$(mode_of "$STORE/65534/mine.sealed")"
-        check_output "nobody: list its own" '^mine +yes ' as_nobody "$SNPSEAL" user list
-        check_output "nobody: --user=65534 is itself" '^mine +yes ' as_nobody "$SNPSEAL" user list --user=65534
+        check_output "nobody: list its own" '^mine +yes ' as_nobody "$NOBODY_SNPSEAL" user list
+        check_output "nobody: --user=65534 is itself" '^mine +yes ' as_nobody "$NOBODY_SNPSEAL" user list --user=65534
         check_fails "nobody: list root's refused" 'user list: not permitted' \
-                as_nobody "$SNPSEAL" user list --user=root
+                as_nobody "$NOBODY_SNPSEAL" user list --user=root
         check_fails "nobody: enroll for root refused" 'user enroll: not permitted' \
-                as_nobody "$SNPSEAL" user enroll --name=evil --user=0 --generate=8
+                as_nobody "$NOBODY_SNPSEAL" user enroll --name=evil --user=0 --generate=8
         check_eq "nothing stored for root" "no" "$( [ -e "$STORE/0/evil.sealed" ] && echo yes || echo no)"
         check_fails "nobody: remove root's refused" 'user remove: not permitted' \
-                as_nobody "$SNPSEAL" user remove --name=login --user=root
+                as_nobody "$NOBODY_SNPSEAL" user remove --name=login --user=root
         check_fails "nobody: unseal root's refused" 'user unseal: not permitted' \
-                as_nobody "$SNPSEAL" user unseal --name=login --user=0
+                as_nobody "$NOBODY_SNPSEAL" user unseal --name=login --user=0
         check_fails "nobody: rewrap root's refused" 'user rewrap: not permitted' \
-                as_nobody "$SNPSEAL" user rewrap --name=pw --user=0 --old-password-file="$WORK/pw-new" --no-password
+                as_nobody "$NOBODY_SNPSEAL" user rewrap --name=pw --user=0 --old-password-file="$WORK/pw-new" --no-password
         check "nobody: unseal its own with the password" \
                 as_nobody sh -c '"$1" user unseal --name=mine --password-file="$2" | cmp -s - "$3"' \
-                sh "$SNPSEAL" "$WORK/pw-old" "$WORK/secret"
+                sh "$NOBODY_SNPSEAL" "$WORK/pw-old" "$WORK/secret"
         check_fails "nobody: rewrap without the old password and no terminal" \
                 'old password is needed .*--old-password-file' \
-                as_nobody setsid "$SNPSEAL" user rewrap --name=mine --password-file="$WORK/pw-new"
+                as_nobody setsid "$NOBODY_SNPSEAL" user rewrap --name=mine --password-file="$WORK/pw-new"
         check "nobody: rewrap with the old password" \
-                as_nobody "$SNPSEAL" user rewrap --name=mine --old-password-file="$WORK/pw-old" \
+                as_nobody "$NOBODY_SNPSEAL" user rewrap --name=mine --old-password-file="$WORK/pw-old" \
                 --password-file="$WORK/pw-new"
         check "root: unseal nobody's with the new password" \
                 unseals_to "$WORK/secret" --name=mine --user=65534 --password-file="$WORK/pw-new"
-        check "nobody: remove its own" as_nobody "$SNPSEAL" user remove --name=mine
-        check_output "nobody: nothing left" '^No user secrets for uid 65534\.$' as_nobody "$SNPSEAL" user list
+        check "nobody: remove its own" as_nobody "$NOBODY_SNPSEAL" user remove --name=mine
+        check_output "nobody: nothing left" '^No user secrets for uid 65534\.$' as_nobody "$NOBODY_SNPSEAL" user list
 fi
 
 # The agent's log carries no secret.
