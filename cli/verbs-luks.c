@@ -16,15 +16,22 @@
  * above), then remove the old one (keyslot, then token). A token already at
  * the target binding that opens replaces an old one without a new enrollment
  * (an interrupted reseal run again).
+ * reseal --crypttab: the same for each volume of a crypttab (parsed first,
+ * crypttab.c), but only for tokens behind the default binding that open
+ * without a PIN, and without ever asking (snpseal-reseal.service).
  * The --unlock-token= method gets the volume key through the token's plugin
  * with a keyslot context (crypt_keyslot_context_init_by_token() and
  * crypt_volume_key_get_by_keyslot_context(), libcryptsetup 2.6).
  */
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "crypttab.h"
 #include "hexutil.h"
 #include "json-util.h"
 #include "luks.h"
@@ -38,6 +45,7 @@ struct luks_args {
         bool recovery;
         uint32_t wipe;          /* keyslots to wipe after enrollment */
         int token;              /* --token=, -1 unset */
+        const char *crypttab;   /* reseal --crypttab[=FILE], or NULL */
         bool test;
         bool debug;
 };
@@ -50,6 +58,7 @@ enum {
         OPT_UNLOCK_TOKEN,
         OPT_WIPE_SLOT,
         OPT_TOKEN,
+        OPT_CRYPTTAB,
         OPT_TEST,
         OPT_DEBUG,
 };
@@ -126,6 +135,10 @@ static int luks_option(const char *verb, struct luks_args *a, int c, const char 
                 return parse_slots(verb, value, &a->wipe);
         case OPT_TOKEN:
                 return parse_token_id(verb, "token", value, &a->token);
+        case OPT_CRYPTTAB:
+                if (!value)
+                        value = CRYPTTAB_DEFAULT;
+                return file_option(verb, "crypttab", value, &a->crypttab);
         case OPT_TEST:
                 a->test = true;
                 return CLI_CONTINUE;
@@ -561,6 +574,7 @@ struct reseal {
         char *vk;               /* secret, the volume key once known */
         size_t vk_size;
         unsigned moved;
+        const char *prefix;     /* before each line: "" or "NAME: " (--crypttab) */
 };
 
 static int reseal_pin(struct reseal *rs) {
@@ -605,7 +619,7 @@ static int reseal_drop(struct reseal *rs, const struct luks_token *e) {
 
         if (r < 0)
                 return r;
-        printf("token %d: it had no keyslot (an interrupted remove or reseal): removed\n", e->id);
+        printf("%stoken %d: it had no keyslot (an interrupted remove or reseal): removed\n", rs->prefix, e->id);
         rs->moved++;
         return 0;
 }
@@ -621,8 +635,8 @@ static int reseal_replaced(struct reseal *rs, const struct luks_token *e, const 
         r = luks_token_remove(rs->l, e->id, "old-");
         if (r < 0)
                 return r;
-        printf("token %d (keyslot %s): %s: replaced by token %d (keyslot %d), already bound to the target: "
-               "removed\n", e->id, slots, why, by->id, by->t.keyslot);
+        printf("%stoken %d (keyslot %s): %s: replaced by token %d (keyslot %d), already bound to the target: "
+               "removed\n", rs->prefix, e->id, slots, why, by->id, by->t.keyslot);
         rs->moved++;
         return 0;
 }
@@ -655,8 +669,8 @@ static int reseal_one(struct reseal *rs, const struct luks_token *e, const struc
                 return cli_error(rs->l->verb, "%s: token %d is resealed as token %d (keyslot %d), but the old "
                                  "token stays: remove it with snpseal remove --token=%d", rs->l->path, e->id,
                                  n.token, n.keyslot, e->id), r;
-        printf("token %d (keyslot %s): %s: resealed as token %d (keyslot %d)\n", e->id, slots, why, n.token,
-               n.keyslot);
+        printf("%stoken %d (keyslot %s): %s: resealed as token %d (keyslot %d)\n", rs->prefix, e->id, slots, why,
+               n.token, n.keyslot);
         rs->moved++;
         return 0;
 }
@@ -702,7 +716,7 @@ static int reseal_all(struct reseal *rs, struct luks_token *tokens, size_t n) {
 }
 
 static int reseal_do(struct luks *l, const struct luks_args *a) {
-        struct reseal rs = { .l = l, .a = a };
+        struct reseal rs = { .l = l, .a = a, .prefix = "" };
         struct luks_token *tokens = NULL;
         char b[256];
         size_t n = 0;
@@ -734,10 +748,300 @@ static int reseal_do(struct luks *l, const struct luks_args *a) {
         return fflush(stdout) != 0 ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
 }
 
+/* ---------------------------------------------------------------- reseal --crypttab */
+
+/*
+ * Every volume of a crypttab, without ever asking (snpseal-reseal.service
+ * runs it): a token moves only when its binding is behind the default
+ * binding (the same but for an older TCB: a firmware upgrade) and it opens
+ * in this VM without a PIN; it gives the volume key. The move is
+ * reseal_one(): add and verify the new token, then remove the old one.
+ * Everything else is left alone, with the reason and what to run by hand.
+ * Skips are not failures; a failed move or check is.
+ */
+
+struct reseal_tab {
+        struct cli *cli;
+        const char *verb;
+        const struct luks_args *a;
+        bool have_target;
+        bool stop;              /* the target binding is unknown: check nothing more */
+        struct snp_binding target;
+};
+
+enum tab_action { TAB_KEEP, TAB_MOVE, TAB_LEAVE, TAB_FAIL };
+
+/* By the token's state: the action for a token at the target binding and
+ * for one behind it; the reason's start and the hint for doing it by hand. */
+static const struct {
+        enum tab_action at, behind;
+        const char *what;
+        const char *hint;
+} tab_rules[] = {
+        [LUKS_TOKEN_OPENS]      = { TAB_KEEP,  TAB_MOVE,  "", "" },
+        [LUKS_TOKEN_NEEDS_PIN]  = { TAB_KEEP,  TAB_LEAVE, "", " (it asks for the PIN)" },
+        [LUKS_TOKEN_MISMATCH]   = { TAB_LEAVE, TAB_LEAVE, "does not open in this VM: ",
+                                    " with a recovery key or passphrase" },
+        [LUKS_TOKEN_WRONG_KEY]  = { TAB_LEAVE, TAB_LEAVE, "does not open in this VM: ",
+                                    " with a recovery key or passphrase" },
+        [LUKS_TOKEN_NO_KEYSLOT] = { TAB_LEAVE, TAB_LEAVE, "", " with --pin-file=FILE" },
+        [LUKS_TOKEN_UNKNOWN]    = { TAB_FAIL,  TAB_FAIL,  "", "" },
+};
+
+/* Equal to target but for a TCB lower in at least one component and higher
+ * in none. */
+static bool binding_behind(const struct snp_binding *b, const struct snp_binding *target) {
+        struct snp_binding same = *b;
+
+        same.tcb_version = target->tcb_version;
+        return luks_binding_equal(&same, target) && b->tcb_version != target->tcb_version &&
+               snp_tcb_le(b->tcb_version, target->tcb_version);
+}
+
+static void tab_leave(const struct reseal *rs, const struct luks_token *e, const char *reason, const char *hint) {
+        char slots[128];
+
+        luks_slots_format(luks_token_keyslots(rs->l, e->id), slots, sizeof(slots));
+        printf("%stoken %d (keyslot %s): %s: left alone; run snpseal reseal %s by hand%s\n", rs->prefix, e->id,
+               slots, reason, rs->l->path, hint);
+}
+
+/* What to do with token e (enum tab_action), its state; the reason for a
+ * move in why. Takes the volume key from it when it opens. */
+static int tab_check(struct reseal *rs, const struct luks_token *e, int *ret_state, char *why, size_t whylen) {
+        _cleanup_secret_ char *vk = NULL;
+        bool at = luks_binding_equal(&e->t.binding, &rs->target);
+        bool behind = !at && binding_behind(&e->t.binding, &rs->target);
+        char diff[256], reason[1024];
+        size_t vk_size = 0;
+        int state, action;
+
+        state = luks_token_check(rs->l, &e->t, NULL, 0, rs->vk ? NULL : &vk, &vk_size, why, whylen);
+        if (state < 0)
+                return state;
+        *ret_state = state;
+        if (vk) {
+                rs->vk = TAKE_PTR(vk);
+                rs->vk_size = vk_size;
+        }
+        for (char *p = why; (p = strchr(p, '\n')); )
+                *p = ';';       /* one difference per line from the agent */
+        luks_binding_diff(&e->t.binding, &rs->target, diff, sizeof(diff));
+        if (!at && !behind) {
+                (void) snprintf(reason, sizeof(reason), "bound otherwise than the default binding (%s)", diff);
+                tab_leave(rs, e, reason, " with the binding options it should have");
+                return TAB_LEAVE;
+        }
+        action = at ? tab_rules[state].at : tab_rules[state].behind;
+        if (action == TAB_FAIL)
+                return cli_error(rs->l->verb, "%s: cannot check token %d: %s", rs->l->path, e->id, why), -EIO;
+        if (action == TAB_LEAVE) {
+                (void) snprintf(reason, sizeof(reason), "%s%s%s%s", tab_rules[state].what, why,
+                                behind ? "; behind the default binding: " : "", behind ? diff : "");
+                tab_leave(rs, e, reason, tab_rules[state].hint);
+        }
+        if (action == TAB_MOVE)
+                (void) snprintf(why, whylen, "%s", diff);
+        return action;
+}
+
+/* Check every token first (one that opens gives the volume key), then move. */
+static int tab_tokens(struct reseal *rs, const struct luks_token *tokens, size_t n, unsigned *ret_left) {
+        char why[LUKS_TOKENS_MAX][512];
+        bool need[LUKS_TOKENS_MAX] = {};
+        int state[LUKS_TOKENS_MAX], r;
+        unsigned left = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                state[i] = LUKS_TOKEN_UNKNOWN;
+                if (tokens[i].parse_error < 0) {
+                        printf("%stoken %d: invalid snpseal token (%s): left alone\n", rs->prefix, tokens[i].id,
+                               tokens[i].error);
+                        left++;
+                        continue;
+                }
+                r = tab_check(rs, &tokens[i], &state[i], why[i], sizeof(why[i]));
+                if (r < 0)
+                        return r;
+                need[i] = r == TAB_MOVE;
+                left += r == TAB_LEAVE;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (!need[i])
+                        continue;
+                assert(rs->vk);         /* it opened: reseal_one() never asks */
+                r = reseal_one(rs, &tokens[i], reseal_replacement(rs, tokens, n, need, state, &tokens[i]), why[i]);
+                if (r < 0)
+                        return r;
+        }
+        *ret_left = left;
+        return 0;
+}
+
+/* The default binding, resolved once, at the first volume with tokens. */
+static int tab_target(struct reseal_tab *t, struct luks *l) {
+        if (t->have_target)
+                return 0;
+        if (luks_binding_get(l, &t->a->binding, &t->target) < 0) {
+                t->stop = true;
+                return cli_error(t->verb, "without the default binding no volume can be checked; stopped"), -EIO;
+        }
+        t->have_target = true;
+        return 0;
+}
+
+static int tab_volume_open(struct reseal_tab *t, struct luks *l, const char *prefix) {
+        struct reseal rs = { .l = l, .a = t->a, .prefix = prefix };
+        struct luks_token *tokens = NULL;
+        unsigned left = 0;
+        size_t n = 0;
+        int r;
+
+        /* Only how many there are: repair() may change them. */
+        r = luks_tokens_load(l, &tokens, &n);
+        luks_tokens_free(tokens, n);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return printf("%s%s: no snpseal token, skipped\n", prefix, l->path), 0;
+        tokens = NULL;
+        n = 0;
+        r = tab_target(t, l);
+        if (r >= 0)
+                r = luks_plugin_check(l);
+        if (r >= 0) {
+                rs.target = t->target;
+                r = repair(l, NULL, 0);
+        }
+        if (r >= 0)
+                r = luks_tokens_load(l, &tokens, &n);
+        if (r >= 0)
+                r = tab_tokens(&rs, tokens, n, &left);
+        luks_tokens_free(tokens, n);
+        secret_free(rs.vk);
+        if (r >= 0 && rs.moved == 0 && left == 0)
+                printf("%snothing to reseal\n", prefix);
+        return r;
+}
+
+static void log_none(int level, const char *msg, void *userdata) {
+        (void) level;
+        (void) msg;
+        (void) userdata;
+}
+
+/* 1 when path holds a LUKS2 header, 0 when not (nothing, LUKS1, another
+ * format), -errno when it cannot be read. Prints nothing (but debug). */
+static int tab_is_luks2(const char *path, bool debug) {
+        struct crypt_device *cd = NULL;
+        int r;
+
+        if (!debug)
+                crypt_set_log_callback(NULL, log_none, NULL);
+        r = crypt_init(&cd, path);
+        if (r >= 0)
+                r = crypt_load(cd, CRYPT_LUKS2, NULL);
+        crypt_free(cd);
+        luks_log_setup(debug);
+        if (r == -EINVAL || r == -ENXIO)
+                return 0;
+        return r < 0 ? r : 1;
+}
+
+/* 1 when the entry's LUKS2 header is there; 0 when skipped (printed why). */
+static int tab_present(const struct reseal_tab *t, const struct crypttab_entry *e, const char *verb) {
+        const char *path = e->header ?: e->device;
+        char where[PATH_MAX + 256];
+        int r;
+
+        if (e->header)
+                (void) snprintf(where, sizeof(where), "header=%s", e->header);
+        else if (strcmp(e->source, e->device) != 0)
+                (void) snprintf(where, sizeof(where), "%s (%s)", e->source, e->device);
+        else
+                (void) snprintf(where, sizeof(where), "%s", e->device);
+        if (access(path, F_OK) < 0) {
+                r = -errno;
+                if (r == -ENOENT || r == -ENOTDIR)
+                        return printf("%s: %s: not present, skipped\n", e->name, where), 0;
+                return cli_error(verb, "%s: %s", path, strerror(-r)), r;
+        }
+        r = tab_is_luks2(path, t->a->debug);
+        if (r < 0)
+                return cli_error(verb, "%s: cannot read it: %s", path, strerror(-r)), r;
+        if (r == 0)
+                printf("%s: %s: not a LUKS2 volume, skipped\n", e->name, where);
+        return r;
+}
+
+static int tab_volume(struct reseal_tab *t, const struct crypttab_entry *e) {
+        char verb[256], prefix[256];
+        struct luks l;
+        int r;
+
+        /* libcryptsetup and luks.c name the volume through the verb:
+         * "snpseal: reseal: NAME: DEVICE: reason". */
+        (void) snprintf(verb, sizeof(verb), "%s: %.200s", t->verb, e->name);
+        (void) snprintf(prefix, sizeof(prefix), "%.200s: ", e->name);
+        r = tab_present(t, e, verb);
+        if (r <= 0)
+                return r;
+        if (luks_open(t->cli, verb, e->header ?: e->device, &l) < 0)
+                return -EIO;
+        r = tab_volume_open(t, &l, prefix);
+        luks_close(&l);
+        return r;
+}
+
+static int reseal_crypttab(struct cli *cli, const char *verb, const struct luks_args *a) {
+        struct reseal_tab t = { .cli = cli, .verb = verb, .a = a };
+        struct crypttab tab;
+        unsigned failed = 0;
+        int r;
+
+        /* Lines in the order they happen, also when both go to the journal. */
+        (void) setvbuf(stdout, NULL, _IOLBF, 0);
+        r = crypttab_read(a->crypttab, &tab);
+        if (r == -EFBIG)
+                return cli_error(verb, "cannot read the crypttab %s: it is larger than %u bytes", a->crypttab,
+                                 CRYPTTAB_SIZE_MAX);
+        if (r < 0)
+                return cli_error(verb, "cannot read the crypttab %s: %s", a->crypttab, strerror(-r));
+        for (size_t i = 0; i < tab.n_errors; i++)
+                cli_error(verb, "%s:%u: %s; line skipped", a->crypttab, tab.errors[i].line, tab.errors[i].message);
+        if (tab.n_entries == 0)
+                printf("Nothing to reseal: %s lists no volumes.\n", a->crypttab);
+        for (size_t i = 0; i < tab.n_entries && !t.stop; i++)
+                if (tab_volume(&t, &tab.entries[i]) < 0)
+                        failed++;
+        crypttab_done(&tab);
+        if (fflush(stdout) != 0 || ferror(stdout))
+                return cli_error(verb, "cannot write the output");
+        return failed > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* DEVICE, or --crypttab without the options that only make sense for one
+ * volume asked about on a terminal. */
+static int reseal_args_check(const char *verb, const struct luks_args *a, int n) {
+        if (!a->crypttab)
+                return n == 1 ? CLI_CONTINUE
+                              : cli_usage_error(verb, "missing DEVICE (or --crypttab for the volumes of "
+                                                CRYPTTAB_DEFAULT ")");
+        if (n > 0)
+                return cli_usage_error(verb, "DEVICE and --crypttab exclude each other: give one volume, or "
+                                       "--crypttab for the volumes of %s (another file: --crypttab=FILE)",
+                                       a->crypttab);
+        if (a->binding.any || a->binding.force || a->pin_file || a->unlock.key_file || a->unlock.token >= 0)
+                return cli_usage_error(verb, "--crypttab takes no binding options, --pin-file= or --unlock-*: it "
+                                       "moves tokens to the default binding and never asks for a key");
+        return CLI_CONTINUE;
+}
+
 static int run_reseal(struct cli *cli, const struct cli_verb *verb, int argc, char **argv) {
         static const struct option options[] = {
                 CLI_BINDING_OPTIONS,
                 { "pin-file", required_argument, NULL, OPT_PIN_FILE },
+                { "crypttab", optional_argument, NULL, OPT_CRYPTTAB },
                 OPTIONS_UNLOCK,
                 OPTION_DEBUG,
                 CLI_GLOBAL_OPTIONS,
@@ -747,9 +1051,13 @@ static int run_reseal(struct cli *cli, const struct cli_verb *verb, int argc, ch
         struct luks l;
         int r;
 
-        r = parse_args(cli, verb, options, argc, argv, &a, 1, 1);
+        r = parse_args(cli, verb, options, argc, argv, &a, 0, 1);
+        if (r == CLI_CONTINUE)
+                r = reseal_args_check(verb->name, &a, argc - optind);
         if (r != CLI_CONTINUE)
                 return r;
+        if (a.crypttab)
+                return reseal_crypttab(cli, verb->name, &a);
         if (luks_open(cli, verb->name, argv[optind], &l) < 0)
                 return EXIT_FAILURE;
         r = reseal_do(&l, &a);
@@ -759,13 +1067,16 @@ static int run_reseal(struct cli *cli, const struct cli_verb *verb, int argc, ch
 
 const struct cli_verb cli_verb_reseal = {
         .name = "reseal",
-        .args = "DEVICE [OPTIONS]",
+        .args = "DEVICE [OPTIONS] | --crypttab[=FILE]",
         .summary = "Re-bind snpseal tokens to the current (or given) binding, e.g. after a firmware update",
         .options =
                 CLI_BINDING_OPTIONS_HELP
                 "  --pin-file=FILE           the PIN of PIN tokens (default: asked on the terminal)\n"
                 HELP_UNLOCK
                 "                            (used when no snpseal token opens in this VM)\n"
+                "  --crypttab[=FILE]         instead of DEVICE: every volume of FILE (default\n"
+                "                            " CRYPTTAB_DEFAULT "), moving only tokens behind the default\n"
+                "                            binding's TCB that open without a PIN; never asks\n"
                 HELP_DEBUG,
         .run = run_reseal,
 };

@@ -1,10 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The systemd units: `systemd-analyze verify` (offline, no running systemd
-# needed), the settings the boot design depends on, the sandbox's exposure
-# score from `systemd-analyze security --offline=true`, and a real
+# needed), the settings the boot design depends on, the sandboxes' exposure
+# scores from `systemd-analyze security --offline=true`, and a real
 # socket-activation round trip through systemd-socket-activate, the agent
-# (simulator backend) and `snpseal status`.
+# (simulator backend) and `snpseal status`. snpseal-reseal.service (snpseal
+# reseal --crypttab) is checked the same way, but for activation.
 # Run by `make check`; by hand, from a build directory:
 #   top_srcdir=/work/main top_builddir=. sh /work/main/tests/units/test-units.sh
 
@@ -12,8 +13,10 @@
 : "${top_builddir:=.}"
 . "$top_srcdir/tests/tap.sh"
 
-# The highest exposure accepted (systemd 252 rates the unit 0.9 "SAFE").
+# The highest exposure accepted (systemd 252 rates the agent 0.9 "SAFE",
+# snpseal-reseal.service 1.1 "OK").
 EXPOSURE_MAX=1.5
+RESEAL_EXPOSURE_MAX=1.5
 
 command -v systemd-analyze >/dev/null 2>&1 ||
         tap_skip_all "systemd-analyze not found (Debian package systemd)"
@@ -21,7 +24,8 @@ command -v systemd-analyze >/dev/null 2>&1 ||
 SOCK=$top_srcdir/units/snpseald.socket
 CSOCK=$top_srcdir/units/snpseal-credentials.socket
 SVC=$top_builddir/units/snpseald.service
-for f in "$SOCK" "$CSOCK" "$SVC"; do
+RESEAL=$top_builddir/units/snpseal-reseal.service
+for f in "$SOCK" "$CSOCK" "$SVC" "$RESEAL"; do
         if [ ! -f "$f" ]; then
                 echo "missing unit file $f (run make first)" >&2
                 exit 1
@@ -43,6 +47,11 @@ check_output "the template runs @sbindir@/snpseald" '^ExecStart=@sbindir@/snpsea
 check_output "the generated service has ExecStart= substituted" '^ExecStart=/[^@]*/snpseald$' \
         grep '^ExecStart=' "$SVC"
 check_eq "the generated service has no placeholder left" 0 "$(grep -c '@[a-z_]*@' "$SVC")"
+check_output "the reseal template runs @bindir@/snpseal reseal --crypttab" \
+        '^ExecStart=@bindir@/snpseal reseal --crypttab$' grep '^ExecStart=' "$top_srcdir/units/snpseal-reseal.service.in"
+check_output "the generated reseal service has ExecStart= substituted" \
+        '^ExecStart=/[^@]*/snpseal reseal --crypttab$' grep '^ExecStart=' "$RESEAL"
+check_eq "the generated reseal service has no placeholder left" 0 "$(grep -c '@[a-z_]*@' "$RESEAL")"
 
 # ---------------------------------------------------------------- verify
 # A copy of the three units whose ExecStart= is the agent just built, since
@@ -60,10 +69,20 @@ else
         EXEC=/bin/true
 fi
 sed "s|^ExecStart=.*|ExecStart=$EXEC|" "$SVC" >"$U/snpseald.service"
+# The reseal service with the CLI just built, its arguments kept.
+RESEAL_CLI=${SNPSEAL:-$top_builddir/cli/snpseal}
+case $RESEAL_CLI in /*) ;; *) RESEAL_CLI=$(pwd)/$RESEAL_CLI ;; esac
+if [ -x "$RESEAL_CLI" ]; then
+        sed "s|^ExecStart=[^ ]*|ExecStart=$RESEAL_CLI|" "$RESEAL" >"$U/snpseal-reseal.service"
+else
+        echo "# $RESEAL_CLI is not built: verifying the reseal service with ExecStart=/bin/true"
+        sed "s|^ExecStart=.*|ExecStart=/bin/true|" "$RESEAL" >"$U/snpseal-reseal.service"
+fi
 
 # Documentation=man:… is checked against the project's own pages, through
 # a MANPATH laid out the way man(1) expects; without man(1) it is skipped.
-mkdir -p "$WORK/man/man5" "$WORK/man/man8"
+mkdir -p "$WORK/man/man1" "$WORK/man/man5" "$WORK/man/man8"
+ln -s "$(cd "$top_srcdir/man" && pwd)/snpseal.1" "$WORK/man/man1/snpseal.1"
 ln -s "$(cd "$top_srcdir/man" && pwd)/snpseald.8" "$WORK/man/man8/snpseald.8"
 ln -s "$(cd "$top_srcdir/man" && pwd)/snpseald.conf.5" "$WORK/man/man5/snpseald.conf.5"
 if command -v man >/dev/null 2>&1; then
@@ -86,6 +105,9 @@ check "verify snpseald.socket" verify_quiet ./snpseald.socket
 check "verify snpseal-credentials.socket" verify_quiet ./snpseal-credentials.socket
 check "verify snpseald.service" verify_quiet ./snpseald.service
 check "verify all three together" verify_quiet ./snpseald.socket ./snpseal-credentials.socket ./snpseald.service
+check "verify snpseal-reseal.service" verify_quiet ./snpseal-reseal.service
+check "verify all four together" verify_quiet ./snpseald.socket ./snpseal-credentials.socket ./snpseald.service \
+        ./snpseal-reseal.service
 
 # The test itself can fail: verify must reject a broken copy.
 sed 's/^Type=notify$/Type=notify\nFrobnicate=yes/' "$U/snpseald.service" >"$U/broken.service"
@@ -106,6 +128,7 @@ while read -r file section line; do
         socket) f=$SOCK ;;
         creds) f=$CSOCK ;;
         service) f=$SVC ;;
+        reseal) f=$RESEAL ;;
         esac
         check "$file [$section] $line" has "$f" "$section" "$line"
 done <<'EOF'
@@ -141,6 +164,24 @@ service Service ReadWritePaths=-/var/lib/snpseal
 service Service MemoryDenyWriteExecute=yes
 service Service SystemCallFilter=@system-service
 service Service SystemCallErrorNumber=EPERM
+reseal Unit ConditionPathExists=/etc/crypttab
+reseal Unit Wants=snpseald.socket
+reseal Unit After=cryptsetup.target local-fs.target snpseald.socket
+reseal Service Type=oneshot
+reseal Service LimitCORE=0
+reseal Service UMask=0077
+reseal Service CapabilityBoundingSet=
+reseal Service NoNewPrivileges=yes
+reseal Service DevicePolicy=closed
+reseal Service DeviceAllow=block-* rw
+reseal Service PrivateNetwork=yes
+reseal Service RestrictAddressFamilies=AF_UNIX AF_ALG
+reseal Service ProtectSystem=strict
+reseal Service ReadWritePaths=-/run/cryptsetup
+reseal Service MemoryDenyWriteExecute=yes
+reseal Service SystemCallFilter=@system-service
+reseal Service SystemCallErrorNumber=EPERM
+reseal Install WantedBy=multi-user.target
 EOF
 
 # Settings that would break early boot or the agent.
@@ -158,6 +199,14 @@ for key in StateDirectory CacheDirectory LogsDirectory RuntimeDirectory Requires
         check_eq "the service sets no $key= (a mount dependency before cryptsetup)" 0 \
                 "$(grep -c "^$key=" "$SVC")"
 done
+# The reseal service writes block devices (through /dev) and libcryptsetup's
+# lock directory only; it must see the block devices and run as the real
+# root (the agent authorizes by uid).
+check_eq "the reseal service writes only /run/cryptsetup" "ReadWritePaths=-/run/cryptsetup" \
+        "$(grep -E '^(ReadWritePaths|BindPaths)=' "$RESEAL")"
+for key in PrivateDevices PrivateUsers User DynamicUser RuntimeDirectory DefaultDependencies; do
+        check_eq "the reseal service sets no $key=" 0 "$(grep -c "^$key=" "$RESEAL")"
+done
 
 # The system calls the agent makes for its hygiene stay allowed by the
 # filter (a denied one fails with EPERM instead of killing it, but it must
@@ -174,24 +223,27 @@ expand_group() { # @GROUP or a system call -> system calls, nested groups expand
                 expand_group "$s"
         done
 }
-# Apply the service's SystemCallFilter= lines in order, as systemd does:
-# the first one is an allow list, later "~" lines remove from it.
-: >"$allowed"
-sed -n 's/^SystemCallFilter=//p' "$SVC" >"$WORK/filter"
-while read -r line; do
-        case $line in
-        "~"*) op=remove; line=${line#"~"} ;;
-        *) op=add ;;
-        esac
-        for g in $line; do expand_group "$g"; done | sort -u >"$WORK/group"
-        if [ "$op" = add ]; then
-                sort -u "$allowed" "$WORK/group" >"$WORK/next"
-        else
-                sort -u "$allowed" | comm -23 - "$WORK/group" >"$WORK/next"
-        fi
-        mv "$WORK/next" "$allowed"
-done <"$WORK/filter"
-not_allowed() { ! grep -qx "$1" "$allowed"; }
+# Apply a unit's SystemCallFilter= lines in order, as systemd does: the
+# first one is an allow list, later "~" lines remove from it.
+filter_allowed() { # UNIT OUT
+        : >"$2"
+        sed -n 's/^SystemCallFilter=//p' "$1" >"$WORK/filter"
+        while read -r line; do
+                case $line in
+                "~"*) op=remove; line=${line#"~"} ;;
+                *) op=add ;;
+                esac
+                for g in $line; do expand_group "$g"; done | sort -u >"$WORK/group"
+                if [ "$op" = add ]; then
+                        sort -u "$2" "$WORK/group" >"$WORK/next"
+                else
+                        sort -u "$2" | comm -23 - "$WORK/group" >"$WORK/next"
+                fi
+                mv "$WORK/next" "$2"
+        done <"$WORK/filter"
+}
+filter_allowed "$SVC" "$allowed"
+not_allowed() { ! grep -qx "$1" "${2:-$allowed}"; }
 check "the system call filter is an allow list" test -s "$allowed"
 for s in mlock madvise prctl prlimit64 ioctl getrandom memfd_create mmap accept4 recvmsg sendmsg epoll_wait; do
         check "the system call filter allows $s" grep -qx "$s" "$allowed"
@@ -199,16 +251,33 @@ done
 for s in setuid setresuid chroot setpriority sched_setscheduler bpf ptrace mount; do
         check "the system call filter denies $s" not_allowed "$s"
 done
+# The calls of snpseal reseal --crypttab moving a token (seen with strace on
+# an image file), those on block devices (ioctl, fdatasync) and libcryptsetup's
+# kernel keyring probes stay allowed by the reseal service's filter.
+reseal_allowed=$WORK/reseal-allowed
+filter_allowed "$RESEAL" "$reseal_allowed"
+check "the reseal filter is an allow list" test -s "$reseal_allowed"
+for s in openat pread64 pwrite64 fsync fdatasync flock ioctl mlock munlock madvise getrandom socket connect \
+        sendto poll sysinfo prlimit64 request_key add_key keyctl statfs fstatfs; do
+        check "the reseal filter allows $s" grep -qx "$s" "$reseal_allowed"
+done
+for s in setuid chroot setpriority ptrace mount init_module; do
+        check "the reseal filter denies $s" not_allowed "$s" "$reseal_allowed"
+done
 
 # ---------------------------------------------------------------- exposure
-SEC=$WORK/security.out
-(cd "$U" && systemd-analyze security --offline=true ./snpseald.service) >"$SEC" 2>&1
-score=$(sed -n 's/^.*Overall exposure level for snpseald\.service: \([0-9.]*\).*$/\1/p' "$SEC")
-echo "# systemd-analyze security --offline=true: exposure ${score:-?} (at most $EXPOSURE_MAX accepted)"
-grep '^✗' "$SEC" | sed 's/^/#   /'
-check_output "the exposure score is reported" '^[0-9]+\.[0-9]$' echo "$score"
-check_eq "exposure ${score:-?} <= $EXPOSURE_MAX" yes \
-        "$(awk -v s="${score:-99}" -v m="$EXPOSURE_MAX" 'BEGIN { print (s + 0 <= m + 0) ? "yes" : "no" }')"
+exposure() { # UNIT MAX
+        SEC=$WORK/security.out
+        (cd "$U" && systemd-analyze security --offline=true "./$1") >"$SEC" 2>&1
+        score=$(sed -n "s/^.*Overall exposure level for $1: \([0-9.]*\).*\$/\1/p" "$SEC")
+        echo "# systemd-analyze security --offline=true ./$1: exposure ${score:-?} (at most $2 accepted)"
+        grep '^✗' "$SEC" | sed 's/^/#   /'
+        check_output "$1: the exposure score is reported" '^[0-9]+\.[0-9]$' echo "$score"
+        check_eq "$1: exposure ${score:-?} <= $2" yes \
+                "$(awk -v s="${score:-99}" -v m="$2" 'BEGIN { print (s + 0 <= m + 0) ? "yes" : "no" }')"
+}
+exposure snpseald.service "$EXPOSURE_MAX"
+exposure snpseal-reseal.service "$RESEAL_EXPOSURE_MAX"
 
 # ---------------------------------------------------------------- socket activation
 # The real thing, minus systemd: systemd-socket-activate binds both sockets,
