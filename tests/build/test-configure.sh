@@ -58,4 +58,24 @@ check_fails "configure without pam_start_confdir names libpam0g-dev" \
         run_configure_cache ac_cv_lib_pam_pam_start_confdir=no
 
 check "configure succeeds with every dependency" run_configure_without nothing-missing
+
+# The initrd directories: defaults below --prefix ("make distcheck"
+# installs there), options override them.
+makefile_var() { # NAME [BUILD-DIR]
+        sed -n "s/^$1 = //p" "${2:-$work/build}/Makefile"
+}
+check_eq "dracut module directory defaults below the prefix" '${prefix}/lib/dracut/modules.d' \
+        "$(makefile_var dracutmodulesdir)"
+check_eq "initramfs-tools directory defaults below the prefix" '${datadir}/initramfs-tools' \
+        "$(makefile_var initramfstoolsdir)"
+run_configure_dirs() {
+        rm -rf "$work/build" && mkdir "$work/build" && cd "$work/build" &&
+                "$top_srcdir/configure" --quiet --with-dracutmodulesdir=/x/dracut --with-initramfstoolsdir=/x/itools
+        rc=$?
+        cd - >/dev/null
+        return $rc
+}
+check "configure --with-dracutmodulesdir= --with-initramfstoolsdir=" run_configure_dirs
+check_eq "--with-dracutmodulesdir= is used" /x/dracut "$(makefile_var dracutmodulesdir)"
+check_eq "--with-initramfstoolsdir= is used" /x/itools "$(makefile_var initramfstoolsdir)"
 tap_done
