@@ -1,0 +1,310 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Boot tests: Debian 12 guests under QEMU (TCG) with snpseal installed and the
+# agent on the simulator (test images only), disks prepared on the host with
+# the same simulator state through the real cryptsetup and the snpseal CLI.
+#   1. a data volume in crypttab is unlocked by systemd-cryptsetup through the
+#      token and mounted from fstab, in the order socket < agent < unlock < mount
+#   2. a changed measurement: no unlock, the journal names the measurement, the
+#      boot reaches multi-user.target (nofail), the volume is unchanged
+#   3. the root volume unlocks in a dracut initrd (systemd-cryptsetup)
+#   4. the root volume unlocks in Debian's initramfs-tools initrd (cryptroot,
+#      the cryptsetup CLI, the plugin's --stdio fallback)
+#   5. LoadCredential= from snpseald's credential socket
+#   6. a firmware upgrade (committed TCB raised): still unlocks; with
+#      snpseal-reseal.service enabled the token moves to the new TCB
+# Run by `make vm-check` (as root, with network access to a Debian mirror the
+# first time: the guest trees are cached in tests/vm/cache). tests/vm/vm-lib.sh
+# has the settings.
+
+: "${top_srcdir:=$(dirname "$0")/../..}"
+: "${top_builddir:=.}"
+. "$top_srcdir/tests/tap.sh"
+. "$top_srcdir/tests/luks/luks-env.sh"
+. "$top_srcdir/tests/vm/vm-lib.sh"
+
+[ -x "${SNPSEAL:-}" ] || { echo "SNPSEAL is not set to the program (got '${SNPSEAL:-}')" >&2; exit 1; }
+vm_init || exit $?
+luks_env_init || exit $?
+trap 'luks_env_cleanup; rm -f "$TAP_OUT"' EXIT
+trap 'exit 129' HUP INT PIPE TERM
+luks_agent_start || exit 1
+W=$VM_WORK
+
+# ---------------------------------------------------------------- helpers
+# A preparation step that everything after it needs.
+must() { # NAME CMD...
+        _before=$_tap_failed
+        check "$@"
+        [ "$_tap_failed" -eq "$_before" ] || { echo "Bail out! $1 failed"; exit 1; }
+}
+
+# A test on the outcome of boot BOOT: on failure, the journal lines matching
+# ERE (or the end of the console when the guest never reported) explain it.
+expect() { # NAME BOOT ERE CMD...
+        _n=$1 _b=$2 _ere=$3
+        shift 3
+        if "$@" >"$TAP_OUT" 2>&1; then
+                _tap_result ok "$_n"
+                return 0
+        fi
+        {
+                echo "step failed: $*"
+                if [ -n "$(vm_fact "$_b" up)" ]; then
+                        echo "journal of boot $_b:"
+                        vm_journal "$_b" "$_ere" | tail -n 25
+                else
+                        echo "boot $_b sent no report; end of its console ($W/$_b.console):"
+                        tr -d '\r' <"$W/$_b.console" 2>/dev/null | tail -n 25
+                fi
+        } >>"$TAP_OUT"
+        _tap_result not-ok "$_n" "$TAP_OUT"
+}
+
+# The report's fact KEY (all arguments but the last) against VALUE (the last).
+fact__split() { # ARGS... -> _k (all but the last), _v (the last)
+        _k= _v=
+        for _a in "$@"; do
+                _k=${_k:+$_k }$_v
+                _v=$_a
+        done
+        _k=${_k# }
+}
+
+fact_is() { # BOOT KEY... VALUE
+        _b=$1; shift
+        fact__split "$@"
+        _got=$(vm_fact "$_b" "$_k")
+        [ "$_got" = "$_v" ] && return 0
+        echo "$_k: expected '$_v', got '$_got'"
+        return 1
+}
+
+fact_not() { # BOOT KEY... VALUE
+        _b=$1; shift
+        fact__split "$@"
+        _got=$(vm_fact "$_b" "$_k")
+        [ "$_got" != "$_v" ] && return 0
+        echo "$_k: expected anything but '$_v'"
+        return 1
+}
+
+# Event A happened no later than event B (monotonic times in the report).
+before() { # BOOT A B
+        _a=$(vm_fact "$1" t "$2") _z=$(vm_fact "$1" t "$3")
+        case "$_a$_z" in *none*|"") echo "event times: $2='$_a' $3='$_z' (none: not in the journal)"; return 1 ;; esac
+        awk -v a="$_a" -v z="$_z" 'BEGIN { exit !(a + 0 <= z + 0) }' && return 0
+        echo "$2 at $_a s is not before $3 at $_z s"
+        return 1
+}
+
+same() { # EXPECTED ACTUAL
+        [ "$1" = "$2" ] && return 0
+        echo "expected '$1', got '$2'"
+        return 1
+}
+
+journal_has() { # BOOT ERE
+        vm_journal "$1" "$2" | grep -q . && return 0
+        echo "no journal line matches /$2/"
+        return 1
+}
+
+console_has() { # BOOT ERE
+        tr -d '\r' <"$W/$1.console" | grep -Eq -- "$2" && return 0
+        echo "the console of boot $1 has no line matching /$2/"
+        return 1
+}
+
+booted() { # BOOT: the guest reported and powered off
+        [ "${VM_BOOT_RC:-1}" -eq 0 ] || { echo "qemu ended with status $VM_BOOT_RC"; return 1; }
+        tr -d '\r' <"$W/$1.report" | grep -qx 'VMTEST begin' && tr -d '\r' <"$W/$1.report" | grep -qx 'VMTEST end' ||
+                { echo "no complete report from the guest"; return 1; }
+}
+
+boot() { # NAME DIR APPEND DISK...
+        vm_boot "$@"
+        VM_BOOT_RC=$?
+        echo "# boot $1: ${VM_BOOT_SECONDS} s"
+}
+
+list_token() { # IMG: the snpseal list line of token 0..n
+        luks_in_ns "$SNPSEAL" list "$1"
+}
+
+# Every snpseal token of IMG is bound to TCB (snpseal list on the host).
+tokens_tcb() { # IMG TCB
+        _list=$(list_token "$1") || { echo "snpseal list $1 failed: $_list"; return 1; }
+        _tcbs=$(echo "$_list" | sed -n 's/.*tcb \([0-9a-f]\{16\}\).*/\1/p' | sort -u)
+        [ "$_tcbs" = "$2" ] && return 0
+        echo "snpseal list: expected every token at tcb $2, got: $_tcbs"
+        echo "$_list"
+        return 1
+}
+
+randhex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+newuuid() { cat /proc/sys/kernel/random/uuid; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+set_crypttab_data() { # TREE OPTIONS FSTAB-OPTIONS
+        echo "data UUID=$DATA_UUID none $2" >"$1/etc/crypttab"
+        printf '/dev/vda / ext4 rw 0 1\n/dev/mapper/data /data ext4 %s 0 2\n' "$3" >"$1/etc/fstab"
+}
+
+# ---------------------------------------------------------------- preparation
+must "prepare: guest tree with initramfs-tools (mmdebstrap, cached)" vm_base initramfs-tools
+must "prepare: guest tree with dracut (cached)" vm_base dracut
+must "prepare: snpseal built with the guest's paths" vm_stage
+cp "$LUKS_STATE" "$W/state0.json"
+
+# The data volume: an ext4 file system with a file, encrypted offline, the
+# snpseal token enrolled by the CLI through the host agent (same state).
+DATA_UUID=$(newuuid)
+MARKER="written-on-the-host-$(randhex 8)"
+rm -rf "$W/datasrc" && mkdir -p "$W/datasrc" && echo "$MARKER" >"$W/datasrc/hello.txt"
+randhex 16 >"$W/data.pass"
+must "prepare: data file system image" vm_image "$W/datasrc" "$W/data.img" 32
+must "prepare: data image encrypted (LUKS2, offline)" vm_luks_image "$W/data.img" "$DATA_UUID" "$W/data.pass"
+must "prepare: snpseal enroll on the data volume" \
+        luks_in_ns "$SNPSEAL" enroll --unlock-key-file="$W/data.pass" "$W/data.img"
+TCB0=$(list_token "$W/data.img" | sed -n 's/.*tcb \([0-9a-f]\{16\}\).*/\1/p' | head -n 1)
+must "prepare: the token's TCB is listed" test -n "$TCB0"
+
+# The sealed credential (case 5).
+CRED_SECRET="credential-$(randhex 12)"
+must "prepare: snpseal credential add demo" sh -c \
+        'printf %s "$1" | "$SNPSEAL" credential add demo --credstore="$2"' sh "$CRED_SECRET" "$W/credstore"
+CRED_SHA=$(printf %s "$CRED_SECRET" | sha256sum | cut -d' ' -f1)
+
+T=$W/data-root
+must "prepare: guest tree for the data volume" vm_tree initramfs-tools "$T" "$W/state0.json"
+install -d -m 0700 "$T/etc/snpseal/credstore" && install -m 0600 "$W/credstore/demo.sealed" "$T/etc/snpseal/credstore/"
+systemctl --root="$T" --quiet enable vmtest-cred.service
+
+# ---------------------------------------------------------------- 1 + 5: data volume, credential
+set_crypttab_data "$T" luks defaults
+must "prepare: root image (case 1)" vm_image "$T" "$W/data-root.img"
+boot data "$T" "root=/dev/vda rw" "$W/data-root.img" "$W/data.img"
+expect "1 data volume: the guest booted and reported" data . booted data
+expect "1 data volume: systemd-cryptsetup@data.service unlocked it" data 'cryptsetup|snpseal' \
+        fact_is data unit systemd-cryptsetup@data.service "active success"
+expect "1 data volume: /data mounted from fstab" data 'data|cryptsetup' fact_is data unit data.mount "active success"
+expect "1 data volume: the file written on the host reads back" data 'data' fact_is data data-file "$MARKER"
+expect "1 data volume: snpseald.socket listened before the unlock started" data 'snpseal|cryptsetup' \
+        before data socket unlock-start
+expect "1 data volume: the agent was activated before the unlock finished" data 'snpseal|cryptsetup' \
+        before data agent unlock
+expect "1 data volume: the unlock finished before the mount" data 'cryptsetup|data' before data unlock mount
+expect "1 data volume: the agent says it runs on the simulator" data 'snpseald' journal_has data 'snpseald.*[Ss]imulator'
+expect "5 credential: vmtest-cred.service got the credential" data 'vmtest-cred|credential|snpseal' \
+        fact_is data unit vmtest-cred.service "active success"
+expect "5 credential: \$CREDENTIALS_DIRECTORY/demo is the sealed secret" data 'vmtest-cred|credential' \
+        fact_is data cred-sha256 "$CRED_SHA"
+
+# ---------------------------------------------------------------- 2: changed identity
+cp "$W/state0.json" "$W/state-measurement.json"
+"$SNPSEAL_SIM" set "$W/state-measurement.json" measurement="$(randhex 48)" >/dev/null
+install -m 0600 "$W/state-measurement.json" "$T/etc/snpseal/sim-state.json"
+set_crypttab_data "$T" luks,nofail nofail
+must "prepare: root image (case 2)" vm_image "$T" "$W/data-root.img"
+SHA_BEFORE=$(sha "$W/data.img")
+boot identity "$T" "root=/dev/vda rw" "$W/data-root.img" "$W/data.img"
+expect "2 changed identity: the guest booted and reported" identity . booted identity
+expect "2 changed identity: the boot reached multi-user.target" identity . fact_is identity multi-user active
+expect "2 changed identity: the volume was not unlocked" identity 'cryptsetup|snpseal' \
+        fact_not identity unit systemd-cryptsetup@data.service "active success"
+expect "2 changed identity: no /dev/mapper/data" identity 'cryptsetup' \
+        sh -c 'case " $1 " in *" data "*) echo "mapper: $1"; exit 1 ;; esac' sh "$(vm_fact identity mapper)"
+expect "2 changed identity: the journal names the measurement" identity 'cryptsetup|snpseal' \
+        journal_has identity 'measurement'
+expect "2 changed identity: nothing on the volume changed" identity 'cryptsetup' \
+        same "$SHA_BEFORE" "$(sha "$W/data.img")"
+
+# ---------------------------------------------------------------- 6: firmware upgrade
+TCB1=$(printf '%02x%s' $((0x${TCB0%??????????????} + 1)) "${TCB0#??}")
+cp "$W/state0.json" "$LUKS_STATE"
+# A firmware update and a new launch: every TCB of the guest moves up.
+"$SNPSEAL_SIM" set "$LUKS_STATE" launch_tcb="$TCB1" committed_tcb="$TCB1" current_tcb="$TCB1" reported_tcb="$TCB1" \
+        >/dev/null
+cp "$LUKS_STATE" "$W/state-upgraded.json"
+install -m 0600 "$W/state-upgraded.json" "$T/etc/snpseal/sim-state.json"
+set_crypttab_data "$T" luks defaults
+must "prepare: root image (case 6, upgraded firmware)" vm_image "$T" "$W/data-root.img"
+boot upgrade "$T" "root=/dev/vda rw" "$W/data-root.img" "$W/data.img"
+expect "6 firmware upgrade: the guest booted and reported" upgrade . booted upgrade
+expect "6 firmware upgrade: the volume still unlocks (TCB $TCB0 <= committed $TCB1)" upgrade 'cryptsetup|snpseal' \
+        fact_is upgrade unit systemd-cryptsetup@data.service "active success"
+expect "6 firmware upgrade: the file reads back" upgrade data fact_is upgrade data-file "$MARKER"
+expect "6 firmware upgrade: snpseal-reseal.service is disabled by default" upgrade . \
+        fact_is upgrade ran snpseal-reseal.service no
+expect "6 firmware upgrade: reseal disabled: the token stays at $TCB0" upgrade . \
+        tokens_tcb "$W/data.img" "$TCB0"
+
+systemctl --root="$T" --quiet enable snpseal-reseal.service
+must "prepare: root image (case 6, snpseal-reseal.service enabled)" vm_image "$T" "$W/data-root.img"
+boot reseal "$T" "root=/dev/vda rw" "$W/data-root.img" "$W/data.img"
+expect "6 firmware upgrade: the guest booted and reported" reseal . booted reseal
+expect "6 firmware upgrade: snpseal-reseal.service ran" reseal 'reseal|snpseal' \
+        fact_is reseal ran snpseal-reseal.service yes
+expect "6 firmware upgrade: snpseal-reseal.service succeeded" reseal 'reseal|snpseal' \
+        fact_is reseal result snpseal-reseal.service success
+expect "6 firmware upgrade: snpseal-reseal.service logged the move" reseal 'reseal|snpseal' \
+        journal_has reseal "data: token [0-9]+ .*$TCB1.*resealed as token"
+expect "6 firmware upgrade: the token now is bound to TCB $TCB1" reseal . \
+        tokens_tcb "$W/data.img" "$TCB1"
+expect "6 firmware upgrade: the file still reads back" reseal data fact_is reseal data-file "$MARKER"
+cp "$W/state0.json" "$LUKS_STATE"
+
+# ---------------------------------------------------------------- 3, 4: root volume in the initrd
+# ROOTKIND TREE: crypttab/fstab and initramfs for an encrypted root, image
+# encrypted and enrolled; sets ROOT_UUID.
+root_volume() { # KIND NAME
+        rv_kind=$1 rv=$2 rv_t=$W/root-$2
+        ROOT_UUID=$(newuuid)
+        must "prepare ($rv): guest tree" vm_tree "$rv_kind" "$rv_t" "$W/state0.json"
+        rv_kver=$(vm_kver "$rv_t")
+        if [ "$rv_kind" = dracut ]; then
+                ROOT_DEV=/dev/mapper/luks-$ROOT_UUID
+                ROOT_APPEND="rd.luks.uuid=$ROOT_UUID root=$ROOT_DEV rw"
+                printf '%s / ext4 rw 0 1\n' "$ROOT_DEV" >"$rv_t/etc/fstab"
+                must "prepare ($rv): dracut --add \"crypt snpseal\"" vm_chroot "$rv_t" \
+                        dracut -f --no-hostonly --add "crypt snpseal" "/boot/initrd.img-$rv_kver" "$rv_kver"
+        else
+                ROOT_DEV=/dev/mapper/root
+                ROOT_APPEND="root=$ROOT_DEV rw"
+                echo "root UUID=$ROOT_UUID none luks,initramfs,keyscript=/usr/libexec/snpseal/snpseal-keyscript" \
+                        >"$rv_t/etc/crypttab"
+                printf '%s / ext4 rw 0 1\n' "$ROOT_DEV" >"$rv_t/etc/fstab"
+                must "prepare ($rv): update-initramfs" vm_chroot "$rv_t" update-initramfs -u -k "$rv_kver"
+        fi
+        must "prepare ($rv): the initrd has the agent, plugin, config and state" \
+                sh "$top_srcdir/tests/vm/check-initrd.sh" "$rv_t" "$rv_t/boot/initrd.img-$rv_kver" "$rv_kind"
+        randhex 16 >"$W/$rv.pass"
+        must "prepare ($rv): root image" vm_image "$rv_t" "$W/$rv.img"
+        must "prepare ($rv): root image encrypted" vm_luks_image "$W/$rv.img" "$ROOT_UUID" "$W/$rv.pass"
+        must "prepare ($rv): snpseal enroll on the root volume" \
+                luks_in_ns "$SNPSEAL" enroll --unlock-key-file="$W/$rv.pass" "$W/$rv.img"
+}
+
+root_volume dracut root-dracut
+boot root-dracut "$W/root-root-dracut" "$ROOT_APPEND" "$W/root-dracut.img"
+expect "3 root volume, dracut: the guest booted unattended and reported" root-dracut . booted root-dracut
+expect "3 root volume, dracut: / is $ROOT_DEV" root-dracut 'cryptsetup|snpseal' \
+        fact_is root-dracut root-source "$ROOT_DEV"
+expect "3 root volume, dracut: systemd-cryptsetup unlocked it in the initrd through the agent" root-dracut \
+        'cryptsetup|snpseal' journal_has root-dracut "systemd-cryptsetup@luks.*Finished"
+expect "3 root volume, dracut: the boot reached multi-user.target" root-dracut . fact_is root-dracut multi-user active
+
+root_volume initramfs-tools root-initramfs
+boot root-initramfs "$W/root-root-initramfs" "$ROOT_APPEND" "$W/root-initramfs.img"
+expect "4 root volume, initramfs-tools: the guest booted unattended and reported" root-initramfs . \
+        booted root-initramfs
+expect "4 root volume, initramfs-tools: / is $ROOT_DEV" root-initramfs . fact_is root-initramfs root-source "$ROOT_DEV"
+expect "4 root volume, initramfs-tools: cryptroot set it up" root-initramfs . \
+        console_has root-initramfs 'root: set up successfully'
+expect "4 root volume, initramfs-tools: no passphrase prompt" root-initramfs . \
+        sh -c '! tr -d "\r" <"$0" | grep -Eq "Please unlock disk|Enter passphrase"' "$W/root-initramfs.console"
+expect "4 root volume, initramfs-tools: the boot reached multi-user.target" root-initramfs . \
+        fact_is root-initramfs multi-user active
+
+tap_done

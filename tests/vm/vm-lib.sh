@@ -1,0 +1,206 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Debian 12 guests under QEMU for the boot tests (tests/vm/test-boot.sh) and
+# the boot benchmark (tests/bench/boot.sh). Source after tests/tap.sh and
+# tests/luks/luks-env.sh; needs root, network access to a Debian mirror (for
+# mmdebstrap, once per cache), qemu-system-x86_64, mmdebstrap, mkfs.ext4.
+#
+#   vm_init                    check the facilities (skip with the reason), set VM_*
+#   vm_base [dracut]           the cached guest tree (mmdebstrap), with dracut instead
+#                              of initramfs-tools when asked; prints its path
+#   vm_stage                   configure/build/install snpseal for the guest into
+#                              $VM_WORK/stage (guest paths: /usr, /etc, /var)
+#   vm_tree KIND DIR STATE     a guest tree in DIR: base + the build + the agent
+#                              configured for the simulator with STATE (test images only)
+#   vm_chroot DIR CMD...       run CMD in the guest tree (proc, sys, dev mounted)
+#   vm_image DIR IMG           an ext4 image of the tree
+#   vm_luks_image IMG UUID PASSFILE   encrypt the file system image in place (LUKS2,
+#                              offline, no device-mapper needed) with that UUID
+#   vm_boot NAME DIR APPEND DISK...   boot DIR's kernel+initrd with the disks; the
+#                              console goes to $VM_WORK/NAME.console, the guest's
+#                              report (tests/vm/guest/vmtest-report) to NAME.report
+#   vm_fact NAME KEY           a VMTEST line of the report ("" when missing)
+#   vm_journal NAME [ERE]      the journal lines of the report (matching ERE)
+#
+# Settings (environment): SNPSEAL_VM_CACHE (base trees, kept between runs;
+# default $top_builddir/tests/vm/cache), SNPSEAL_VM_WORK (default
+# $top_builddir/tests/vm/work), SNPSEAL_VM_MIRROR (default
+# http://deb.debian.org/debian), SNPSEAL_VM_TIMEOUT (seconds per boot, default
+# 900), SNPSEAL_VM_ACCEL (default tcg). VM_QEMU_ARGS (shell variable, split on
+# blanks, so no blanks inside an argument) adds arguments to vm_boot's QEMU,
+# e.g. a TPM device.
+
+VM_SUITE=bookworm
+VM_ARCH_TRIPLET=x86_64-linux-gnu
+# What every guest has; dracut replaces initramfs-tools in the dracut tree.
+VM_PACKAGES="systemd systemd-sysv udev kmod e2fsprogs procps cryptsetup-bin cryptsetup-initramfs initramfs-tools \
+linux-image-amd64 libcryptsetup12 libjson-c5 libssl3 libsystemd0 libpam0g keyutils"
+
+vm__skip() {
+        echo "vm: skipped: $*" >&2
+        return 77
+}
+
+vm_init() {
+        : "${top_srcdir:?}" "${top_builddir:?}"
+        [ "$(id -u)" -eq 0 ] || { vm__skip "the VM tests need root (chroot, mounts in a private namespace)"; return; }
+        for _c in qemu-system-x86_64 mmdebstrap mkfs.ext4 cryptsetup unshare chroot systemctl timeout; do
+                command -v "$_c" >/dev/null 2>&1 || { vm__skip "$_c is not installed"; return; }
+        done
+        VM_CACHE=${SNPSEAL_VM_CACHE:-$top_builddir/tests/vm/cache}
+        VM_WORK=${SNPSEAL_VM_WORK:-$top_builddir/tests/vm/work}
+        VM_MIRROR=${SNPSEAL_VM_MIRROR:-http://deb.debian.org/debian}
+        VM_TIMEOUT=${SNPSEAL_VM_TIMEOUT:-900}
+        VM_ACCEL=${SNPSEAL_VM_ACCEL:-tcg}
+        case $VM_CACHE in /*) ;; *) VM_CACHE=$(pwd)/$VM_CACHE ;; esac
+        case $VM_WORK in /*) ;; *) VM_WORK=$(pwd)/$VM_WORK ;; esac
+        # The work directory is scratch: every run starts from an empty one.
+        rm -rf "$VM_WORK" && mkdir -p "$VM_CACHE" "$VM_WORK" || return 1
+}
+
+# A private mount namespace with the API file systems mounted in the tree.
+vm_chroot() {
+        _root=$1; shift
+        unshare -m --propagation private sh -c '
+                r=$1; shift
+                mount -t proc proc "$r/proc" && mount --rbind /sys "$r/sys" &&
+                        mount --rbind /dev "$r/dev" && mount -t tmpfs tmpfs "$r/run" &&
+                        mount -t tmpfs tmpfs "$r/tmp" || exit 125
+                exec chroot "$r" "$@"' vm-chroot "$_root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+                DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"
+}
+
+vm__base_build() { # DIR KIND LOG
+        _dir=$1 _kind=$2 _log=$3
+        rm -rf "$_dir.new"
+        echo "vm: building the $_kind guest tree with mmdebstrap ($VM_MIRROR), log $_log" >&2
+        if ! mmdebstrap --variant=minbase --include="$(echo $VM_PACKAGES | tr ' ' ,)" \
+                --skip=cleanup/apt/lists --aptopt='APT::Install-Recommends "false"' \
+                "$VM_SUITE" "$_dir.new" "$VM_MIRROR" >"$_log" 2>&1; then
+                tail -n 30 "$_log" >&2
+                echo "vm: mmdebstrap failed (see above)" >&2
+                return 1
+        fi
+        if [ "$_kind" = dracut ]; then
+                cp /etc/resolv.conf "$_dir.new/etc/resolv.conf" 2>/dev/null
+                # dracut conflicts with initramfs-tools; its postinst builds a
+                # generic initrd, which the test replaces.
+                if ! vm_chroot "$_dir.new" apt-get install -y -q dracut >>"$_log" 2>&1; then
+                        tail -n 30 "$_log" >&2
+                        echo "vm: installing dracut into the guest tree failed (see above)" >&2
+                        return 1
+                fi
+                rm -f "$_dir.new/etc/resolv.conf"
+        fi
+        rm -rf "$_dir" && mv "$_dir.new" "$_dir"
+}
+
+# The cached base tree of KIND (initramfs-tools or dracut); rebuilt when the
+# package list changes.
+vm_base() {
+        _kind=${1:-initramfs-tools}
+        _dir=$VM_CACHE/base-$_kind
+        _want="$VM_SUITE $VM_MIRROR $VM_PACKAGES $_kind"
+        if [ ! -d "$_dir" ] || [ "$(cat "$_dir.stamp" 2>/dev/null)" != "$_want" ]; then
+                vm__base_build "$_dir" "$_kind" "$VM_WORK/mmdebstrap-$_kind.log" || return 1
+                echo "$_want" >"$_dir.stamp"
+        fi
+        echo "$_dir"
+}
+
+# snpseal built and installed with the guest's paths.
+vm_stage() {
+        _b=$VM_WORK/build
+        VM_STAGE=$VM_WORK/stage
+        rm -rf "$_b" "$VM_STAGE" && mkdir -p "$_b" || return 1
+        echo "vm: building snpseal for the guest in $_b" >&2
+        if ! (cd "$_b" && "$top_srcdir/configure" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
+                        --libdir=/usr/lib/$VM_ARCH_TRIPLET \
+                        --with-cryptsetup-token-dir=/usr/lib/$VM_ARCH_TRIPLET/cryptsetup \
+                        --with-pamdir=/usr/lib/$VM_ARCH_TRIPLET/security \
+                        --with-systemdsystemunitdir=/usr/lib/systemd/system \
+                        --with-tmpfilesdir=/usr/lib/tmpfiles.d --disable-tests &&
+                        make -j"$(nproc)" && make install DESTDIR="$VM_STAGE") >"$_b/build.log" 2>&1; then
+                tail -n 40 "$_b/build.log" >&2
+                echo "vm: building snpseal for the guest failed (see above)" >&2
+                return 1
+        fi
+}
+
+# A guest tree: base + snpseal + the simulator configuration + the report unit.
+vm_tree() { # KIND DIR STATE
+        _kind=$1 _dir=$2 _state=$3
+        _base=$(vm_base "$_kind") || return 1
+        rm -rf "$_dir" && cp -a "$_base" "$_dir" && cp -a "$VM_STAGE/." "$_dir/" || return 1
+        echo vmtest >"$_dir/etc/hostname"
+        mkdir -p "$_dir/etc/snpseal" "$_dir/data" || return 1
+        install -m 0600 "$_state" "$_dir/etc/snpseal/sim-state.json" || return 1
+        cat >"$_dir/etc/snpseal/snpseald.conf" <<-EOC || return 1
+	# Test image only: the simulator instead of /dev/sev-guest.
+	backend = simulator
+	simulator_state = /etc/snpseal/sim-state.json
+	EOC
+        install -m 0755 "$top_srcdir/tests/vm/guest/vmtest-report" "$_dir/usr/local/sbin/vmtest-report" &&
+                install -m 0644 "$top_srcdir/tests/vm/guest/vmtest-report.service" \
+                        "$top_srcdir/tests/vm/guest/vmtest-cred.service" "$_dir/etc/systemd/system/" || return 1
+        systemctl --root="$_dir" --quiet enable snpseald.socket vmtest-report.service || return 1
+        # Nothing in these tests needs these; they only slow a TCG boot down.
+        systemctl --root="$_dir" --quiet mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
+                fstrim.timer 2>/dev/null
+        return 0
+}
+
+# An ext4 image of a tree, sized to fit (sparse).
+vm_image() { # DIR IMG [EXTRA-MiB]
+        _mb=$(du -sm "$1" | cut -f1)
+        _mb=$((_mb + _mb / 4 + ${3:-64}))
+        rm -f "$2" && truncate -s "${_mb}M" "$2" && mkfs.ext4 -q -F -d "$1" "$2" >/dev/null
+}
+
+# Encrypt an ext4 image in place (cryptsetup's offline reencryption works on a
+# file without device-mapper): the file grows by 16 MiB for the header.
+vm_luks_image() { # IMG UUID PASSFILE
+        _size=$(stat -c %s "$1")
+        truncate -s $((_size + 16 * 1024 * 1024)) "$1" &&
+                cryptsetup reencrypt --encrypt --type luks2 --reduce-device-size 16M --batch-mode \
+                        --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --uuid "$2" --key-file "$3" "$1" >/dev/null
+}
+
+vm_kver() { # DIR
+        ls "$1/boot" | sed -n 's/^vmlinuz-//p' | sort -V | tail -n 1
+}
+
+vm_boot() { # NAME DIR APPEND DISK...
+        _name=$1 _dir=$2 _append=$3
+        shift 3
+        _kver=$(vm_kver "$_dir")
+        [ -n "$_kver" ] || { echo "vm: no kernel in $_dir/boot" >&2; return 1; }
+        set -- $(for _d in "$@"; do printf ' -drive file=%s,format=raw,if=virtio' "$_d"; done)
+        rm -f "$VM_WORK/$_name.console" "$VM_WORK/$_name.report"
+        _t0=$(date +%s)
+        timeout "$VM_TIMEOUT" qemu-system-x86_64 -machine q35,accel="$VM_ACCEL" -cpu max -smp 2 -m 1536 \
+                -display none -monitor none -no-reboot -nic none \
+                -kernel "$_dir/boot/vmlinuz-$_kver" -initrd "$_dir/boot/initrd.img-$_kver" \
+                -append "console=ttyS0 panic=-1 quiet printk.devkmsg=on snpseal.vmtest=$_name $_append" \
+                -serial "file:$VM_WORK/$_name.console" -serial "file:$VM_WORK/$_name.report" \
+                "$@" ${VM_QEMU_ARGS:-} >"$VM_WORK/$_name.qemu" 2>&1
+        _rc=$?
+        VM_BOOT_SECONDS=$(($(date +%s) - _t0))
+        if [ "$_rc" -eq 124 ]; then
+                echo "vm: $_name: the guest did not power off within $VM_TIMEOUT s" >&2
+        elif [ "$_rc" -ne 0 ]; then
+                echo "vm: $_name: qemu failed (exit $_rc):" >&2
+                cat "$VM_WORK/$_name.qemu" >&2
+        fi
+        return "$_rc"
+}
+
+vm_fact() { # NAME KEY...
+        _f=$VM_WORK/$1.report; shift
+        [ -f "$_f" ] || return 0
+        tr -d '\r' <"$_f" | sed -n "s/^VMTEST $* //p" | head -n 1
+}
+
+vm_journal() { # NAME [ERE]
+        [ -f "$VM_WORK/$1.report" ] || return 0
+        tr -d '\r' <"$VM_WORK/$1.report" | sed -n 's/^J //p' | grep -E -- "${2:-.}"
+}
