@@ -291,8 +291,10 @@ boot root-dracut "$W/root-root-dracut" "$ROOT_APPEND" "$W/root-dracut.img"
 expect "3 root volume, dracut: the guest booted unattended and reported" root-dracut . booted root-dracut
 expect "3 root volume, dracut: / is $ROOT_DEV" root-dracut 'cryptsetup|snpseal' \
         fact_is root-dracut root-source "$ROOT_DEV"
-expect "3 root volume, dracut: systemd-cryptsetup unlocked it in the initrd through the agent" root-dracut \
-        'cryptsetup|snpseal' journal_has root-dracut "systemd-cryptsetup@luks.*Finished"
+expect "3 root volume, dracut: systemd-cryptsetup unlocked it in the initrd" root-dracut 'cryptsetup|snpseal' \
+        journal_has root-dracut "Finished systemd-cryptsetup@luks"
+expect "3 root volume, dracut: the socket-activated agent in the initrd derived the key" root-dracut \
+        'cryptsetup|snpseal' journal_has root-dracut "snpseald\[[0-9]+\]: io.snpseal.Agent.DeriveKey from uid 0 .*purpose luks2: ok"
 expect "3 root volume, dracut: the boot reached multi-user.target" root-dracut . fact_is root-dracut multi-user active
 
 root_volume initramfs-tools root-initramfs
@@ -302,6 +304,8 @@ expect "4 root volume, initramfs-tools: the guest booted unattended and reported
 expect "4 root volume, initramfs-tools: / is $ROOT_DEV" root-initramfs . fact_is root-initramfs root-source "$ROOT_DEV"
 expect "4 root volume, initramfs-tools: cryptroot set it up" root-initramfs . \
         console_has root-initramfs 'root: set up successfully'
+expect "4 root volume, initramfs-tools: the plugin's snpseald --stdio derived the key" root-initramfs . \
+        console_has root-initramfs '^snpseald: io.snpseal.Agent.DeriveKey from uid 0 .*purpose luks2: ok'
 expect "4 root volume, initramfs-tools: no passphrase prompt" root-initramfs . \
         sh -c '! tr -d "\r" <"$0" | grep -Eq "Please unlock disk|Enter passphrase"' "$W/root-initramfs.console"
 expect "4 root volume, initramfs-tools: the boot reached multi-user.target" root-initramfs . \
