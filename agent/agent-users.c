@@ -33,6 +33,7 @@
 
 #include "agent.h"
 #include "base64.h"
+#include "fileio.h"
 #include "hexutil.h"
 #include "json-util.h"
 #include "macro.h"
@@ -206,6 +207,7 @@ int agent_read_sealed_at(int dfd, const char *file, char **ret_text, size_t *ret
         _cleanup_(freep) char *text = NULL;
         struct stat st;
         size_t len = 0;
+        int r;
 
         fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
@@ -219,19 +221,11 @@ int agent_read_sealed_at(int dfd, const char *file, char **ret_text, size_t *ret
         text = malloc(SEALED_TEXT_MAX + 1);
         if (!text)
                 return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, text + len, SEALED_TEXT_MAX + 1 - len);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                len += (size_t) k;
-                if (len > SEALED_TEXT_MAX)
-                        return -EFBIG;
-        }
+        r = fileio_read_upto(fd, text, SEALED_TEXT_MAX + 1, &len);
+        if (r < 0)
+                return r;
+        if (len > SEALED_TEXT_MAX)
+                return -EFBIG;
         text[len] = '\0';
         *ret_text = TAKE_PTR(text);
         *ret_len = len;

@@ -17,6 +17,7 @@
 
 #include "base64.h"
 #include "cli.h"
+#include "fileio.h"
 #include "hexutil.h"
 #include "json-util.h"
 #include "sealed.h"
@@ -206,25 +207,6 @@ int cli_agent_call1(const struct cli *cli, const char *verb, const char *method,
 
 /* ---- input and output ---- */
 
-/* Read up to size bytes (until EOF or full); *ret_n bytes read. */
-static int read_upto(int fd, char *buf, size_t size, size_t *ret_n) {
-        size_t n = 0;
-
-        while (n < size) {
-                ssize_t k = read(fd, buf + n, size - n);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-        }
-        *ret_n = n;
-        return 0;
-}
-
 int cli_read_capped(int fd, size_t max, char **ret_data, size_t *ret_size) {
         _cleanup_secret_ char *buf = NULL;
         size_t n, alloc;
@@ -236,7 +218,7 @@ int cli_read_capped(int fd, size_t max, char **ret_data, size_t *ret_size) {
         if (!buf)
                 return -ENOMEM;
         /* One byte more than allowed tells "too large" from "exactly max". */
-        r = read_upto(fd, buf, max + 1, &n);
+        r = fileio_read_upto(fd, buf, max + 1, &n);
         if (r < 0)
                 return r;
         if (n > max)
@@ -410,7 +392,7 @@ static int password_from_file(const char *verb, const char *file, char *pw, size
                 cli_error(verb, "cannot open the password file %s: %s", file, strerror(-r));
                 return r;
         }
-        r = read_upto(fd, pw, size - 1, &n);
+        r = fileio_read_upto(fd, pw, size - 1, &n);
         if (r < 0)
                 return cli_error(verb, "cannot read the password file %s: %s", file, strerror(-r)), r;
         pw[n] = '\0';

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "crypttab.h"
+#include "fileio.h"
 #include "macro.h"
 
 #define BLANKS " \t\n\v\f\r"
@@ -286,24 +287,17 @@ int crypttab_read(const char *path, struct crypttab *ret) {
         _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         _cleanup_(freep) char *buf = NULL;
         size_t size = 0;
+        int r;
 
         if (fd < 0)
                 return -errno;
         buf = malloc(CRYPTTAB_SIZE_MAX + 1);
         if (!buf)
                 return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, buf + size, CRYPTTAB_SIZE_MAX + 1 - size);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                size += (size_t) k;
-                if (size > CRYPTTAB_SIZE_MAX)
-                        return -EFBIG;
-        }
+        r = fileio_read_upto(fd, buf, CRYPTTAB_SIZE_MAX + 1, &size);
+        if (r < 0)
+                return r;
+        if (size > CRYPTTAB_SIZE_MAX)
+                return -EFBIG;
         return crypttab_parse(buf, size, ret);
 }

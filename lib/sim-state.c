@@ -22,6 +22,7 @@
 
 #include <json-c/json.h>
 
+#include "fileio.h"
 #include "hexutil.h"
 #include "log.h"
 #include "secret.h"
@@ -531,6 +532,7 @@ static int read_capped(const char *path, char **ret_buf, size_t *ret_len, char *
         _cleanup_secret_ char *buf = NULL;
         struct stat st;
         size_t len = 0;
+        int r;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
@@ -546,16 +548,9 @@ static int read_capped(const char *path, char **ret_buf, size_t *ret_len, char *
         if (!buf)
                 return -ENOMEM;
         /* Read up to one byte past the cap: the file may have grown since fstat(). */
-        while (len <= SIM_STATE_FILE_MAX) {
-                ssize_t k = read(fd, buf + len, SIM_STATE_FILE_MAX + 1 - len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return errbuf_set(errbuf, errlen, -errno, "cannot read: %s", strerror(errno));
-                if (k == 0)
-                        break;
-                len += (size_t) k;
-        }
+        r = fileio_read_upto(fd, buf, SIM_STATE_FILE_MAX + 1, &len);
+        if (r < 0)
+                return errbuf_set(errbuf, errlen, r, "cannot read: %s", strerror(-r));
         if (len > SIM_STATE_FILE_MAX)
                 return errbuf_set(errbuf, errlen, -EFBIG, "larger than %u bytes: not a state file",
                             SIM_STATE_FILE_MAX);
