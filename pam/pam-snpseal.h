@@ -52,9 +52,10 @@ struct pam_snpseal_options {
         char names[PAM_SNPSEAL_NAMES_MAX][PAM_SNPSEAL_NAME_MAX + 1];
 };
 
-/* Parse argv (and PAM_SILENT of flags) into *ret. Unknown options are logged
- * at error level and ignored. Returns PAM_SUCCESS, or PAM_SERVICE_ERR (logged)
- * for a known option with a bad value. */
+/* Parse argv (and PAM_SILENT of flags) into *ret. Returns PAM_SUCCESS, or
+ * PAM_SERVICE_ERR (logged at error level with the offending word) for an
+ * unknown option, a flag given a value, an option missing its value or a bad
+ * value: a misspelt rule fails closed. */
 int pam_snpseal_parse_options(pam_handle_t *pamh, int flags, int argc, const char **argv,
                               struct pam_snpseal_options *ret);
 

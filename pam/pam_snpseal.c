@@ -175,9 +175,12 @@ int pam_snpseal_parse_options(pam_handle_t *pamh, int flags, int argc, const cha
                 const struct option_def *d = argv[i] ? option_find(argv[i], &value) : NULL;
 
                 if (!d) {
-                        pam_syslog(pamh, LOG_ERR, "unknown or malformed option \"%s\", ignored",
+                        /* Fail closed: a typo ("enfroce", "deny_debgu") must
+                         * not silently turn a rule off. */
+                        pam_syslog(pamh, LOG_ERR,
+                                   "unknown or malformed option \"%s\": refusing every call; see pam_snpseal(8)",
                                    argv[i] ? argv[i] : "(null)");
-                        continue;
+                        return PAM_SERVICE_ERR;
                 }
                 if (!d->parse) {
                         *(bool *) ((char *) &o + d->flag) = true;

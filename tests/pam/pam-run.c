@@ -32,6 +32,8 @@
  * --user-keys=USER lists USER's user keyring like keys:user, without PAM;
  * --revoke-user-keys=USER also revokes the "snpseal:*" keys in it ("revoked:
  * id=N desc=D"), for the tests' cleanup.
+ *   "syslog: TEXT"                                  a line a module logged
+ *                                                    with pam_syslog(3)
  * Prompts are answered with --password= or $PAM_RUN_PASSWORD; without one
  * the conversation fails (PAM_CONV_ERR). The process joins a new anonymous
  * session keyring first, so the tests never touch the caller's keyrings.
@@ -43,6 +45,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +62,27 @@
 #define KEYS_MAX 256
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose)
+
+/* pam_syslog(3) ends in glibc's __syslog_chk (libpam is built fortified);
+ * this executable's definition interposes it, so the tests read what the
+ * module logged on stdout instead of the system log. */
+void __syslog_chk(int priority, int flag, const char *fmt, ...) _printf_(3, 4);
+void __vsyslog_chk(int priority, int flag, const char *fmt, va_list ap) _printf_(3, 0);
+
+void __vsyslog_chk(_unused_ int priority, _unused_ int flag, const char *fmt, va_list ap) {
+        fputs("syslog: ", stdout);
+        vprintf(fmt, ap);
+        fputs("\n", stdout);
+        fflush(stdout);
+}
+
+void __syslog_chk(int priority, int flag, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        __vsyslog_chk(priority, flag, fmt, ap);
+        va_end(ap);
+}
 #define PAYLOAD_MAX 4096
 
 static const struct code_name {

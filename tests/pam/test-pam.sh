@@ -109,8 +109,18 @@ expect "auth: wrong password → PAM_AUTH_ERR" "authenticate=PAM_AUTH_ERR" bad a
 expect "auth: nothing enrolled under name= → PAM_IGNORE" "authenticate=PAM_IGNORE" none authenticate
 as_root expect "auth: root has nothing enrolled → PAM_IGNORE" "authenticate=PAM_IGNORE" good authenticate
 expect "auth: agent unreachable → PAM_AUTHINFO_UNAVAIL" "authenticate=PAM_AUTHINFO_UNAVAIL" down authenticate
+# Options fail closed (issue 11, finding 6): a typo must not turn a rule off.
 pam_stack unknown "$S frobnicate=1" "$PW"
-expect "auth: an unknown option is ignored (logged)" "authenticate=PAM_SUCCESS" unknown authenticate
+expect "auth: an unknown option → PAM_SERVICE_ERR" "authenticate=PAM_SERVICE_ERR" unknown authenticate
+out_has "auth: an unknown option is logged with the word" \
+        '^syslog: .*unknown or malformed option "frobnicate=1": refusing every call'
+pam_stack flagval "$S revoke=yes" "$PW"
+expect "auth: a flag given a value → PAM_SERVICE_ERR" "authenticate=PAM_SERVICE_ERR" flagval authenticate
+pam_stack novalue "$S timeout" "$PW"
+expect "auth: an option without its value → PAM_SERVICE_ERR" "authenticate=PAM_SERVICE_ERR" novalue authenticate
+pam_stack badval "$S timeout=soon" "$PW"
+expect "auth: a bad value → PAM_SERVICE_ERR" "authenticate=PAM_SERVICE_ERR" badval authenticate
+out_has "auth: a bad value is logged with the word" '^syslog: .*invalid value in option "timeout=soon"'
 pam_stack noauthtok "$S"
 expect_not "auth: no PAM_AUTHTOK and no try_first_pass → not PAM_SUCCESS" \
         "authenticate=PAM_SUCCESS" noauthtok authenticate
@@ -234,6 +244,18 @@ out_has "account: deny_debug: a message" '^conv: (error|info): .*[Dd]ebug'
 expect "account: PAM_SILENT: same code" "acct_mgmt=PAM_PERM_DENIED" acct_dbg acct_mgmt:silent
 check_eq "account: PAM_SILENT: no conversation messages" 0 "$(out_count '^conv:')"
 expect "account: deny_migrate alone allows a debug policy" "acct_mgmt=PAM_SUCCESS" acct_mig acct_mgmt
+# The attack of finding 6: "enfroce deny_debug" / "enforce deny_debgu" let
+# logins through on a debug-enabled VM.
+pam_stack acct_typo1 "$S enfroce deny_debug"
+expect "account: typo 'enfroce' on a debug VM → PAM_SERVICE_ERR" "acct_mgmt=PAM_SERVICE_ERR" acct_typo1 acct_mgmt
+out_has "account: typo 'enfroce' logged with the word" '^syslog: .*option "enfroce"'
+pam_stack acct_typo2 "$S enforce deny_debgu"
+expect "account: typo 'deny_debgu' on a debug VM → PAM_SERVICE_ERR" "acct_mgmt=PAM_SERVICE_ERR" \
+        acct_typo2 acct_mgmt
+out_has "account: typo 'deny_debgu' logged with the word" '^syslog: .*option "deny_debgu"'
+expect "every group refuses with a bad option" \
+        "authenticate=PAM_SERVICE_ERR setcred=PAM_SERVICE_ERR open_session=PAM_SERVICE_ERR close_session=PAM_SERVICE_ERR chauthtok=PAM_SERVICE_ERR" \
+        acct_typo2 authenticate setcred open_session close_session chauthtok
 check "simulator: policy with MIGRATE_MA (bit 18)" "$SNPSEAL_SIM" set "$PAM_STATE" policy=0x70000
 expect "account: deny_migrate, migration agent allowed → PAM_PERM_DENIED" "acct_mgmt=PAM_PERM_DENIED" \
         acct_mig acct_mgmt
