@@ -550,18 +550,32 @@ static int unseal_parse(const char *text, size_t len, struct sealed_object *ret,
         return 0;
 }
 
-static int unseal_ratelimited(struct agent *a, const struct agent_peer *peer, struct agent_reply *reply) {
+int agent_ratelimit_begin_reply(struct agent *a, uid_t uid, const struct sealed_object *o,
+                                uint8_t object[AGENT_RATELIMIT_OBJECT_LEN], struct agent_reply *reply) {
         unsigned retry = 0;
         int r;
 
-        if (agent_ratelimit_check(a->ratelimit, peer->uid, &retry) >= 0)
+        r = agent_ratelimit_object_id(o->purpose, o->salt, sizeof(o->salt), object);
+        if (r < 0)
+                return r;
+        r = agent_ratelimit_begin(a->ratelimit, uid, object, &retry);
+        if (r >= 0)
                 return 0;
-        r = agent_reply_error(reply, AGENT_ERROR_RATE_LIMITED,
-                              "too many wrong passwords for uid %u; try again in %u seconds",
-                              (unsigned) peer->uid, retry);
+        if (r == -EBUSY)
+                r = agent_reply_error(reply, AGENT_ERROR_RATE_LIMITED,
+                                      "too many wrong passwords for uid %u on \"%s\"; try again in %u seconds",
+                                      (unsigned) uid, o->purpose, retry);
+        else
+                r = agent_reply_error(reply, AGENT_ERROR_RATE_LIMITED,
+                                      "wrong passwords are pending for too many objects of uid %u; try "
+                                      "again in %u seconds", (unsigned) uid, retry);
         if (r >= 0)
                 r = reply_add(reply, "retry_after_sec", json_object_new_int64(retry));
         return fail(-EBUSY, r);
+}
+
+enum agent_ratelimit_outcome agent_ratelimit_outcome_of(int r) {
+        return r >= 0 ? AGENT_RATELIMIT_RIGHT : r == -EKEYREJECTED ? AGENT_RATELIMIT_WRONG : AGENT_RATELIMIT_NONE;
 }
 
 /* sealed_unseal() and its errors. */
@@ -573,8 +587,6 @@ static int unseal_open(struct agent *a, const struct agent_peer *peer, const str
         r = sealed_unseal(o, k_use, password, password_len, ret_data, ret_size);
         switch (r) {
         case 0:
-                if (o->has_password)
-                        agent_ratelimit_success(a->ratelimit, peer->uid);
                 return 0;
         case -EBADMSG:
                 return fail(r, agent_reply_invalid_parameter(reply, "sealed",
@@ -582,7 +594,6 @@ static int unseal_open(struct agent *a, const struct agent_peer *peer, const str
         case -ENOKEY:
                 return fail(r, agent_reply_error(reply, AGENT_ERROR_WRONG_PASSWORD, "a password is required"));
         case -EKEYREJECTED:
-                agent_ratelimit_failure(a->ratelimit, peer->uid);
                 return fail(r, agent_reply_error(reply, AGENT_ERROR_WRONG_PASSWORD, "wrong password"));
         case -ENOMEM:
                 return r;
@@ -596,8 +607,10 @@ int agent_op_unseal(struct agent *a, const struct agent_peer *peer, const char *
                     void **ret_data, size_t *ret_size, char log_purpose[PURPOSE_MAX + 1],
                     struct agent_reply *reply) {
         _cleanup_secret_ uint8_t *k_use = secret_alloc(KDF_KEY_LEN);
+        uint8_t object[AGENT_RATELIMIT_OBJECT_LEN];
         struct sealed_object o = {};
         struct snp_report rep;
+        bool limited = false;
         int r;
 
         *reply = (struct agent_reply) {};
@@ -616,11 +629,13 @@ int agent_op_unseal(struct agent *a, const struct agent_peer *peer, const char *
         if (r >= 0)
                 r = identity_check(o.identity, &o.binding, &rep, reply);
         if (r >= 0 && o.has_password)
-                r = unseal_ratelimited(a, peer, reply);
+                limited = (r = agent_ratelimit_begin_reply(a, peer->uid, &o, object, reply)) >= 0;
         if (r >= 0)
                 r = derive_use_key(a, &o.binding, o.salt, o.purpose, NULL, 0, k_use, reply);
         if (r >= 0)
                 r = unseal_open(a, peer, &o, k_use, password, password_len, ret_data, ret_size, reply);
+        if (limited)
+                agent_ratelimit_end(a->ratelimit, peer->uid, object, agent_ratelimit_outcome_of(r));
         sealed_object_done(&o);
         return r;
 }

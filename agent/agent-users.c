@@ -600,24 +600,12 @@ int agent_op_unseal_user_secret(struct agent *a, const struct agent_peer *peer,
 
 /* ---- RewrapUserSecret ---- */
 
-static int rewrap_ratelimited(struct agent *a, uid_t uid, struct agent_reply *reply) {
-        unsigned retry = 0;
-        int r;
-
-        if (agent_ratelimit_check(a->ratelimit, uid, &retry) >= 0)
-                return 0;
-        r = agent_reply_error(reply, AGENT_ERROR_RATE_LIMITED,
-                              "too many wrong passwords for uid %u; try again in %u seconds", (unsigned) uid, retry);
-        if (r >= 0)
-                r = json_add(reply->parameters, "retry_after_sec", json_object_new_int64(retry));
-        return fail(-EBUSY, r);
-}
-
 /* sealed_rewrap() as the target uid, with the rate limit when the old
  * password is checked. */
 static int rewrap_object(struct agent *a, const struct user_target *t, const struct sealed_object *o,
                          const struct agent_user_params *p, char **ret_text, struct agent_reply *reply) {
         _cleanup_secret_ uint8_t *k_use = secret_alloc(KDF_KEY_LEN);
+        uint8_t object[AGENT_RATELIMIT_OBJECT_LEN];
         bool checked = o->has_password && p->old_password;
         int r;
 
@@ -625,18 +613,17 @@ static int rewrap_object(struct agent *a, const struct user_target *t, const str
                 return -ENOMEM;
         r = agent_op_object_key(a, &t->as, o, k_use, reply);
         if (r >= 0 && checked)
-                r = rewrap_ratelimited(a, t->uid, reply);
+                r = agent_ratelimit_begin_reply(a, t->uid, o, object, reply);
         if (r < 0)
                 return r;
         r = sealed_rewrap(o, k_use, p->old_password, p->old_password_len, p->new_password, p->new_password_len,
                           ret_text);
+        if (checked)
+                agent_ratelimit_end(a->ratelimit, t->uid, object, agent_ratelimit_outcome_of(r));
         switch (r) {
         case 0:
-                if (checked)
-                        agent_ratelimit_success(a->ratelimit, t->uid);
                 return 0;
         case -EKEYREJECTED:
-                agent_ratelimit_failure(a->ratelimit, t->uid);
                 return fail(r, agent_reply_error(reply, AGENT_ERROR_WRONG_PASSWORD, "wrong password"));
         case -EBADMSG:
                 return fail(r, agent_reply_invalid_parameter(reply, "name", "%s/%u/%s does not authenticate: it "

@@ -91,14 +91,41 @@ int agent_read_sealed_at(int dfd, const char *file, char **ret_text, size_t *ret
  * otherwise). (agent-ops.c) */
 int agent_reply_backend_error(struct agent_reply *reply, const struct snp_error *err);
 
-/* Rate limiting of wrong passwords per uid (agent-ratelimit.c). */
+/* Rate limiting of wrong passwords per (uid, object) (agent-ratelimit.c). */
+#define AGENT_RATELIMIT_OBJECT_LEN 32
+enum agent_ratelimit_outcome {
+        AGENT_RATELIMIT_NONE,             /* no password was checked (another failure) */
+        AGENT_RATELIMIT_WRONG,
+        AGENT_RATELIMIT_RIGHT,            /* resets this object's count only */
+};
 int agent_ratelimit_new(unsigned attempts, unsigned window_sec, struct agent_ratelimit **ret);
 void agent_ratelimit_free(struct agent_ratelimit *rl);
-/* 0 if uid may try now; -EBUSY with *ret_retry_after_sec when limited. */
-int agent_ratelimit_check(struct agent_ratelimit *rl, uid_t uid, unsigned *ret_retry_after_sec);
-void agent_ratelimit_failure(struct agent_ratelimit *rl, uid_t uid);
-void agent_ratelimit_success(struct agent_ratelimit *rl, uid_t uid);
-/* Tests: replace CLOCK_MONOTONIC (microseconds) for this limiter; NULL
+/* The object's name for the limiter: SHA-256 over a label, the purpose and
+ * the VM-layer salt. */
+int agent_ratelimit_object_id(const char *purpose, const uint8_t *salt, size_t salt_len,
+                              uint8_t ret[AGENT_RATELIMIT_OBJECT_LEN]);
+/* Persist the counts in state_file (read now, rewritten on every change).
+ * A missing file is fine; -EBADMSG when lines were skipped, -errno. */
+int agent_ratelimit_load(struct agent_ratelimit *rl, const char *state_file);
+/* Its name in the user store (no secret name or uid can be this). */
+#define AGENT_RATELIMIT_STATE_FILE ".ratelimit"
+/* Before checking a password of object for uid: 0 (the attempt is counted
+ * as in flight until _end), or -EBUSY (limit reached for this object) /
+ * -EUSERS (too many objects of this uid, or the table, have live counts)
+ * with *ret_retry_after_sec (>= 1). */
+int agent_ratelimit_begin(struct agent_ratelimit *rl, uid_t uid, const uint8_t object[AGENT_RATELIMIT_OBJECT_LEN],
+                          unsigned *ret_retry_after_sec);
+/* After every successful _begin, exactly once. */
+void agent_ratelimit_end(struct agent_ratelimit *rl, uid_t uid, const uint8_t object[AGENT_RATELIMIT_OBJECT_LEN],
+                         enum agent_ratelimit_outcome outcome);
+/* agent_ratelimit_begin() for the sealed object o, with the RateLimited
+ * reply (naming the object, with retry_after_sec) when refused; *object is
+ * the id to pass to _end. (agent-ops.c) */
+int agent_ratelimit_begin_reply(struct agent *a, uid_t uid, const struct sealed_object *o,
+                                uint8_t object[AGENT_RATELIMIT_OBJECT_LEN], struct agent_reply *reply);
+/* The outcome of sealed_unseal()/sealed_rewrap()'s return value. */
+enum agent_ratelimit_outcome agent_ratelimit_outcome_of(int r);
+/* Tests: replace CLOCK_REALTIME (microseconds) for this limiter; NULL
  * restores the real clock. */
 void agent_ratelimit_set_clock(struct agent_ratelimit *rl, uint64_t (*now_usec)(void *userdata),
                                void *userdata);

@@ -106,6 +106,30 @@ static int open_backend(struct agent *a) {
         return 0;
 }
 
+/* Keep the wrong-password counts in the user store, the one directory the
+ * sandboxed agent may write (and only root may enter below); not persisted
+ * when the store does not exist (an initrd, --stdio). */
+static void ratelimit_persist(struct agent *a) {
+        const char *store = a->cfg.user_store ?: AGENT_DEFAULT_USER_STORE;
+        _cleanup_(freep) char *path = NULL;
+        struct stat st;
+        int r;
+
+        if (stat(store, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                log_debug("user store %s missing: wrong-password counts are not persisted", store);
+                return;
+        }
+        if (asprintf(&path, "%s/" AGENT_RATELIMIT_STATE_FILE, store) < 0) {
+                path = NULL;
+                log_warning("out of memory: wrong-password counts are not persisted");
+                return;
+        }
+        r = agent_ratelimit_load(a->ratelimit, path);
+        if (r < 0)
+                log_warning("rate-limit state %s: %s; continuing with what could be read", path,
+                            r == -EBADMSG ? "malformed lines skipped" : strerror(-r));
+}
+
 static int load_config(struct agent_config *cfg, int argc, char **argv) {
         char err[512] = "";
         int r;
@@ -144,6 +168,7 @@ int main(int argc, char **argv) {
                 log_error("cannot set up rate limiting: %s", strerror(-r));
                 goto out;
         }
+        ratelimit_persist(&a);
         log_info("snpseald %s starting: backend %s, VMPL %u", PACKAGE_VERSION, a.backend_name,
                  a.backend->own_vmpl);
         r = agent_server_run(&a);

@@ -66,9 +66,12 @@ int th_agent_setup(struct th_agent *t) {
         snprintf(t->cred_sock, sizeof(t->cred_sock), "%s/cred.sock", t->dir);
         snprintf(t->conf, sizeof(t->conf), "%s/snpseald.conf", t->dir);
         snprintf(t->credstore, sizeof(t->credstore), "%s/credstore", t->dir);
+        snprintf(t->users, sizeof(t->users), "%s/users", t->dir);
         snprintf(t->notify, sizeof(t->notify), "%s/notify", t->dir);
         snprintf(t->log, sizeof(t->log), "%s/agent.log", t->dir);
         if (mkdir(t->credstore, 0700) < 0)
+                return -errno;
+        if (mkdir(t->users, 0755) < 0 || chmod(t->users, 0755) < 0)
                 return -errno;
         r = sim_state_init(&t->sim);
         if (r < 0)
@@ -97,7 +100,7 @@ int th_agent_set_state(struct th_agent *t, const char *key, const char *value) {
 
 int th_agent_argv(struct th_agent *t, const char *const *extra, char ***ret) {
         static char opt_state[PATH_MAX + 32], opt_listen[PATH_MAX + 32], opt_cred[PATH_MAX + 32],
-                opt_conf[PATH_MAX + 32];
+                opt_conf[PATH_MAX + 32], opt_users[PATH_MAX + 32];
         const char *prog = getenv("SNPSEALD");
         size_t n = 0, i = 0;
         char **argv;
@@ -106,19 +109,21 @@ int th_agent_argv(struct th_agent *t, const char *const *extra, char ***ret) {
                 return -ENOENT;
         while (extra && extra[n])
                 n++;
-        argv = calloc(n + 7, sizeof(char *));
+        argv = calloc(n + 8, sizeof(char *));
         if (!argv)
                 return -ENOMEM;
         snprintf(opt_state, sizeof(opt_state), "--simulator-state=%s", t->state);
         snprintf(opt_listen, sizeof(opt_listen), "--listen=%s", t->sock);
         snprintf(opt_cred, sizeof(opt_cred), "--credentials-listen=%s", t->cred_sock);
         snprintf(opt_conf, sizeof(opt_conf), "--config=%s", t->conf);
+        snprintf(opt_users, sizeof(opt_users), "--user-store=%s", t->users);
         argv[i++] = (char *) prog;
         argv[i++] = (char *) "--backend=simulator";
         argv[i++] = opt_state;
         argv[i++] = opt_listen;
         argv[i++] = opt_cred;
         argv[i++] = opt_conf;
+        argv[i++] = opt_users;
         for (size_t k = 0; k < n; k++)
                 argv[i++] = (char *) extra[k];
         argv[i] = NULL;

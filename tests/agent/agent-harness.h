@@ -33,6 +33,7 @@ struct th_agent {
         char cred_sock[PATH_MAX];     /* credential socket */
         char conf[PATH_MAX];          /* config file (credstore = …) */
         char credstore[PATH_MAX];     /* credstore directory */
+        char users[PATH_MAX];         /* user secret store (--user-store) */
         char notify[PATH_MAX];        /* NOTIFY_SOCKET path */
         char log[PATH_MAX];           /* the daemon's stdout + stderr */
         struct sim_state sim;         /* the state as last saved */

@@ -500,7 +500,78 @@ static void test_rate_limited(void **state) {
         json_object_put(reply);
         /* even the right password waits */
         json_object_put(call_err(t, M_UNSEAL, unseal_params(sealed, "right"), E_RATE_LIMITED, NULL));
+        /* and the count survives a restart of the agent (issue 11, finding 3) */
+        restart_agent(t, extra);
+        json_object_put(call_err(t, M_UNSEAL, unseal_params(sealed, "right"), E_RATE_LIMITED,
+                                 "too many wrong passwords for uid 0 on \"user/0/x\"", NULL));
         free(sealed);
+}
+
+/* Issue 11, finding 3, as uid 65534: guesses on a password object with a
+ * success on a decoy object after every guess below the limit. One line per
+ * guess: "W" wrong password, "L" rate-limited, "O" opened. */
+struct decoy_args {
+        struct th_agent *t;
+};
+
+static int decoy_seal(struct th_agent *t, const char *password, char **ret) {
+        json_object *reply = NULL;
+        int r = th_call(t->sock, M_SEAL, th_json("{\"purpose\":\"user/65534/login\",\"data\":\"c2VjcmV0\","
+                                                 "\"password\":\"%s\"}", password), &reply);
+
+        if (r >= 0 && (th_error(reply) || !th_str(th_params(reply), "sealed")))
+                r = -EPROTO;
+        if (r >= 0 && !(*ret = strdup(th_str(th_params(reply), "sealed"))))
+                r = -ENOMEM;
+        json_object_put(reply);
+        return r;
+}
+
+static int decoy_run(void *arg, int wfd) {
+        struct decoy_args *a = arg;
+        char *target = NULL, *decoy = NULL, out[64] = "";
+        int r;
+
+        r = decoy_seal(a->t, "the-real-password", &target);
+        if (r >= 0)
+                r = decoy_seal(a->t, "decoy", &decoy);
+        for (int i = 0; r >= 0 && i < 30; i++) {
+                json_object *reply = NULL;
+                const char *guess = i == 29 ? "the-real-password" : "guess";
+
+                r = th_call(a->t->sock, M_UNSEAL, unseal_params(target, guess), &reply);
+                if (r >= 0)
+                        strcat(out, !th_error(reply) ? "O" :
+                               strcmp(th_error(reply), E_RATE_LIMITED) == 0 ? "L" :
+                               strcmp(th_error(reply), E_WRONG_PASSWORD) == 0 ? "W" : "?");
+                json_object_put(reply);
+                /* the decoy opens, which used to reset the uid's count */
+                if (r >= 0 && (i + 1) % 2 == 0)
+                        r = th_call(a->t->sock, M_UNSEAL, unseal_params(decoy, "decoy"), &reply);
+                if (r >= 0 && (i + 1) % 2 == 0 && th_error(reply))
+                        r = -EPROTO;
+                if ((i + 1) % 2 == 0)
+                        json_object_put(reply);
+        }
+        free(target);
+        free(decoy);
+        if (r < 0)
+                dprintf(wfd, "error: %s\n", strerror(-r));
+        else
+                dprintf(wfd, "%s\n", out);
+        return r;
+}
+
+static void test_rate_limit_decoy(void **state) {
+        static const char *const extra[] = { "--ratelimit-attempts=3", "--ratelimit-window=60", NULL };
+        struct th_agent *t = *state;
+        struct decoy_args a = { .t = t };
+        char out[256];
+
+        restart_agent(t, extra);
+        assert_int_equal(th_run_as_nobody(decoy_run, &a, out, sizeof(out)), 0);
+        /* three wrong passwords, then refused, the right one included */
+        assert_string_equal(out, "WWWLLLLLLLLLLLLLLLLLLLLLLLLLLL\n");
 }
 
 /* ---- GetReport ---- */
@@ -939,6 +1010,7 @@ int main(void) {
                 T(test_seal_unseal),
                 T(test_seal_errors),
                 T(test_rate_limited),
+                T(test_rate_limit_decoy),
                 T(test_get_report),
                 T(test_firmware_errors),
                 T(test_nonroot_authorization),

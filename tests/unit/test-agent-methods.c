@@ -780,6 +780,41 @@ static void test_rate_limit(void **state) {
         json_object_put(s);
 }
 
+/* Finding 3 of issue 11: a success on a decoy object must not reset the
+ * count of the object being guessed. */
+static void test_rate_limit_decoy(void **state) {
+        struct fixture *f = *state;
+        json_object *target = seal(f, USER, "user/1000/login", ",\"password\":\"secret\"");
+        json_object *decoy = seal(f, USER, "user/1000/login", ",\"password\":\"decoy\""), *r;
+        unsigned wrong = 0, limited = 0;
+
+        for (unsigned round = 0; round < 4; round++) {
+                for (unsigned i = 0; i < ATTEMPTS - 1; i++) {
+                        const char *e = NULL;
+
+                        r = call_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(target, "guess"), &e);
+                        if (e && strcmp(e, AGENT_ERROR_WRONG_PASSWORD) == 0)
+                                wrong++;
+                        else if (e && strcmp(e, AGENT_ERROR_RATE_LIMITED) == 0)
+                                limited++;
+                        else
+                                fail_msg("unexpected reply to a guess: %s", e ?: "success");
+                        json_object_put(r);
+                }
+                json_object_put(call_ok_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(decoy, "decoy")));
+        }
+        assert_int_equal(wrong, ATTEMPTS);
+        assert_int_equal(limited, 4 * (ATTEMPTS - 1) - ATTEMPTS);
+        r = call_err_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(target, "secret"),
+                         AGENT_ERROR_RATE_LIMITED, "too many wrong passwords for uid 1000 on \"user/1000/login\"");
+        json_object_put(r);
+        /* the target's own success (after the window) is what resets it */
+        f->now_usec += WINDOW_SEC * UINT64_C(1000000);
+        json_object_put(call_ok_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(target, "secret")));
+        json_object_put(target);
+        json_object_put(decoy);
+}
+
 /* ---- user secrets ---- */
 
 #define OTHER 1001
@@ -1169,46 +1204,113 @@ static void test_user_invalid_parameters(void **state) {
 
 /* ---- the rate limiter itself ---- */
 
+static void rl_fail(struct agent_ratelimit *rl, uid_t uid, const uint8_t *obj) {
+        assert_int_equal(agent_ratelimit_begin(rl, uid, obj, NULL), 0);
+        agent_ratelimit_end(rl, uid, obj, AGENT_RATELIMIT_WRONG);
+}
+
 static void test_ratelimit_unit(void **state) {
         struct fixture *f = *state;
-        struct agent_ratelimit *rl;
+        struct agent_ratelimit *rl, *rl2;
+        uint8_t a[AGENT_RATELIMIT_OBJECT_LEN], b[AGENT_RATELIMIT_OBJECT_LEN], x[AGENT_RATELIMIT_OBJECT_LEN];
+        uint8_t salt[32] = { 1 };
+        char path[256];
         unsigned retry = 0;
 
+        assert_int_equal(agent_ratelimit_object_id("user/5/a", salt, sizeof(salt), a), 0);
+        assert_int_equal(agent_ratelimit_object_id("user/5/b", salt, sizeof(salt), b), 0);
+        assert_memory_not_equal(a, b, sizeof(a));
+        salt[0] = 2;
+        assert_int_equal(agent_ratelimit_object_id("user/5/a", salt, sizeof(salt), x), 0);
+        assert_memory_not_equal(a, x, sizeof(a));
+
+        (void) snprintf(path, sizeof(path), "%s/ratelimit", f->dir);
         assert_int_equal(agent_ratelimit_new(2, 10, &rl), 0);
         agent_ratelimit_set_clock(rl, fake_clock, f);
-        assert_int_equal(agent_ratelimit_check(rl, 5, &retry), 0);
-        agent_ratelimit_failure(rl, 5);
-        assert_int_equal(agent_ratelimit_check(rl, 5, &retry), 0);
+        assert_int_equal(agent_ratelimit_load(rl, path), 0);   /* no file yet */
+        rl_fail(rl, 5, a);
         f->now_usec += 500000;
-        agent_ratelimit_failure(rl, 5);
-        assert_int_equal(agent_ratelimit_check(rl, 5, &retry), -EBUSY);
+        rl_fail(rl, 5, a);
+        assert_int_equal(agent_ratelimit_begin(rl, 5, a, &retry), -EBUSY);
         assert_int_equal(retry, 10);    /* 9.5 s rounded up */
-        /* success resets */
-        agent_ratelimit_success(rl, 5);
-        assert_int_equal(agent_ratelimit_check(rl, 5, &retry), 0);
+        /* another object of the same uid, and the same object for another uid, are separate */
+        assert_int_equal(agent_ratelimit_begin(rl, 5, b, &retry), 0);
+        /* a success on b (the decoy) leaves a's count alone */
+        agent_ratelimit_end(rl, 5, b, AGENT_RATELIMIT_RIGHT);
+        assert_int_equal(agent_ratelimit_begin(rl, 5, a, &retry), -EBUSY);
+        assert_int_equal(agent_ratelimit_begin(rl, 6, a, &retry), 0);
+        agent_ratelimit_end(rl, 6, a, AGENT_RATELIMIT_NONE);
 
-        /* a full table evicts the least recently used, never the newest */
-        agent_ratelimit_failure(rl, 7);
-        agent_ratelimit_failure(rl, 7);
-        for (uid_t u = 100; u < 100 + 64; u++) {
-                f->now_usec += 1000;
-                agent_ratelimit_failure(rl, u);
-                agent_ratelimit_failure(rl, u);
-                assert_int_equal(agent_ratelimit_check(rl, u, &retry), -EBUSY);
+        /* attempts in flight count: two concurrent guesses on a fresh object, then no third */
+        assert_int_equal(agent_ratelimit_begin(rl, 7, a, &retry), 0);
+        assert_int_equal(agent_ratelimit_begin(rl, 7, a, &retry), 0);
+        assert_int_equal(agent_ratelimit_begin(rl, 7, a, &retry), -EBUSY);
+        agent_ratelimit_end(rl, 7, a, AGENT_RATELIMIT_NONE);
+        agent_ratelimit_end(rl, 7, a, AGENT_RATELIMIT_NONE);
+        assert_int_equal(agent_ratelimit_begin(rl, 7, a, &retry), 0);
+        agent_ratelimit_end(rl, 7, a, AGENT_RATELIMIT_RIGHT);
+
+        /* the counts survive a restart (a new limiter on the same file) */
+        assert_int_equal(agent_ratelimit_new(2, 10, &rl2), 0);
+        agent_ratelimit_set_clock(rl2, fake_clock, f);
+        assert_int_equal(agent_ratelimit_load(rl2, path), 0);
+        assert_int_equal(agent_ratelimit_begin(rl2, 5, a, &retry), -EBUSY);
+        assert_int_equal(agent_ratelimit_begin(rl2, 5, b, &retry), 0);
+        agent_ratelimit_end(rl2, 5, b, AGENT_RATELIMIT_NONE);
+        agent_ratelimit_free(rl2);
+
+        /* only a's own success resets it */
+        f->now_usec += 10 * UINT64_C(1000000);
+        assert_int_equal(agent_ratelimit_begin(rl, 5, a, &retry), 0);   /* window passed */
+        agent_ratelimit_end(rl, 5, a, AGENT_RATELIMIT_WRONG);
+        assert_int_equal(agent_ratelimit_begin(rl, 5, a, &retry), 0);
+        agent_ratelimit_end(rl, 5, a, AGENT_RATELIMIT_RIGHT);
+        rl_fail(rl, 5, a);
+        assert_int_equal(agent_ratelimit_begin(rl, 5, a, &retry), 0);   /* one failure since the reset */
+        agent_ratelimit_end(rl, 5, a, AGENT_RATELIMIT_NONE);
+
+        /* a uid cannot push its counts out of the table: after 32 objects
+         * with live counts it may not try a 33rd, until the windows pass */
+        for (unsigned i = 0; i < 32; i++) {
+                salt[1] = (uint8_t) i;
+                assert_int_equal(agent_ratelimit_object_id("user/9/n", salt, sizeof(salt), x), 0);
+                rl_fail(rl, 9, x);
         }
-        assert_int_equal(agent_ratelimit_check(rl, 7, &retry), 0);
-        assert_int_equal(agent_ratelimit_check(rl, 163, &retry), -EBUSY);
-        /* all windows pass */
+        salt[1] = 200;
+        assert_int_equal(agent_ratelimit_object_id("user/9/n", salt, sizeof(salt), x), 0);
+        assert_int_equal(agent_ratelimit_begin(rl, 9, x, &retry), -EUSERS);
+        assert_int_equal(retry, 10);
+        assert_int_equal(agent_ratelimit_begin(rl, 10, x, &retry), 0);  /* other uids are not affected */
+        agent_ratelimit_end(rl, 10, x, AGENT_RATELIMIT_NONE);
         f->now_usec += 11 * UINT64_C(1000000);
-        assert_int_equal(agent_ratelimit_check(rl, 163, &retry), 0);
+        assert_int_equal(agent_ratelimit_begin(rl, 9, x, &retry), 0);
+        agent_ratelimit_end(rl, 9, x, AGENT_RATELIMIT_NONE);
+        agent_ratelimit_free(rl);
+
+        /* a malformed state file: good lines are kept, -EBADMSG */
+        {
+                FILE *fp = fopen(path, "w");
+                char hex[65];
+
+                assert_non_null(fp);
+                for (unsigned i = 0; i < 32; i++)
+                        (void) sprintf(hex + 2 * i, "%02x", a[i]);
+                fprintf(fp, "garbage\n5 %s 2 %llu\n", hex, (unsigned long long) f->now_usec);
+                assert_int_equal(fclose(fp), 0);
+        }
+        assert_int_equal(agent_ratelimit_new(2, 10, &rl), 0);
+        agent_ratelimit_set_clock(rl, fake_clock, f);
+        assert_int_equal(agent_ratelimit_load(rl, path), -EBADMSG);
+        assert_int_equal(agent_ratelimit_begin(rl, 5, a, &retry), -EBUSY);
         agent_ratelimit_free(rl);
 
         /* 0 attempts: off */
         assert_int_equal(agent_ratelimit_new(0, 10, &rl), 0);
-        agent_ratelimit_failure(rl, 5);
-        assert_int_equal(agent_ratelimit_check(rl, 5, &retry), 0);
+        rl_fail(rl, 5, a);
+        rl_fail(rl, 5, a);
+        assert_int_equal(agent_ratelimit_begin(rl, 5, a, &retry), 0);
         agent_ratelimit_free(rl);
-        assert_int_equal(agent_ratelimit_check(NULL, 5, &retry), 0);
+        assert_int_equal(agent_ratelimit_begin(NULL, 5, a, &retry), 0);
 }
 
 /* ---- GetReport ---- */
@@ -1317,6 +1419,7 @@ int main(void) {
                 T(test_password),
                 T(test_rate_limit),
                 T(test_ratelimit_unit),
+                T(test_rate_limit_decoy),
                 T(test_user_store_list_unseal_remove),
                 T(test_user_store_exists),
                 T(test_user_authorization),
