@@ -9,6 +9,14 @@
  * dropped when its idle timer (reset on any progress) expires. Messages are
  * processed from a deferred event source, one per loop iteration, so a client
  * pipelining many requests does not starve the others.
+ *
+ * Starvation: a non-root uid may hold at most agent_server_uid_limit()
+ * connections, and the last agent_server_root_reserve() slots are for uid 0
+ * only, so root (systemd-cryptsetup, the PAM posture gate, `snpseal status`)
+ * is served however many connections users open. A message must be complete
+ * within connection_timeout seconds of its first byte, so a trickle of bytes
+ * does not keep a connection alive. Refusals are logged at most once per
+ * REFUSE_LOG_INTERVAL, with the number of refusals not logged.
  */
 #include "config.h"
 
@@ -38,6 +46,7 @@
 
 #define USEC_PER_SEC UINT64_C(1000000)
 #define LOG_FIELD_MAX 160
+#define REFUSE_LOG_INTERVAL_USEC (10 * USEC_PER_SEC)
 
 enum listener_kind {
         LISTENER_VARLINK,
@@ -68,6 +77,7 @@ struct connection {
         size_t wlen, woff;
         bool eof, need_data;
         sd_event_source *in_source, *out_source, *process_source, *timer;
+        sd_event_source *msg_timer;        /* deadline of the message being received */
 };
 
 struct agent_server {
@@ -77,6 +87,8 @@ struct agent_server {
         struct connection *connections;
         unsigned n_connections;
         unsigned idle_exit_sec;    /* 0: no idle exit */
+        uint64_t refuse_logged;    /* CLOCK_MONOTONIC usec of the last refusal logged */
+        unsigned refuse_unlogged;  /* refusals since then not logged */
         sd_event_source *idle_timer;
         bool stdio;
         int stdio_flags[2];        /* fd 0/1 flags to restore */
@@ -192,6 +204,7 @@ static void connection_free(struct connection *c, bool dropped) {
         sd_event_source_disable_unref(c->out_source);
         sd_event_source_disable_unref(c->process_source);
         sd_event_source_disable_unref(c->timer);
+        sd_event_source_disable_unref(c->msg_timer);
         if (!srv->stdio && c->in_fd >= 0)
                 (void) close(c->in_fd);
         varlink_rbuf_done(&c->rbuf);
@@ -242,6 +255,24 @@ static int connection_update(struct connection *c) {
 static void connection_progress(struct connection *c) {
         if (c->timer && timer_arm(c->timer, c->server->agent->cfg.connection_timeout_sec) < 0)
                 log_warning("cannot reset a connection timer");
+}
+
+/* The absolute deadline of a message: armed at its first byte, never
+ * extended by further bytes, disarmed when the message is complete. */
+static void connection_message_deadline(struct connection *c) {
+        int enabled = SD_EVENT_OFF;
+
+        if (!c->msg_timer)
+                return;
+        if (c->rbuf.len == 0) {
+                if (sd_event_source_set_enabled(c->msg_timer, SD_EVENT_OFF) < 0)
+                        log_warning("cannot stop a message timer");
+                return;
+        }
+        if (sd_event_source_get_enabled(c->msg_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return;
+        if (timer_arm(c->msg_timer, c->server->agent->cfg.connection_timeout_sec) < 0)
+                log_warning("cannot arm a message timer");
 }
 
 /* Write what we can of the pending reply: 1 when all is written, 0 when the
@@ -326,6 +357,10 @@ static int connection_step(struct connection *c) {
                 return r;
         varlink_rbuf_consume(&c->rbuf, len + 1);
         c->need_data = false;   /* another message may be buffered */
+        /* the next message's deadline starts now, from its buffered bytes */
+        if (c->msg_timer)
+                (void) sd_event_source_set_enabled(c->msg_timer, SD_EVENT_OFF);
+        connection_message_deadline(c);
         return 0;
 }
 
@@ -390,6 +425,7 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
                 if (r >= 0) {
                         c->need_data = false;
                         connection_progress(c);
+                        connection_message_deadline(c);
                 }
         }
         (void) connection_continue(c);
@@ -400,6 +436,14 @@ static int on_connection_timer(sd_event_source *s, uint64_t usec, void *userdata
         struct connection *c = userdata;
 
         connection_drop(c, "%s for %u s", c->wbuf ? "not reading its reply" : "idle",
+                        c->server->agent->cfg.connection_timeout_sec);
+        return 0;
+}
+
+static int on_message_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct connection *c = userdata;
+
+        connection_drop(c, "message not complete %u s after its first byte",
                         c->server->agent->cfg.connection_timeout_sec);
         return 0;
 }
@@ -427,6 +471,12 @@ static int connection_sources(struct connection *c) {
                 if (r < 0)
                         return r;
                 r = timer_arm(c->timer, c->server->agent->cfg.connection_timeout_sec);
+                if (r < 0)
+                        return r;
+                r = sd_event_add_time(e, &c->msg_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_message_timer, c);
+                if (r < 0)
+                        return r;
+                r = sd_event_source_set_enabled(c->msg_timer, SD_EVENT_OFF);
                 if (r < 0)
                         return r;
         }
@@ -474,11 +524,73 @@ static int peer_of(int fd, struct agent_peer *ret) {
         return 0;
 }
 
+/* ---- admission ---- */
+
+unsigned agent_server_uid_limit(unsigned max_connections) {
+        return max_connections / 8 > 1 ? max_connections / 8 : 1;
+}
+
+unsigned agent_server_root_reserve(unsigned max_connections) {
+        unsigned r = max_connections / 8 > 1 ? max_connections / 8 : 1;
+
+        return r < max_connections ? r : 0;
+}
+
+static unsigned connections_of(const struct agent_server *srv, uid_t uid) {
+        unsigned n = 0;
+
+        for (const struct connection *c = srv->connections; c; c = c->next)
+                n += c->peer.uid == uid;
+        return n;
+}
+
+/* NULL to admit peer, else why not. */
+static const char *admission_refusal(const struct agent_server *srv, const struct agent_peer *peer,
+                                     char *buf, size_t size) {
+        unsigned max = srv->agent->cfg.max_connections;
+
+        if (srv->n_connections >= max)
+                (void) snprintf(buf, size, "%u connections open (max_connections)", srv->n_connections);
+        else if (peer->uid == 0)
+                return NULL;
+        else if (srv->n_connections >= max - agent_server_root_reserve(max))
+                (void) snprintf(buf, size, "the last %u of %u connections are reserved for root",
+                                agent_server_root_reserve(max), max);
+        else if (connections_of(srv, peer->uid) >= agent_server_uid_limit(max))
+                (void) snprintf(buf, size, "uid %u already has %u connections open (at most max_connections/8)",
+                                (unsigned) peer->uid, agent_server_uid_limit(max));
+        else
+                return NULL;
+        return buf;
+}
+
+/* One log line per REFUSE_LOG_INTERVAL_USEC at most, counting the others. */
+static void log_refusal(struct agent_server *srv, const struct agent_peer *peer, const char *why) {
+        uint64_t now = 0;
+
+        (void) sd_event_now(srv->event, CLOCK_MONOTONIC, &now);
+        if (srv->refuse_logged != 0 && now - srv->refuse_logged < REFUSE_LOG_INTERVAL_USEC) {
+                srv->refuse_unlogged++;
+                return;
+        }
+        if (srv->refuse_unlogged > 0)
+                log_warning("refusing connection from uid %u pid %d: %s (and %u refusals not logged "
+                            "in the last %u s)", (unsigned) peer->uid, (int) peer->pid, why,
+                            srv->refuse_unlogged, (unsigned) (REFUSE_LOG_INTERVAL_USEC / USEC_PER_SEC));
+        else
+                log_warning("refusing connection from uid %u pid %d: %s", (unsigned) peer->uid,
+                            (int) peer->pid, why);
+        srv->refuse_logged = now;
+        srv->refuse_unlogged = 0;
+}
+
 /* ---- listeners ---- */
 
 static int on_varlink_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct agent_server *srv = userdata;
         struct agent_peer peer;
+        const char *why;
+        char buf[128];
         int cfd;
 
         cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -492,9 +604,9 @@ static int on_varlink_accept(sd_event_source *s, int fd, uint32_t revents, void 
                 (void) close(cfd);
                 return 0;
         }
-        if (srv->n_connections >= srv->agent->cfg.max_connections) {
-                log_warning("refusing connection from uid %u pid %d: %u connections open (max_connections)",
-                            (unsigned) peer.uid, (int) peer.pid, srv->n_connections);
+        why = admission_refusal(srv, &peer, buf, sizeof(buf));
+        if (why) {
+                log_refusal(srv, &peer, why);
                 (void) close(cfd);
                 return 0;
         }

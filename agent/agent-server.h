@@ -25,6 +25,13 @@ bool agent_log_to_journal(void);
  * (logged). */
 int agent_server_run(struct agent *a);
 
+/* Connection admission for max_connections: a non-root uid may hold at most
+ * agent_server_uid_limit() connections (max/8, at least 1); the last
+ * agent_server_root_reserve() slots (max/8, at least 1, none when max is 1)
+ * admit only uid 0. */
+unsigned agent_server_uid_limit(unsigned max_connections);
+unsigned agent_server_root_reserve(unsigned max_connections);
+
 /* ---- the credential socket (agent-credentials.c) ---- */
 
 /* "cred/" + id must be a valid purpose. */

@@ -9,6 +9,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -461,6 +463,133 @@ static void test_silent_client(void **state) {
         assert_recovered(f);
 }
 
+/* ---- starvation by an unprivileged uid (issue 11, finding 2) ---- */
+
+static int count_log_lines(const struct th_agent *t, const char *s) {
+        char line[4096];
+        int n = 0;
+        FILE *fp = fopen(t->log, "re");
+
+        if (!fp)
+                return -1;
+        while (fgets(line, sizeof(line), fp))
+                n += strstr(line, s) != NULL;
+        fclose(fp);
+        return n;
+}
+
+/* A child under uid 65534 opens N connections and keeps them until the
+ * parent closes *ret_release; the number the agent admitted (not closed
+ * within 300 ms) arrives on the result pipe as "admitted=K\n". */
+static pid_t nobody_hog(struct fixture *f, int n, int *ret_release, char *res, size_t size) {
+        int rp[2], cp[2];
+        pid_t pid;
+        ssize_t k;
+
+        assert_int_equal(pipe2(rp, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(cp, O_CLOEXEC), 0);
+        fflush(stdout);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct th_conn c[64];
+                int admitted = 0;
+                char b;
+
+                close(rp[0]);
+                close(cp[1]);
+                if (setgroups(0, NULL) < 0 || setresgid(TH_NOBODY, TH_NOBODY, TH_NOBODY) < 0 ||
+                    setresuid(TH_NOBODY, TH_NOBODY, TH_NOBODY) < 0)
+                        _exit(125);
+                for (int i = 0; i < n && i < 64; i++)
+                        if (th_conn_open(f->t.sock, &c[i]) < 0)
+                                _exit(2);
+                for (int i = 0; i < n && i < 64; i++)
+                        admitted += th_conn_expect_closed(&c[i], 300, NULL) == -ETIMEDOUT;
+                dprintf(rp[1], "admitted=%d\n", admitted);
+                close(rp[1]);
+                if (read(cp[0], &b, 1) < 0)   /* until the parent lets go */
+                        _exit(3);
+                _exit(0);
+        }
+        close(rp[1]);
+        close(cp[0]);
+        k = read(rp[0], res, size - 1);
+        res[k > 0 ? k : 0] = '\0';
+        close(rp[0]);
+        *ret_release = cp[1];
+        return pid;
+}
+
+static void nobody_release(pid_t pid, int release) {
+        int status = 0;
+
+        close(release);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* One uid opens many connections: it gets max_connections/8 (at least 1),
+ * the rest are refused with one log line, and root is still served, twice
+ * at once (its reserved slot and the one the user could not take). */
+static void test_uid_cannot_starve_root(void **state) {
+        struct fixture *f = *state;
+        char res[64];
+        int release;
+        pid_t pid = nobody_hog(f, 12, &release, res, sizeof(res));
+        struct th_conn r1, r2;
+        json_object *reply = NULL;
+        long long start;
+
+        assert_string_equal(res, "admitted=1\n");
+        start = now_ms();
+        assert_int_equal(status_ok(&f->t), 0);
+        assert_true(now_ms() - start < 1000);
+        /* root holds the remaining slots, the reserved one included */
+        open_conn(f, &r1);
+        open_conn(f, &r2);
+        assert_int_equal(th_conn_call(&r1, M_STATUS, NULL, &reply), 0);
+        assert_null(th_error(reply));
+        json_object_put(reply);
+        assert_int_equal(th_conn_call(&r2, M_STATUS, NULL, &reply), 0);
+        assert_null(th_error(reply));
+        json_object_put(reply);
+        th_conn_close(&r1);
+        th_conn_close(&r2);
+        nobody_release(pid, release);
+        /* 11 refusals, one line (rate-limited), naming the uid and the reason */
+        assert_true(th_agent_log_contains(&f->t, "refusing connection from uid 65534"));
+        assert_true(th_agent_log_contains(&f->t, "already has 1 connections open"));
+        assert_int_equal(count_log_lines(&f->t, "refusing connection from uid"), 1);
+        assert_recovered(f);
+}
+
+/* A byte every 300 ms keeps resetting the idle timer; the message deadline
+ * (connection_timeout from the first byte) still ends the connection. */
+static void test_trickle(void **state) {
+        struct fixture *f = *state;
+        static const char msg[] = "{\"method\":\"io.snpseal.Agent.GetStatus\",\"parameters\":{}}";
+        struct th_conn c;
+        long long start, dropped = -1;
+
+        open_conn(f, &c);
+        start = now_ms();
+        for (size_t i = 0; i < sizeof(msg) - 1 && now_ms() - start < (TIMEOUT_SEC + 3) * 1000; i++) {
+                if (send(c.fd, msg + i, 1, MSG_NOSIGNAL) < 0) {
+                        dropped = now_ms() - start;
+                        break;
+                }
+                sleep_ms(300);
+        }
+        if (dropped < 0 && th_conn_expect_closed(&c, 2000, NULL) == 0)
+                dropped = now_ms() - start;
+        th_conn_close(&c);
+        print_message("# trickling client dropped after %lld ms\n", dropped);
+        assert_true(dropped >= TIMEOUT_SEC * 1000 - 200 && dropped <= (TIMEOUT_SEC + 2) * 1000);
+        assert_true(th_agent_log_contains(&f->t, "message not complete 2 s after its first byte"));
+        assert_recovered(f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -473,6 +602,8 @@ int main(void) {
                 T(test_connection_flood),
                 T(test_never_reads),
                 T(test_silent_client),
+                T(test_uid_cannot_starve_root),
+                T(test_trickle),
 #undef T
         };
 
