@@ -379,7 +379,7 @@ static int method_get_report(struct call *c) {
         r = parse_get_report(c, &p);
         if (r < 0)
                 return r;
-        return agent_op_get_report(c->a, &p, c->reply);
+        return agent_op_get_report(c->a, c->peer, &p, c->reply);
 }
 
 /* ---- user secrets ---- */

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <openssl/evp.h>
+
 #include "agent.h"
 #include "base64.h"
 #include "binding.h"
@@ -394,12 +396,39 @@ int agent_op_get_status(struct agent *a, struct agent_reply *reply) {
 
 /* ---- GetReport ---- */
 
-int agent_op_get_report(struct agent *a, const struct agent_report_params *p, struct agent_reply *reply) {
-        char b64[((SNP_REPORT_SIZE + 2) / 3) * 4 + 1];
-        struct snp_report rep;
-        int r;
+int agent_report_data_for_uid(uid_t uid, const uint8_t data[SNP_REPORT_DATA_LEN],
+                              uint8_t ret[SNP_REPORT_DATA_LEN]) {
+        static const char label[] = AGENT_REPORT_UID_LABEL;
+        const uint8_t be[4] = { (uint8_t) (uid >> 24), (uint8_t) (uid >> 16), (uint8_t) (uid >> 8), (uint8_t) uid };
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned n = 0;
+        int r = 0;
 
-        r = get_report(a, p->report_data, p->vmpl, &rep, reply);
+        if (!ctx)
+                return -ENOMEM;
+        if (EVP_DigestInit_ex(ctx, EVP_sha512(), NULL) != 1 || EVP_DigestUpdate(ctx, label, sizeof(label)) != 1 ||
+            EVP_DigestUpdate(ctx, be, sizeof(be)) != 1 || EVP_DigestUpdate(ctx, data, SNP_REPORT_DATA_LEN) != 1 ||
+            EVP_DigestFinal_ex(ctx, ret, &n) != 1 || n != SNP_REPORT_DATA_LEN)
+                r = -EIO;
+        EVP_MD_CTX_free(ctx);
+        return r;
+}
+
+/* For a caller other than root, the report speaks for the caller, not the
+ * workload: REPORT_DATA binds its uid (agent_report_data_for_uid). */
+int agent_op_get_report(struct agent *a, const struct agent_peer *peer, const struct agent_report_params *p,
+                        struct agent_reply *reply) {
+        char b64[((SNP_REPORT_SIZE + 2) / 3) * 4 + 1], hex[2 * SNP_REPORT_DATA_LEN + 1];
+        uint8_t data[SNP_REPORT_DATA_LEN];
+        bool bound = peer->uid != 0;
+        struct snp_report rep;
+        int r = 0;
+
+        memcpy(data, p->report_data, sizeof(data));
+        if (bound)
+                r = agent_report_data_for_uid(peer->uid, p->report_data, data);
+        if (r >= 0)
+                r = get_report(a, data, p->vmpl, &rep, reply);
         if (r < 0)
                 return op_finish(reply, r);
         r = base64_encode(&rep, sizeof(rep), b64, sizeof(b64));
@@ -409,6 +438,12 @@ int agent_op_get_report(struct agent *a, const struct agent_report_params *p, st
                 r = reply_add(reply, "report", json_object_new_string(b64));
         if (r >= 0)
                 r = reply_add(reply, "decoded", snp_report_to_json(&rep));
+        if (r >= 0 && bound) {
+                hex_encode(p->report_data, SNP_REPORT_DATA_LEN, hex);
+                r = reply_add(reply, "bound_uid", json_object_new_int64(peer->uid));
+                if (r >= 0)
+                        r = reply_add(reply, "caller_report_data", json_object_new_string(hex));
+        }
         return op_finish(reply, r);
 }
 

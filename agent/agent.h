@@ -173,7 +173,15 @@ int agent_op_derive_key(struct agent *a, const struct agent_peer *peer,
                         const struct agent_derive_params *p, struct agent_reply *reply);
 int agent_op_seal(struct agent *a, const struct agent_peer *peer,
                   const struct agent_seal_params *p, struct agent_reply *reply);
-int agent_op_get_report(struct agent *a, const struct agent_report_params *p, struct agent_reply *reply);
+/* GetReport; for a caller other than uid 0 REPORT_DATA is
+ * agent_report_data_for_uid(uid, report_data). */
+int agent_op_get_report(struct agent *a, const struct agent_peer *peer, const struct agent_report_params *p,
+                        struct agent_reply *reply);
+/* SHA-512(AGENT_REPORT_UID_LABEL with its NUL || uid as 4 bytes big-endian
+ * || the caller's 64 bytes). */
+#define AGENT_REPORT_UID_LABEL "snpseal/v1/report-of-uid"
+int agent_report_data_for_uid(uid_t uid, const uint8_t data[SNP_REPORT_DATA_LEN],
+                              uint8_t ret[SNP_REPORT_DATA_LEN]);
 /* agent_unseal_text() that also reports the sealed object's purpose (once
  * parsed; "" before) into log_purpose for the call log. */
 int agent_op_unseal(struct agent *a, const struct agent_peer *peer, const char *text, size_t len,

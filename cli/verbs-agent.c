@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -234,9 +235,17 @@ static int report_write_raw(const char *verb, const char *path, const struct snp
         return r;
 }
 
-/* Ask for a report and validate what came back. */
+/* What the agent says about a report it bound to a caller other than root. */
+struct report_binding {
+        bool bound;
+        uint64_t uid;
+        char caller_data[2 * SNP_REPORT_DATA_LEN + 1];
+};
+
+/* Ask for a report and validate what came back; ret_binding may be NULL. */
 static int report_get(const struct cli *cli, struct varlink_client *c, const char *verb,
-                      const char *report_data, const uint32_t *vmpl, struct snp_report *ret) {
+                      const char *report_data, const uint32_t *vmpl, struct snp_report *ret,
+                      struct report_binding *ret_binding) {
         _cleanup_(json_object_put_wipep) json_object *params = json_object_new_object(), *reply = NULL;
         uint8_t raw[SNP_REPORT_SIZE + 3];
         struct snp_error err = {};
@@ -257,7 +266,30 @@ static int report_get(const struct cli *cli, struct varlink_client *c, const cha
         r = snp_report_validate(raw, n, ret, &err);
         if (r < 0)
                 return cli_error(verb, "the agent returned an invalid report: %s", err.message), r;
+        if (ret_binding) {
+                const char *cd = cli_json_str(reply, "caller_report_data");
+
+                *ret_binding = (struct report_binding) {};
+                if (cli_json_u64(reply, "bound_uid", &ret_binding->uid) >= 0 && cd &&
+                    strlen(cd) == 2 * SNP_REPORT_DATA_LEN) {
+                        ret_binding->bound = true;
+                        memcpy(ret_binding->caller_data, cd, sizeof(ret_binding->caller_data));
+                }
+        }
         return 0;
+}
+
+/* A report bound to a user: say so, with what went into REPORT_DATA. */
+static int report_binding_print(const struct report_binding *b, json_object *decoded) {
+        if (!b->bound)
+                return 0;
+        if (decoded)
+                return json_object_object_add(decoded, "bound_uid", json_object_new_int64((int64_t) b->uid)) < 0 ||
+                       json_object_object_add(decoded, "caller_report_data",
+                                              json_object_new_string(b->caller_data)) < 0 ? -ENOMEM : 0;
+        fprintf(stderr, "snpseal report: not root: the agent bound uid %" PRIu64 " into REPORT_DATA "
+                "(SHA-512 over a label, the uid and the report data given; see snpseal(1))\n", b->uid);
+        return printf("bound_uid: %" PRIu64 "\ncaller_report_data: %s\n", b->uid, b->caller_data) < 0 ? -EIO : 0;
 }
 
 static int run_report(struct cli *cli, const struct cli_verb *verb, int argc, char **argv) {
@@ -270,6 +302,7 @@ static int run_report(struct cli *cli, const struct cli_verb *verb, int argc, ch
         };
         _cleanup_(json_object_putp) json_object *decoded = NULL;
         struct varlink_client *client = NULL;
+        struct report_binding binding = {};
         struct report_args a = {};
         struct snp_report rep;
         int c, r;
@@ -287,17 +320,17 @@ static int run_report(struct cli *cli, const struct cli_verb *verb, int argc, ch
                 return r;
         if (cli_agent_connect(cli, &client) < 0)
                 return EXIT_FAILURE;
-        r = report_get(cli, client, verb->name, a.report_data, a.vmpl_set ? &a.vmpl : NULL, &rep);
+        r = report_get(cli, client, verb->name, a.report_data, a.vmpl_set ? &a.vmpl : NULL, &rep, &binding);
         varlink_client_free(client);
         if (r < 0)
                 return EXIT_FAILURE;
         if (a.raw && report_write_raw(verb->name, a.raw, &rep) < 0)
                 return EXIT_FAILURE;
         if (!cli->json)
-                return snp_report_format(&rep, stdout) < 0 ? cli_error(verb->name, "cannot write the output")
-                                                            : EXIT_SUCCESS;
+                return snp_report_format(&rep, stdout) < 0 || report_binding_print(&binding, NULL) < 0 ?
+                       cli_error(verb->name, "cannot write the output") : EXIT_SUCCESS;
         decoded = snp_report_to_json(&rep);
-        if (!decoded || cli_json_print(decoded) < 0)
+        if (!decoded || report_binding_print(&binding, decoded) < 0 || cli_json_print(decoded) < 0)
                 return cli_error(verb->name, "cannot write the output");
         return EXIT_SUCCESS;
 }
@@ -380,7 +413,7 @@ int cli_binding_resolve(const struct cli *cli, struct varlink_client *c, const c
         }
         r = agent_vmpl(cli, c, verb, &vmpl);
         if (r >= 0)
-                r = report_get(cli, c, verb, NULL, NULL, &rep);
+                r = report_get(cli, c, verb, NULL, NULL, &rep, NULL);
         if (r < 0)
                 return r;
         r = snp_binding_resolve(&b->spec, &rep, vmpl, &binding, err, sizeof(err));

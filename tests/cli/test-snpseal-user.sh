@@ -240,6 +240,20 @@ else
                 unseals_to "$WORK/secret" --name=mine --user=65534 --password-file="$WORK/pw-new"
         check "nobody: remove its own" as_nobody "$NOBODY_SNPSEAL" user remove --name=mine
         check_output "nobody: nothing left" '^No user secrets for uid 65534\.$' as_nobody "$NOBODY_SNPSEAL" user list
+
+        # Issue 11, finding 5: a user's report never carries data of the
+        # user's choosing: REPORT_DATA = SHA-512(label NUL || uid BE32 || data).
+        as_nobody "$NOBODY_SNPSEAL" report --report-data=00112233 >"$WORK/report.nobody" 2>"$WORK/report.nobody.err"
+        check_eq "nobody: report: exit 0" 0 "$?"
+        want=$({ printf 'snpseal/v1/report-of-uid\000\000\000\377\376\000\021\042\063'; head -c 60 /dev/zero; } |
+                openssl dgst -sha512 -r | cut -d' ' -f1)
+        check_eq "nobody: report_data is SHA-512 over the label, uid 65534 and the data" "$want" \
+                "$(sed -n 's/^report_data: *//p' "$WORK/report.nobody")"
+        check_output "nobody: report names the bound uid" '^bound_uid: 65534$' cat "$WORK/report.nobody"
+        check_output "nobody: report says why on stderr" 'not root: the agent bound uid 65534 into REPORT_DATA' \
+                cat "$WORK/report.nobody.err"
+        check_output "root: report_data as given" '^report_data: *00112233(00)+$' \
+                "$SNPSEAL" report --report-data=00112233
 fi
 
 # The agent's log carries no secret.

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "agent.h"
 #include "base64.h"
@@ -1322,7 +1323,8 @@ static void test_get_report(void **state) {
         uint8_t raw[SNP_REPORT_SIZE + 3];
         size_t n;
 
-        r = call_ok(f, USER, "io.snpseal.Agent.GetReport", "{\"report_data\":\"ABcd\",\"vmpl\":2}");
+        r = call_ok(f, ROOT, "io.snpseal.Agent.GetReport", "{\"report_data\":\"ABcd\",\"vmpl\":2}");
+        assert_false(json_object_object_get_ex(r, "bound_uid", NULL));
         b64 = get_str(r, "report");
         assert_int_equal(base64_decode(b64, strlen(b64), raw, sizeof(raw), &n), 0);
         assert_int_equal(n, SNP_REPORT_SIZE);
@@ -1340,6 +1342,48 @@ static void test_get_report(void **state) {
         r = call_ok(f, USER, "io.snpseal.Agent.GetReport", "{}");
         dec = get_obj(r, "decoded");
         assert_int_equal(get_int(dec, "vmpl"), 0);
+        json_object_put(r);
+}
+
+/* Issue 11, finding 5: a user's report carries SHA-512(label || uid ||
+ * data), never the data of the user's choosing. */
+static void test_get_report_user_bound(void **state) {
+        static const char label[] = "snpseal/v1/report-of-uid";
+        static const uint8_t uid_be[4] = { 0, 0, USER >> 8, USER & 0xff };
+        struct fixture *f = *state;
+        uint8_t data[SNP_REPORT_DATA_LEN] = { 0xab, 0xcd }, want[SNP_REPORT_DATA_LEN];
+        uint8_t raw[SNP_REPORT_SIZE + 3];
+        char want_hex[2 * SNP_REPORT_DATA_LEN + 1], data_hex[2 * SNP_REPORT_DATA_LEN + 1];
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned n = 0;
+        size_t len;
+        const char *b64;
+        json_object *r;
+
+        assert_non_null(ctx);
+        assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha512(), NULL), 1);
+        assert_int_equal(EVP_DigestUpdate(ctx, label, sizeof(label)), 1);
+        assert_int_equal(EVP_DigestUpdate(ctx, uid_be, sizeof(uid_be)), 1);
+        assert_int_equal(EVP_DigestUpdate(ctx, data, sizeof(data)), 1);
+        assert_int_equal(EVP_DigestFinal_ex(ctx, want, &n), 1);
+        EVP_MD_CTX_free(ctx);
+        assert_int_equal(n, sizeof(want));
+        hex_encode(want, sizeof(want), want_hex);
+        hex_encode(data, sizeof(data), data_hex);
+
+        r = call_ok(f, USER, "io.snpseal.Agent.GetReport", "{\"report_data\":\"ABcd\"}");
+        b64 = get_str(r, "report");
+        assert_int_equal(base64_decode(b64, strlen(b64), raw, sizeof(raw), &len), 0);
+        assert_int_equal(len, SNP_REPORT_SIZE);
+        assert_memory_equal(raw + offsetof(struct snp_report, report_data), want, sizeof(want));
+        assert_string_equal(get_str(get_obj(r, "decoded"), "report_data"), want_hex);
+        assert_int_equal(get_int(r, "bound_uid"), USER);
+        assert_string_equal(get_str(r, "caller_report_data"), data_hex);
+        json_object_put(r);
+        /* another uid, another REPORT_DATA */
+        r = call_ok(f, OTHER, "io.snpseal.Agent.GetReport", "{\"report_data\":\"ABcd\"}");
+        assert_string_not_equal(get_str(get_obj(r, "decoded"), "report_data"), want_hex);
+        assert_int_equal(get_int(r, "bound_uid"), OTHER);
         json_object_put(r);
 }
 
@@ -1428,6 +1472,7 @@ int main(void) {
                 T(test_user_hostile_files),
                 T(test_user_invalid_parameters),
                 T(test_get_report),
+                T(test_get_report_user_bound),
                 T(test_vmpl_below_own),
                 T(test_firmware_error_then_device_unavailable),
                 T(test_device_unavailable),
