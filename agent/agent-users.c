@@ -15,6 +15,14 @@
  * is fsync()ed. An object whose purpose does not match its path is refused,
  * so a file copied into another user's directory opens for nobody.
  *
+ * Limits (a user must not fill the file system holding the store: the
+ * agent writes as root, so neither quotas nor the root reserve apply): a
+ * uid other than 0 keeps at most USER_SECRETS_MAX secrets and
+ * USER_BYTES_MAX bytes of files, and no StoreUserSecret writes when the
+ * store's file system would be left with less than USER_FREE_MIN_PERCENT of
+ * its blocks or inodes (at most USER_FREE_MIN_BYTES) available to
+ * unprivileged users. Refusals are StoreFull.
+ *
  * Authorization: the uid parameter defaults to the peer's; a peer other than
  * root may only name its own uid. Operations on the objects then run as the
  * target uid, so wrong passwords count against the user the secret belongs
@@ -24,11 +32,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -45,6 +56,11 @@
 #define USER_STORE_MODE 0755
 #define USER_DIR_MODE 0700
 #define USER_FILE_MODE 0600
+#define USER_SECRETS_MAX 64u
+#define USER_BYTES_MAX (1024u * 1024u)
+#define USER_FREE_MIN_PERCENT 5u
+#define USER_FREE_MIN_BYTES (256ull * 1024u * 1024u)
+#define USER_FREE_MIN_INODES 10000ull
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
@@ -160,6 +176,10 @@ static int dir_open(int parent, const char *path, bool create, mode_t mode, mode
         if (created && st.st_uid == geteuid() && fchmod(fd, mode) < 0)
                 return -errno;
         if (created && fstat(fd, &st) < 0)
+                return -errno;
+        /* a uid's new directory: its entry in the store must reach the disk
+         * before the files written into it */
+        if (created && parent != AT_FDCWD && fsync(parent) < 0)
                 return -errno;
         if (st.st_uid != geteuid() || (st.st_mode & 07777 & ~max_mode) != 0)
                 return -EPERM;
@@ -373,6 +393,101 @@ static int store_check_existing(const struct user_target *t, bool replace, struc
         return 0;
 }
 
+/* What the target's directory holds: *.sealed files, bytes of all regular
+ * files (temporary ones too), and the size of the file to be replaced. */
+struct dir_usage {
+        unsigned secrets;
+        uint64_t bytes;
+        uint64_t replaced;
+};
+
+static int dir_usage(const struct user_target *t, struct dir_usage *ret) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dir_usage u = {};
+        struct dirent *de;
+        int fd;
+
+        fd = openat(t->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                (void) close(fd);
+                return -errno;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                size_t len = strlen(de->d_name);
+                struct stat st;
+
+                if (fstatat(t->dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                u.bytes += (uint64_t) st.st_size;
+                if (len > strlen(USER_SUFFIX) && strcmp(de->d_name + len - strlen(USER_SUFFIX), USER_SUFFIX) == 0 &&
+                    de->d_name[0] != '.')
+                        u.secrets++;
+                if (strcmp(de->d_name, t->file) == 0)
+                        u.replaced = (uint64_t) st.st_size;
+        }
+        if (errno != 0)
+                return -errno;
+        *ret = u;
+        return 0;
+}
+
+static int reply_store_full(const struct user_target *t, struct agent_reply *reply, const char *fmt, ...)
+        _printf_(3, 4);
+static int reply_store_full(const struct user_target *t, struct agent_reply *reply, const char *fmt, ...) {
+        char message[512];
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(message, sizeof(message), fmt, ap);
+        va_end(ap);
+        r = agent_reply_error(reply, AGENT_ERROR_STORE_FULL, "%s", message);
+        if (r >= 0)
+                r = json_add(reply->parameters, "uid", json_object_new_int64(t->uid));
+        return fail(-EDQUOT, r);
+}
+
+/* The per-uid limits (not for uid 0's own store) and the free-space floor
+ * for writing size bytes as t->file. */
+static int store_check_limits(const struct user_target *t, size_t size, struct agent_reply *reply) {
+        struct dir_usage u = {};
+        struct statvfs sv;
+        uint64_t avail, floor_bytes, floor_inodes;
+        int r;
+
+        r = dir_usage(t, &u);
+        if (r < 0)
+                return fail(r, agent_reply_error(reply, AGENT_ERROR_INVALID_PARAMETER, "cannot list %s/%u: %s",
+                                                 t->store, (unsigned) t->uid, strerror(-r)));
+        if (t->uid != 0 && u.replaced == 0 && u.secrets >= USER_SECRETS_MAX)
+                return reply_store_full(t, reply, "uid %u has %u user secrets, the most the agent keeps per user; "
+                                        "remove one first (snpseal user remove)", (unsigned) t->uid, u.secrets);
+        if (t->uid != 0 && u.bytes - u.replaced + size > USER_BYTES_MAX)
+                return reply_store_full(t, reply, "the user secrets of uid %u would take %" PRIu64 " bytes, more "
+                                        "than the %u bytes the agent keeps per user; remove some first (snpseal "
+                                        "user remove)", (unsigned) t->uid, u.bytes - u.replaced + size,
+                                        USER_BYTES_MAX);
+        if (fstatvfs(t->dir_fd, &sv) < 0)
+                return fail(-errno, agent_reply_error(reply, AGENT_ERROR_INVALID_PARAMETER, "cannot check the free "
+                                                      "space of %s: %s", t->store, strerror(errno)));
+        avail = (uint64_t) sv.f_bavail * sv.f_frsize;
+        floor_bytes = (uint64_t) sv.f_blocks * sv.f_frsize / 100u * USER_FREE_MIN_PERCENT;
+        if (floor_bytes > USER_FREE_MIN_BYTES)
+                floor_bytes = USER_FREE_MIN_BYTES;
+        floor_inodes = (uint64_t) sv.f_files / 100u * USER_FREE_MIN_PERCENT;
+        if (floor_inodes > USER_FREE_MIN_INODES)
+                floor_inodes = USER_FREE_MIN_INODES;
+        if (avail < floor_bytes + size || (sv.f_files > 0 && (uint64_t) sv.f_favail < floor_inodes + 1))
+                return reply_store_full(t, reply, "the file system holding %s is nearly full (%" PRIu64 " bytes "
+                                        "and %" PRIu64 " inodes available, the agent keeps %" PRIu64 " bytes and "
+                                        "%" PRIu64 " inodes free); free some space first", t->store, avail,
+                                        (uint64_t) sv.f_favail, floor_bytes, floor_inodes);
+        return 0;
+}
+
 /* Seal with the default binding as the target uid; the sealed text into
  * *ret_text (not secret). */
 static int store_seal(struct agent *a, const struct user_target *t, const struct agent_user_params *p,
@@ -411,6 +526,8 @@ int agent_op_store_user_secret(struct agent *a, const struct agent_peer *peer,
                 r = store_check_existing(&t, p->replace, reply);
         if (r >= 0)
                 r = store_seal(a, &t, p, &text, reply);
+        if (r >= 0)
+                r = store_check_limits(&t, strlen(text), reply);
         if (r >= 0 && (r = file_write(t.dir_fd, t.file, text, p->replace)) < 0 && r != -ENOMEM)
                 r = fail(r, r == -EEXIST ?
                          agent_reply_invalid_parameter(reply, "name", "user secret \"%s\" of uid %u exists; set "

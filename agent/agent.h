@@ -54,6 +54,7 @@ struct agent_reply {
 #define AGENT_ERROR_FIRMWARE_ERROR     "io.snpseal.Agent.FirmwareError"
 #define AGENT_ERROR_DEVICE_UNAVAILABLE "io.snpseal.Agent.DeviceUnavailable"
 #define AGENT_ERROR_NO_SUCH_SECRET     "io.snpseal.Agent.NoSuchSecret"
+#define AGENT_ERROR_STORE_FULL         "io.snpseal.Agent.StoreFull"
 
 /* Set reply to error with {"message": formatted} (and return 0: the call was
  * handled). Further fields may be added to reply->parameters afterwards. */

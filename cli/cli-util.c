@@ -119,6 +119,7 @@ static const struct {
         { "io.snpseal.Agent.WrongPassword",      "wrong password" },
         { "io.snpseal.Agent.RateLimited",        "too many wrong passwords" },
         { "io.snpseal.Agent.NoSuchSecret",       "no such secret" },
+        { "io.snpseal.Agent.StoreFull",          "user secret store full" },
         { "io.snpseal.Agent.FirmwareError",      "firmware error" },
         { "io.snpseal.Agent.DeviceUnavailable",  "SEV-SNP device unavailable" },
         { VARLINK_ERROR_METHOD_NOT_FOUND,        "the agent does not know this method (an older agent?)" },

@@ -254,6 +254,38 @@ else
                 cat "$WORK/report.nobody.err"
         check_output "root: report_data as given" '^report_data: *00112233(00)+$' \
                 "$SNPSEAL" report --report-data=00112233
+
+        # Issue 11, finding 4: the store's file system nearly full. A second
+        # agent runs in a mount namespace with its store on a 4 MiB tmpfs
+        # filled to below the 5 % the agent keeps free.
+        SMALL=$WORK/small
+        mkdir -p "$SMALL" && chmod 0755 "$SMALL"
+        if unshare -m sh -c 'mount -t tmpfs -o size=4m tmpfs "$1"' - "$SMALL" 2>/dev/null; then
+                unshare -m sh -c 'mount -t tmpfs -o size=4m,mode=0755 tmpfs "$1" &&
+                        dd if=/dev/zero of="$1/fill" bs=1k count=3950 2>/dev/null &&
+                        exec "$2" --backend=simulator --simulator-state="$3" --listen="$4" \
+                                --credentials-listen="$4.cred" --credstore="$1/credstore" \
+                                --user-store="$1/users" --config="$5"' \
+                        - "$SMALL" "$SNPSEALD" "$S" "$WORK/small.sock" "$WORK/snpseald.conf" \
+                        >"$WORK/small.log" 2>&1 &
+                SMALL_PID=$!
+                i=0
+                while [ ! -S "$WORK/small.sock" ] && [ "$i" -lt 100 ] && kill -0 "$SMALL_PID" 2>/dev/null; do
+                        sleep 0.1
+                        i=$((i + 1))
+                done
+                check_fails "nobody: enroll on a nearly full file system refused" \
+                        'user enroll: .*file system holding .* is nearly full .*free some space first' \
+                        as_nobody "$NOBODY_SNPSEAL" --socket="$WORK/small.sock" user enroll --name=fill \
+                        --generate=16
+                check_fails "root: refused there too" 'nearly full' \
+                        "$SNPSEAL" --socket="$WORK/small.sock" user enroll --name=fill --generate=16
+                kill "$SMALL_PID" 2>/dev/null
+                wait "$SMALL_PID" 2>/dev/null
+        else
+                _tap_result ok "nobody: enroll on a nearly full file system refused # SKIP cannot mount a tmpfs here"
+                _tap_result ok "root: refused there too # SKIP cannot mount a tmpfs here"
+        fi
 fi
 
 # The agent's log carries no secret.

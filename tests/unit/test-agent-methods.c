@@ -1031,6 +1031,55 @@ static void test_user_rate_limit_by_target(void **state) {
         user_unseal_expect(f, USER, "login", NONE, ",\"password\":\"right\"", true);
 }
 
+/* Issue 11, finding 4: a user cannot fill the store's file system. */
+static void test_user_store_limits(void **state) {
+        struct fixture *f = *state;
+        _cleanup_(freep) char *big = NULL, *extra = NULL;
+        char name[16];
+        json_object *r;
+        unsigned stored = 0;
+
+        /* at most 64 secrets per uid */
+        for (unsigned i = 0; i < 64; i++) {
+                (void) snprintf(name, sizeof(name), "s%u", i);
+                user_store_ok(f, USER, name, NONE, "");
+        }
+        r = user_err(f, USER, "StoreUserSecret", "one-more", NONE, ",\"data\":\"" DATA_B64 "\"",
+                     AGENT_ERROR_STORE_FULL, "uid 1000 has 64 user secrets, the most the agent keeps per user");
+        assert_int_equal(get_int(r, "uid"), USER);
+        json_object_put(r);
+        /* replacing one is not one more */
+        user_store_ok(f, USER, "s0", NONE, ",\"replace\":true");
+        /* root's own store is not limited */
+        for (unsigned i = 0; i < 65; i++) {
+                (void) snprintf(name, sizeof(name), "r%u", i);
+                user_store_ok(f, ROOT, name, ROOT, "");
+        }
+
+        /* at most 1 MiB per uid: 32 KiB secrets (~44 KiB sealed) */
+        big = malloc(44000);
+        assert_non_null(big);
+        memset(big, 'A', 43688);          /* base64 of 32766 bytes */
+        big[43688] = '\0';
+        assert_true(asprintf(&extra, ",\"data\":\"%s\"", big) > 0);
+        for (unsigned i = 0; i < 40; i++) {
+                const char *e = NULL;
+
+                (void) snprintf(name, sizeof(name), "b%u", i);
+                r = call_obj(f, OTHER, "io.snpseal.Agent.StoreUserSecret", user_params(name, NONE, extra), &e);
+                if (e) {
+                        assert_string_equal(e, AGENT_ERROR_STORE_FULL);
+                        assert_non_null(strstr(get_str(r, "message"), "than the 1048576 bytes the agent keeps "
+                                                                      "per user"));
+                        json_object_put(r);
+                        break;
+                }
+                json_object_put(r);
+                stored++;
+        }
+        assert_true(stored >= 20 && stored < 24);
+}
+
 static void test_user_rewrap(void **state) {
         struct fixture *f = *state;
         json_object *r, *v;
@@ -1469,6 +1518,7 @@ int main(void) {
                 T(test_user_authorization),
                 T(test_user_rate_limit_by_target),
                 T(test_user_rewrap),
+                T(test_user_store_limits),
                 T(test_user_hostile_files),
                 T(test_user_invalid_parameters),
                 T(test_get_report),
