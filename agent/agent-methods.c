@@ -335,7 +335,8 @@ static int method_unseal(struct call *c) {
                 r = param_secret(c, "password", SEALED_PASSWORD_MAX, &password, &password_len);
         if (r < 0)
                 return r;
-        r = agent_op_unseal(c->a, c->peer, text, len, password, password_len, &data, &size, c->purpose, c->reply);
+        r = agent_op_unseal(c->a, c->peer, text, len, password, password_len, false, &data, &size, c->purpose,
+                            c->reply);
         if (r < 0)
                 return c->reply->error ? 0 : r;
         r = reply_new(c->reply, NULL);

@@ -179,6 +179,43 @@ static int derive_use_key(struct agent *a, const struct snp_binding *b, const ui
         return 0;
 }
 
+/* K_fw for binding b into k_fw (SNP_KEY_LEN bytes of secret memory). */
+static int firmware_key(struct agent *a, const struct snp_binding *b, uint8_t *k_fw, struct agent_reply *reply) {
+        struct snp_msg_key_req req;
+        struct snp_error err = {};
+        int r;
+
+        snp_binding_to_key_req(b, &req);
+        r = snp_backend_derive_key(a->backend, &req, k_fw, &err);
+        if (r < 0)
+                return fail(r, agent_reply_backend_error(reply, &err));
+        return 0;
+}
+
+/* A sealed object's key (sealed_object_key) for its format into k_use, and
+ * with k_new also the key of the format written now, for the same salt. */
+static int derive_sealed_key(struct agent *a, const struct snp_binding *b, const uint8_t salt[SEALED_SALT_LEN],
+                             const char *purpose, unsigned format, uint8_t k_use[KDF_KEY_LEN], uint8_t *k_new,
+                             struct agent_reply *reply) {
+        _cleanup_secret_ uint8_t *k_fw = secret_alloc(SNP_KEY_LEN);
+        int r;
+
+        if (!k_fw)
+                return -ENOMEM;
+        r = firmware_key(a, b, k_fw, reply);
+        if (r < 0)
+                return r;
+        r = sealed_object_key(k_fw, salt, purpose, format, k_use);
+        if (r >= 0 && k_new)
+                r = sealed_object_key(k_fw, salt, purpose, sealed_write_format(), k_new);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return fail(r, agent_reply_error(reply, AGENT_ERROR_FIRMWARE_ERROR,
+                                                 "key derivation (HKDF) failed: %s", strerror(-r)));
+        return 0;
+}
+
 static int check_access(const char *purpose, const struct agent_peer *peer, struct agent_reply *reply) {
         int r = purpose_check_access(purpose, peer->uid);
 
@@ -547,7 +584,7 @@ int agent_op_seal(struct agent *a, const struct agent_peer *peer,
                 r = fail(r, agent_reply_error(reply, AGENT_ERROR_FIRMWARE_ERROR,
                                               "no random numbers: %s", strerror(-r)));
         if (r >= 0)
-                r = derive_use_key(a, &b, salt, p->purpose, NULL, 0, k_use, reply);
+                r = derive_sealed_key(a, &b, salt, p->purpose, sealed_write_format(), k_use, NULL, reply);
         if (r >= 0)
                 r = snp_binding_identity_json(&b, &rep, &identity);
         if (r >= 0) {
@@ -637,8 +674,20 @@ static int unseal_open(struct agent *a, const struct agent_peer *peer, const str
         }
 }
 
+/* Format 1 objects share their key with DeriveKey: a caller that may
+ * derive keys for the purpose could have forged one. */
+static int check_format(const struct sealed_object *o, const struct agent_peer *peer, bool from_store,
+                        struct agent_reply *reply) {
+        if (o->format != SEALED_FORMAT_V1 || from_store || peer->uid == 0)
+                return 0;
+        return fail(-EPROTONOSUPPORT, agent_reply_invalid_parameter(reply, "sealed",
+                    "sealed object format 1 is refused from uid %u: its key is one DeriveKey hands out, so it "
+                    "may be forged; root can open it (snpseal unseal), then seal the data again (format %u)",
+                    (unsigned) peer->uid, SEALED_FORMAT));
+}
+
 int agent_op_unseal(struct agent *a, const struct agent_peer *peer, const char *text, size_t len,
-                    const char *password, size_t password_len,
+                    const char *password, size_t password_len, bool from_store,
                     void **ret_data, size_t *ret_size, char log_purpose[PURPOSE_MAX + 1],
                     struct agent_reply *reply) {
         _cleanup_secret_ uint8_t *k_use = secret_alloc(KDF_KEY_LEN);
@@ -660,13 +709,15 @@ int agent_op_unseal(struct agent *a, const struct agent_peer *peer, const char *
                 (void) snprintf(log_purpose, PURPOSE_MAX + 1, "%s", o.purpose);
         r = check_access(o.purpose, peer, reply);
         if (r >= 0)
+                r = check_format(&o, peer, from_store, reply);
+        if (r >= 0)
                 r = get_report(a, NULL, o.binding.vmpl, &rep, reply);
         if (r >= 0)
                 r = identity_check(o.identity, &o.binding, &rep, reply);
         if (r >= 0 && o.has_password)
                 limited = (r = agent_ratelimit_begin_reply(a, peer->uid, &o, object, reply)) >= 0;
         if (r >= 0)
-                r = derive_use_key(a, &o.binding, o.salt, o.purpose, NULL, 0, k_use, reply);
+                r = derive_sealed_key(a, &o.binding, o.salt, o.purpose, o.format, k_use, NULL, reply);
         if (r >= 0)
                 r = unseal_open(a, peer, &o, k_use, password, password_len, ret_data, ret_size, reply);
         if (limited)
@@ -676,7 +727,7 @@ int agent_op_unseal(struct agent *a, const struct agent_peer *peer, const char *
 }
 
 int agent_op_object_key(struct agent *a, const struct agent_peer *peer, const struct sealed_object *o,
-                        uint8_t *k_use, struct agent_reply *reply) {
+                        uint8_t *k_use, uint8_t *k_new, struct agent_reply *reply) {
         struct snp_report rep;
         int r;
 
@@ -686,12 +737,12 @@ int agent_op_object_key(struct agent *a, const struct agent_peer *peer, const st
         if (r >= 0)
                 r = identity_check(o->identity, &o->binding, &rep, reply);
         if (r >= 0)
-                r = derive_use_key(a, &o->binding, o->salt, o->purpose, NULL, 0, k_use, reply);
+                r = derive_sealed_key(a, &o->binding, o->salt, o->purpose, o->format, k_use, k_new, reply);
         return r;
 }
 
 int agent_unseal_text(struct agent *a, const struct agent_peer *peer, const char *text, size_t len,
                       const char *password, size_t password_len,
                       void **ret_data, size_t *ret_size, struct agent_reply *reply) {
-        return agent_op_unseal(a, peer, text, len, password, password_len, ret_data, ret_size, NULL, reply);
+        return agent_op_unseal(a, peer, text, len, password, password_len, true, ret_data, ret_size, NULL, reply);
 }

@@ -699,7 +699,7 @@ int agent_op_unseal_user_secret(struct agent *a, const struct agent_peer *peer,
                 r = user_load(&t, &text, &len, &o, reply);
         if (r >= 0) {
                 /* as the target uid: the rate limit counts against it */
-                r = agent_op_unseal(a, &t.as, text, len, p->password, p->password_len, &data, &size, NULL,
+                r = agent_op_unseal(a, &t.as, text, len, p->password, p->password_len, true, &data, &size, NULL,
                                     reply);
                 if (r < 0 && !reply->error && r != -ENOMEM)
                         r = -EIO;
@@ -721,20 +721,21 @@ int agent_op_unseal_user_secret(struct agent *a, const struct agent_peer *peer,
  * password is checked. */
 static int rewrap_object(struct agent *a, const struct user_target *t, const struct sealed_object *o,
                          const struct agent_user_params *p, char **ret_text, struct agent_reply *reply) {
-        _cleanup_secret_ uint8_t *k_use = secret_alloc(KDF_KEY_LEN);
+        _cleanup_secret_ uint8_t *k_use = secret_alloc(KDF_KEY_LEN), *k_new = secret_alloc(KDF_KEY_LEN);
         uint8_t object[AGENT_RATELIMIT_OBJECT_LEN];
         bool checked = o->has_password && p->old_password;
         int r;
 
-        if (!k_use)
+        if (!k_use || !k_new)
                 return -ENOMEM;
-        r = agent_op_object_key(a, &t->as, o, k_use, reply);
+        /* k_new: a format 1 object is written back in the current format */
+        r = agent_op_object_key(a, &t->as, o, k_use, k_new, reply);
         if (r >= 0 && checked)
                 r = agent_ratelimit_begin_reply(a, t->uid, o, object, reply);
         if (r < 0)
                 return r;
-        r = sealed_rewrap(o, k_use, p->old_password, p->old_password_len, p->new_password, p->new_password_len,
-                          ret_text);
+        r = sealed_rewrap(o, k_use, k_new, p->old_password, p->old_password_len, p->new_password,
+                          p->new_password_len, ret_text);
         if (checked)
                 agent_ratelimit_end(a->ratelimit, t->uid, object, agent_ratelimit_outcome_of(r));
         switch (r) {

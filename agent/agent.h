@@ -184,18 +184,22 @@ int agent_op_get_report(struct agent *a, const struct agent_peer *peer, const st
 int agent_report_data_for_uid(uid_t uid, const uint8_t data[SNP_REPORT_DATA_LEN],
                               uint8_t ret[SNP_REPORT_DATA_LEN]);
 /* agent_unseal_text() that also reports the sealed object's purpose (once
- * parsed; "" before) into log_purpose for the call log. */
+ * parsed; "" before) into log_purpose for the call log. from_store: text
+ * comes from a root-owned store (user store, credstore), where format 1
+ * objects are accepted; otherwise only root may hand over format 1. */
 int agent_op_unseal(struct agent *a, const struct agent_peer *peer, const char *text, size_t len,
-                    const char *password, size_t password_len,
+                    const char *password, size_t password_len, bool from_store,
                     void **ret_data, size_t *ret_size, char log_purpose[PURPOSE_MAX + 1],
                     struct agent_reply *reply);
 
 /* For a parsed sealed object: check that peer may use its purpose, that the
- * running VM matches its recorded identity and TCB, and derive its K_use into
- * k_use (KDF_KEY_LEN bytes, the caller's secret memory). 0, or < 0 with reply
- * set to the error (-ENOMEM possibly without). (agent-ops.c) */
+ * running VM matches its recorded identity and TCB, and derive its key into
+ * k_use (KDF_KEY_LEN bytes, the caller's secret memory) and, with k_new,
+ * the key of the same salt in the format written now (SEALED_FORMAT), to
+ * rewrite it. 0, or < 0 with reply set to the error (-ENOMEM possibly
+ * without). (agent-ops.c) */
 int agent_op_object_key(struct agent *a, const struct agent_peer *peer, const struct sealed_object *o,
-                        uint8_t *k_use, struct agent_reply *reply);
+                        uint8_t *k_use, uint8_t *k_new, struct agent_reply *reply);
 
 /* ---- user secrets: <user_store>/<uid>/<name>.sealed (agent-users.c) ---- */
 

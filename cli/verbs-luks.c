@@ -361,6 +361,8 @@ static const struct {
         [LUKS_TOKEN_WRONG_KEY]   = { "wrong-key",         "no" },
         [LUKS_TOKEN_NO_KEYSLOT]  = { "no-keyslot",        "no" },
         [LUKS_TOKEN_UNKNOWN]     = { "unknown",           "unknown" },
+        [LUKS_TOKEN_UNAUTHENTICATED] = { "unauthenticated", "no" },
+        [LUKS_TOKEN_HEADER_CHANGED]  = { "header-changed",  "no" },
 };
 
 /* "measurement 30f6afcb…, policy 0x30000, tcb 03000000000008d1" */
@@ -786,6 +788,10 @@ static const struct {
                                     " with a recovery key or passphrase" },
         [LUKS_TOKEN_NO_KEYSLOT] = { TAB_LEAVE, TAB_LEAVE, "", " with --pin-file=FILE" },
         [LUKS_TOKEN_UNKNOWN]    = { TAB_FAIL,  TAB_FAIL,  "", "" },
+        /* Never at boot: adding a MAC authenticates the header as it is now. */
+        [LUKS_TOKEN_UNAUTHENTICATED] = { TAB_LEAVE, TAB_LEAVE, "", " to add header authentication" },
+        [LUKS_TOKEN_HEADER_CHANGED]  = { TAB_LEAVE, TAB_LEAVE, "does not open: ",
+                                         " with a recovery key or passphrase, if you changed the header yourself" },
 };
 
 /* Equal to target but for a TCB lower in at least one component and higher

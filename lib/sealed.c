@@ -18,6 +18,7 @@
 
 #include "base64.h"
 #include "json-util.h"
+#include "kdf.h"
 #include "log.h"
 #include "macro.h"
 #include "sealed.h"
@@ -28,9 +29,11 @@
 #define SEALED_KEY_LEN 32
 #define SEALED_KDF_NAME "scrypt"
 #define SCRYPT_N_MIN (UINT64_C(1) << 10)
-#define SCRYPT_N_MAX (UINT64_C(1) << 20)
-#define SCRYPT_R_MAX 32u
-#define SCRYPT_P_MAX 16u
+/* The most the agent writes, and so the most it spends on an object someone
+ * hands it: 128 * N * r = 32 MiB (docs/SEALED-FORMAT.md). */
+#define SCRYPT_N_MAX (UINT64_C(1) << 15)
+#define SCRYPT_R_MAX 8u
+#define SCRYPT_P_MAX 1u
 /* The VM layer's plaintext: the data, or the inner ciphertext and the escrowed K_pw. */
 #define CIPHERTEXT_MAX (SEALED_DATA_MAX + SEALED_ESCROW_LEN)
 
@@ -71,6 +74,17 @@ static int sealed_error(char *errbuf, size_t errlen, int code, const char *fmt, 
 static bool scrypt_params_valid(uint64_t n, uint32_t r, uint32_t p) {
         return n >= SCRYPT_N_MIN && n <= SCRYPT_N_MAX && (n & (n - 1)) == 0 &&
                r >= 1 && r <= SCRYPT_R_MAX && p >= 1 && p <= SCRYPT_P_MAX;
+}
+
+static unsigned write_format = SEALED_FORMAT;
+
+unsigned sealed_write_format(void) {
+        return write_format;
+}
+
+void sealed_set_write_format(unsigned format) {
+        assert(format == SEALED_FORMAT || format == SEALED_FORMAT_V1);
+        write_format = format;
 }
 
 void sealed_set_scrypt_cost(uint64_t n, uint32_t r, uint32_t p) {
@@ -379,7 +393,7 @@ static int parse_format(json_object *v, const struct member *m, void *dest, char
 
         if (!json_value_uint(v, UINT32_MAX, &f))
                 return sealed_error(errbuf, errlen, -EBADMSG, "\"%s\" must be an integer", m->name);
-        if (f != SEALED_FORMAT)
+        if (f != SEALED_FORMAT && f != SEALED_FORMAT_V1)
                 return sealed_error(errbuf, errlen, -EPROTONOSUPPORT,
                                     "sealed object format %" PRIu64 " is not supported by this version", f);
         o->format = (unsigned) f;
@@ -638,6 +652,30 @@ int sealed_parse(const char *text, size_t len, struct sealed_object *ret, char *
         return 0;
 }
 
+/* ---- keys ---- */
+
+int sealed_object_key(const uint8_t k_fw[32], const uint8_t salt[SEALED_SALT_LEN], const char *purpose,
+                      unsigned format, uint8_t out[32]) {
+        _cleanup_secret_ uint8_t *key = secret_alloc(SEALED_KEY_LEN);
+        char info[sizeof(SEALED_INFO_V2_PREFIX) + PURPOSE_MAX];
+        int r;
+
+        if (!k_fw || !salt || !out || !purpose || purpose_validate(purpose) < 0)
+                return -EINVAL;
+        if (format == SEALED_FORMAT_V1)
+                return kdf_purpose_key(k_fw, salt, purpose, NULL, 0, out);
+        if (format != SEALED_FORMAT)
+                return -EPROTONOSUPPORT;
+        if (!key)
+                return -ENOMEM;
+        (void) snprintf(info, sizeof(info), SEALED_INFO_V2_PREFIX "%s", purpose);
+        r = kdf_hkdf_sha256(salt, SEALED_SALT_LEN, k_fw, SEALED_KEY_LEN, info, strlen(info), key, SEALED_KEY_LEN);
+        if (r < 0)
+                return r;
+        memcpy(out, key, SEALED_KEY_LEN);
+        return 0;
+}
+
 /* ---- sealing ---- */
 
 static json_object *json_base64(const void *p, size_t n) {
@@ -775,7 +813,7 @@ int sealed_seal(const char *purpose, const struct snp_binding *binding, json_obj
                 const uint8_t salt[SEALED_SALT_LEN], const uint8_t k_use[32],
                 const void *data, size_t size, const char *password, size_t password_len,
                 char **ret_text) {
-        _cleanup_(sealed_object_done) struct sealed_object o = { .format = SEALED_FORMAT };
+        _cleanup_(sealed_object_done) struct sealed_object o = { .format = write_format };
         int r;
 
         if (!salt || !k_use || !data || !ret_text)
@@ -817,7 +855,7 @@ static int open_outer(const struct sealed_object *o, const uint8_t k_use[SEALED_
         struct ad_buf ad;
         int r;
 
-        if (o->format != SEALED_FORMAT || !o->ciphertext ||
+        if ((o->format != SEALED_FORMAT && o->format != SEALED_FORMAT_V1) || !o->ciphertext ||
             o->ciphertext_len <= (o->has_password ? SEALED_ESCROW_LEN : 0) ||
             o->ciphertext_len > SEALED_DATA_MAX + (o->has_password ? SEALED_ESCROW_LEN : 0))
                 return -EBADMSG;
@@ -930,7 +968,7 @@ int sealed_unseal(const struct sealed_object *o, const uint8_t k_use[32],
 
 /* ---- rewrapping ---- */
 
-int sealed_rewrap(const struct sealed_object *o, const uint8_t k_use[32],
+int sealed_rewrap(const struct sealed_object *o, const uint8_t k_use[32], const uint8_t *k_new,
                   const char *old_password, size_t old_len, const char *new_password, size_t new_len,
                   char **ret_text) {
         _cleanup_secret_ uint8_t *data = NULL;
@@ -939,6 +977,8 @@ int sealed_rewrap(const struct sealed_object *o, const uint8_t k_use[32],
 
         if (!o || !k_use || !ret_text)
                 return -EINVAL;
+        if (!k_new && o->format != write_format)
+                return -EPROTONOSUPPORT;
         if (new_password && new_len == 0)
                 return -EINVAL;
         if (new_password && new_len > SEALED_PASSWORD_MAX)
@@ -946,6 +986,6 @@ int sealed_rewrap(const struct sealed_object *o, const uint8_t k_use[32],
         r = open_layers(o, k_use, !old_password, old_password, old_len, &data, &size);
         if (r < 0)
                 return r;
-        return sealed_seal(o->purpose, &o->binding, o->identity, o->salt, k_use, data, size, new_password,
-                           new_len, ret_text);
+        return sealed_seal(o->purpose, &o->binding, o->identity, o->salt, k_new ?: k_use, data, size,
+                           new_password, new_len, ret_text);
 }

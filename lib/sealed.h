@@ -3,13 +3,18 @@
  * Sealed objects: one JSON format for credentials and user secrets (format
  * described in docs/SEALED-FORMAT.md).
  *
- *   { "format": 1, "purpose": "cred/db", "binding": {…}, "identity": {…},
+ *   { "format": 2, "purpose": "cred/db", "binding": {…}, "identity": {…},
  *     "salt": b64(32), "nonce": b64(12), "ciphertext": b64, "tag": b64(16),
  *     ["password": { "kdf": "scrypt", "salt": b64(16), "n": 32768, "r": 8,
  *                    "p": 1, "nonce": b64(12), "tag": b64(16) }] }
  *
- * Outer layer (VM): AES-256-GCM under K_use = HKDF(salt, K_fw,
- * "snpseal/v1/" purpose); the associated data is a canonical encoding of
+ * Outer layer (VM): AES-256-GCM under K_obj (sealed_object_key): for format
+ * 2 HKDF(salt, K_fw, "snpseal/sealed-object/v2/" purpose), a key no
+ * DeriveKey call can return (DeriveKey's infos start "snpseal/v1/"); format
+ * 1 used DeriveKey's own K_use = HKDF(salt, K_fw, "snpseal/v1/" purpose), so
+ * whoever may derive keys for the purpose could forge format 1 objects: they
+ * are read (the agent only from stores users cannot write to) and never
+ * written. The associated data is a canonical encoding of
  * every other field (format, purpose, binding, identity, salt, password
  * parameters), rebuilt from the parsed struct, so changing any field makes
  * authentication fail. Unknown keys are refused (they would be
@@ -33,7 +38,9 @@
 #include "binding.h"
 #include "purpose.h"
 
-#define SEALED_FORMAT 1
+#define SEALED_FORMAT 2                   /* written */
+#define SEALED_FORMAT_V1 1                /* read only: key shared with DeriveKey */
+#define SEALED_INFO_V2_PREFIX "snpseal/sealed-object/v2/"
 #define SEALED_SALT_LEN 32
 #define SEALED_NONCE_LEN 12
 #define SEALED_TAG_LEN 16
@@ -45,8 +52,8 @@
 
 struct sealed_password_params {
         uint8_t salt[SEALED_PW_SALT_LEN];
-        uint64_t n;          /* scrypt N, a power of two, 2^10 … 2^20 */
-        uint32_t r, p;       /* r 1…32, p 1…16 */
+        uint64_t n;          /* scrypt N, a power of two, 2^10 … 2^15 */
+        uint32_t r, p;       /* r 1…8, p 1: at most what the agent writes (32 MiB) */
         uint8_t nonce[SEALED_NONCE_LEN];
         uint8_t tag[SEALED_TAG_LEN];
 };
@@ -66,13 +73,22 @@ struct sealed_object {
 };
 
 /* Parse and validate a sealed object's JSON text (at most SEALED_TEXT_MAX).
- * -EBADMSG with a message naming the field for anything malformed,
- * -EPROTONOSUPPORT for an unknown format version. */
+ * -EBADMSG with a message naming the field for anything malformed (a
+ * password KDF cost above the agent's own, N=2^15 r=8 p=1, included: no
+ * object makes the agent spend more), -EPROTONOSUPPORT for an unknown format
+ * version. Formats 1 and 2 are accepted; o->format says which. */
 int sealed_parse(const char *text, size_t len, struct sealed_object *ret, char *errbuf, size_t errlen);
 void sealed_object_done(struct sealed_object *o);
 
-/* Seal data (at most SEALED_DATA_MAX) under k_use, which the caller derived
- * with kdf_purpose_key(K_fw, salt, purpose). password NULL = VM layer only.
+/* K_obj of a sealed object of format (SEALED_FORMAT or SEALED_FORMAT_V1)
+ * for purpose from the firmware key and the object's salt. -EINVAL for a bad
+ * purpose, -EPROTONOSUPPORT for another format. out is written on success. */
+int sealed_object_key(const uint8_t k_fw[32], const uint8_t salt[SEALED_SALT_LEN], const char *purpose,
+                      unsigned format, uint8_t out[32]);
+
+/* Seal data (at most SEALED_DATA_MAX) in format SEALED_FORMAT under k_use,
+ * which the caller derived with sealed_object_key(K_fw, salt, purpose,
+ * SEALED_FORMAT). password NULL = VM layer only.
  * nonces and the password salt are random. *ret_text is malloc()ed JSON. */
 int sealed_seal(const char *purpose, const struct snp_binding *binding, json_object *identity,
                 const uint8_t salt[SEALED_SALT_LEN], const uint8_t k_use[32],
@@ -86,18 +102,25 @@ int sealed_seal(const char *purpose, const struct snp_binding *binding, json_obj
 int sealed_unseal(const struct sealed_object *o, const uint8_t k_use[32],
                   const char *password, size_t password_len, void **ret_data, size_t *ret_size);
 
-/* Re-seal an object under the same purpose, binding, identity and salt (so
- * the same k_use) with fresh nonces and a fresh scrypt salt (current cost),
- * holding the same data. old_password NULL = from the VM layer: the escrowed
+/* Re-seal an object under the same purpose, binding, identity and salt, in
+ * format SEALED_FORMAT under k_new (sealed_object_key of that format; NULL =
+ * k_use, only for an object of that format already: else -EPROTONOSUPPORT),
+ * with fresh nonces and a fresh scrypt salt (current cost), holding the same
+ * data; k_use opens o. old_password NULL = from the VM layer: the escrowed
  * K_pw opens the password layer (for root, when the password is lost);
  * otherwise it must be the right password (-EKEYREJECTED). For an object
  * without a password layer, old_password is not used. new_password NULL =
  * the result has no password layer. -EBADMSG when the VM layer fails;
  * -EINVAL/-E2BIG for an empty or too long new password. *ret_text is
  * malloc()ed JSON. */
-int sealed_rewrap(const struct sealed_object *o, const uint8_t k_use[32],
+int sealed_rewrap(const struct sealed_object *o, const uint8_t k_use[32], const uint8_t *k_new,
                   const char *old_password, size_t old_len, const char *new_password, size_t new_len,
                   char **ret_text);
+
+/* The format sealed_seal() writes: SEALED_FORMAT. Tests of the migration
+ * set SEALED_FORMAT_V1 (the caller must derive its key for that format). */
+unsigned sealed_write_format(void);
+void sealed_set_write_format(unsigned format);
 
 /* The default scrypt cost (N=2^15, r=8, p=1: about 32 MiB). Tests may lower
  * it through this setter (never below the parser's minimum). */

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -26,6 +27,8 @@
 #include "agent-harness.h"
 #include "binding.h"
 #include "kdf.h"
+#include "sealed.h"
+#include "secret.h"
 #include "sim-firmware.h"
 #include "sim-state.h"
 #include "snp-abi.h"
@@ -716,6 +719,127 @@ static void test_nonroot_authorization(void **state) {
         free((char *) a.root_sealed);
 }
 
+/* ---- issue 11, finding 1: forged objects and the scrypt bomb, as uid 65534 ---- */
+
+struct forge_args {
+        struct th_agent *t;
+};
+
+static long long forge_now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "name=<error name or ok>: <message>" for an Unseal of text. */
+static void forge_try(struct forge_args *a, int wfd, const char *name, const char *text, const char *pw) {
+        json_object *params = json_object_new_object(), *reply = NULL;
+        long long start = forge_now_ms();
+        int r;
+
+        json_object_object_add(params, "sealed", json_object_new_string(text));
+        if (pw)
+                json_object_object_add(params, "password", json_object_new_string(pw));
+        r = th_call(a->t->sock, M_UNSEAL, params, &reply);
+        dprintf(wfd, "%s=%s (%s) %lld ms\n", name, r < 0 ? "transport" : th_error(reply) ?: "ok",
+                r < 0 ? strerror(-r) : th_message(reply), forge_now_ms() - start);
+        json_object_put(reply);
+}
+
+/* Replace the first "from" in text by "to" (same or shorter length room: a new string). */
+static char *forge_edit(const char *text, const char *from, const char *to) {
+        const char *at = strstr(text, from);
+        char *out;
+
+        if (!at || asprintf(&out, "%.*s%s%s", (int) (at - text), text, to, at + strlen(from)) < 0)
+                return NULL;
+        return out;
+}
+
+static int forge_run(void *arg, int wfd) {
+        struct forge_args *a = arg;
+        json_object *reply = NULL, *params, *binding;
+        struct sealed_object o = { 0 };
+        char err[256] = "", *salt = NULL, *forged = NULL, *v1 = NULL, *bomb = NULL, *out = NULL, *text = NULL;
+        _cleanup_secret_ uint8_t *key = secret_alloc(KDF_KEY_LEN);
+        size_t n = 0;
+        int r;
+
+        /* the user's own password-protected object */
+        r = th_call(a->t->sock, M_SEAL, th_json("{\"purpose\":\"user/65534/pw\",\"data\":\"c2VjcmV0\","
+                                                "\"password\":\"the-password\"}"), &reply);
+        if (r < 0 || th_error(reply) || !th_str(th_params(reply), "sealed") ||
+            !(text = strdup(th_str(th_params(reply), "sealed"))))
+                return dprintf(wfd, "error: Seal failed\n"), -EPROTO;
+        if (sealed_parse(text, strlen(text), &o, err, sizeof(err)) < 0 || !key)
+                return dprintf(wfd, "error: %s\n", err), -EPROTO;
+        dprintf(wfd, "format=%u\n", o.format);
+        /* DeriveKey with the object's binding, salt and purpose */
+        salt = th_b64(o.salt, sizeof(o.salt));
+        binding = snp_binding_to_json(&o.binding);
+        params = json_object_new_object();
+        json_object_object_add(params, "binding", binding);
+        json_object_object_add(params, "salt", json_object_new_string(salt));
+        json_object_object_add(params, "purpose", json_object_new_string(o.purpose));
+        json_object_put(reply);
+        reply = NULL;
+        r = th_call(a->t->sock, M_DERIVE, params, &reply);
+        if (r < 0 || th_error(reply) || th_unb64(th_str(th_params(reply), "key") ?: "", key, KDF_KEY_LEN, &n) < 0 ||
+            n != KDF_KEY_LEN)
+                return dprintf(wfd, "error: DeriveKey failed\n"), -EPROTO;
+        /* that key no longer opens the object's VM layer (and its escrow) */
+        r = sealed_rewrap(&o, key, key, NULL, 0, NULL, 0, &out);
+        dprintf(wfd, "escrow=%s\n", r == -EBADMSG ? "refused" : r == 0 ? "OPENED" : strerror(-r));
+        free(out);
+        /* an object forged under that key: does not authenticate */
+        if (sealed_seal(o.purpose, &o.binding, o.identity, o.salt, key, "forged", 6, "x", 1, &forged) < 0)
+                return dprintf(wfd, "error: cannot forge\n"), -EPROTO;
+        forge_try(a, wfd, "forged-v2", forged, "x");
+        /* the same relabelled format 1 (whose key DeriveKey returns): refused */
+        v1 = forge_edit(forged, "\"format\": 2", "\"format\": 1");
+        forge_try(a, wfd, "forged-v1", v1 ? v1 : "", "x");
+        /* the scrypt bomb: N=2^20, r=32, p=16 */
+        bomb = forge_edit(forged, "\"n\": 32768", "\"n\": 1048576");
+        out = bomb ? forge_edit(bomb, "\"r\": 8", "\"r\": 32") : NULL;
+        free(bomb);
+        bomb = out ? forge_edit(out, "\"p\": 1", "\"p\": 16") : NULL;
+        free(out);
+        forge_try(a, wfd, "bomb", bomb ? bomb : "", "x");
+        /* the genuine object still opens with its password only */
+        forge_try(a, wfd, "genuine", text, "the-password");
+        json_object_put(reply);
+        sealed_object_done(&o);
+        free(salt);
+        free(forged);
+        free(v1);
+        free(bomb);
+        free(text);
+        return 0;
+}
+
+static void test_forged_objects(void **state) {
+        struct th_agent *t = *state;
+        struct forge_args a = { .t = t };
+        char out[8192];
+        const char *bomb;
+
+        /* the agent's own cost: objects carry N=2^15 r=8 p=1 */
+        assert_int_equal(th_run_as_nobody(forge_run, &a, out, sizeof(out)), 0);
+        print_message("# %s", out);
+        assert_non_null(strstr(out, "format=2\n"));
+        assert_non_null(strstr(out, "escrow=refused\n"));
+        assert_non_null(strstr(out, "forged-v2=io.snpseal.Agent.InvalidParameter (sealed object does not "
+                                    "authenticate"));
+        assert_non_null(strstr(out, "forged-v1=io.snpseal.Agent.InvalidParameter (sealed object format 1 is "
+                                    "refused from uid 65534"));
+        assert_non_null(strstr(out, "bomb=io.snpseal.Agent.InvalidParameter (malformed sealed object: sealed "
+                                    "object: \"password.n\" must be a power of two from 1024 to 32768"));
+        bomb = strstr(out, "bomb=");
+        assert_true(atoi(strstr(bomb, ") ") + 2) < 1000);
+        assert_non_null(strstr(out, "genuine=ok"));
+}
+
 /* ---- identity change, wrong VM vs wrong password, tampering ---- */
 
 static void test_identity_change(void **state) {
@@ -1011,6 +1135,7 @@ int main(void) {
                 T(test_seal_errors),
                 T(test_rate_limited),
                 T(test_rate_limit_decoy),
+                T(test_forged_objects),
                 T(test_get_report),
                 T(test_firmware_errors),
                 T(test_nonroot_authorization),

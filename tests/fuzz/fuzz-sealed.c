@@ -72,7 +72,7 @@ static void check_rewrap(const struct sealed_object *o, int unseal_result) {
         size_t size = 0;
         int r;
 
-        r = sealed_rewrap(o, key, NULL, 0, NULL, 0, &text);
+        r = sealed_rewrap(o, key, key, NULL, 0, NULL, 0, &text);
         FUZZ_CHECK((r == 0) == (unseal_result != -EBADMSG));
         if (r < 0) {
                 FUZZ_CHECK(r == -EBADMSG && !text);
@@ -121,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         }
         FUZZ_CHECK(size <= SEALED_TEXT_MAX);
-        FUZZ_CHECK(o.format == SEALED_FORMAT);
+        FUZZ_CHECK(o.format == SEALED_FORMAT || o.format == SEALED_FORMAT_V1);
         FUZZ_CHECK(purpose_validate(o.purpose) == 0);
         FUZZ_CHECK(snp_binding_validate(&o.binding, NULL, 0) == 0);
         FUZZ_CHECK(json_object_is_type(o.identity, json_type_object));

@@ -1031,6 +1031,73 @@ static void test_user_rate_limit_by_target(void **state) {
         user_unseal_expect(f, USER, "login", NONE, ",\"password\":\"right\"", true);
 }
 
+static json_object *read_sealed_file(const char *path) {
+        char buf[SEALED_TEXT_MAX + 1];
+        FILE *fp = fopen(path, "re");
+        size_t n;
+
+        assert_non_null(fp);
+        n = fread(buf, 1, sizeof(buf) - 1, fp);
+        fclose(fp);
+        buf[n] = '\0';
+        return json_object_new_string(buf);
+}
+
+static unsigned file_format(const char *path) {
+        json_object *t = read_sealed_file(path);
+        struct sealed_object o;
+        char err[256];
+        unsigned format;
+
+        assert_int_equal(sealed_parse(json_object_get_string(t), strlen(json_object_get_string(t)), &o, err,
+                                      sizeof(err)), 0);
+        format = o.format;
+        sealed_object_done(&o);
+        json_object_put(t);
+        return format;
+}
+
+/* Issue 11, finding 1: format 1 objects (key shared with DeriveKey) open
+ * from the root-owned store, are refused over the socket from a user, and
+ * are written back as format 2. */
+static void test_format1_migration(void **state) {
+        struct fixture *f = *state;
+        _cleanup_(freep) char *path = NULL;
+        json_object *text, *r;
+
+        assert_true(asprintf(&path, "%s/%u/login.sealed", f->store, USER) > 0);
+        sealed_set_write_format(SEALED_FORMAT_V1);
+        user_store_ok(f, ROOT, "login", USER, ",\"password\":\"pw\"");
+        sealed_set_write_format(SEALED_FORMAT);
+        assert_int_equal(file_format(path), 1);
+        /* from the store: opens, for the user and for root */
+        user_unseal_expect(f, USER, "login", NONE, ",\"password\":\"pw\"", true);
+        user_unseal_expect(f, ROOT, "login", USER, ",\"password\":\"pw\"", true);
+        /* the same object handed over the socket: only root */
+        text = read_sealed_file(path);
+        r = call_err_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(text, "pw"), AGENT_ERROR_INVALID_PARAMETER,
+                         "sealed object format 1 is refused from uid 1000");
+        assert_string_equal(get_str(r, "parameter"), "sealed");
+        json_object_put(r);
+        r = call_ok_obj(f, ROOT, "io.snpseal.Agent.Unseal", unseal_params(text, "pw"));
+        assert_string_equal(get_str(r, "data"), DATA_B64);
+        json_object_put(r);
+        json_object_put(text);
+        /* written back as format 2 by the next rewrap, and still opens */
+        json_object_put(user_ok(f, USER, "RewrapUserSecret", "login", NONE,
+                                ",\"old_password\":\"pw\",\"new_password\":\"pw2\""));
+        assert_int_equal(file_format(path), 2);
+        user_unseal_expect(f, USER, "login", NONE, ",\"password\":\"pw2\"", true);
+        text = read_sealed_file(path);
+        r = call_ok_obj(f, USER, "io.snpseal.Agent.Unseal", unseal_params(text, "pw2"));
+        json_object_put(r);
+        json_object_put(text);
+        /* Seal writes format 2 */
+        text = seal(f, USER, "user/1000/x", NULL);
+        assert_non_null(strstr(json_object_get_string(text), "\"format\": 2"));
+        json_object_put(text);
+}
+
 /* Issue 11, finding 4: a user cannot fill the store's file system. */
 static void test_user_store_limits(void **state) {
         struct fixture *f = *state;
@@ -1519,6 +1586,7 @@ int main(void) {
                 T(test_user_rate_limit_by_target),
                 T(test_user_rewrap),
                 T(test_user_store_limits),
+                T(test_format1_migration),
                 T(test_user_hostile_files),
                 T(test_user_invalid_parameters),
                 T(test_get_report),

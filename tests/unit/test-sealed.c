@@ -211,6 +211,8 @@ static void test_password(void **state) {
 /* ---- rewrapping ---- */
 
 /* Parse text and rewrap it; returns the result, *ret_text on success. */
+static const uint8_t *rewrap_k_new;   /* the key to rewrap to; NULL: the same */
+
 static int rewrap_text_r(const char *text, const uint8_t key[32], const char *old_pw, const char *new_pw,
                          char **ret_text) {
         struct sealed_object o;
@@ -220,7 +222,7 @@ static int rewrap_text_r(const char *text, const uint8_t key[32], const char *ol
         r = parse_text(text, &o, err, sizeof(err));
         if (r < 0)
                 fail_msg("parse failed: %d %s", r, err);
-        r = sealed_rewrap(&o, key, old_pw, old_pw ? strlen(old_pw) : 0, new_pw, new_pw ? strlen(new_pw) : 0,
+        r = sealed_rewrap(&o, key, rewrap_k_new, old_pw, old_pw ? strlen(old_pw) : 0, new_pw, new_pw ? strlen(new_pw) : 0,
                           ret_text);
         sealed_object_done(&o);
         return r;
@@ -346,10 +348,10 @@ static void test_rewrap_refusals(void **state) {
         rewrap_text(base, other, PASSWORD, "new", -EBADMSG, &text);
         /* The new password: not empty, at most SEALED_PASSWORD_MAX bytes. */
         assert_int_equal(parse_text(base, &o, NULL, 0), 0);
-        assert_int_equal(sealed_rewrap(&o, k_use, NULL, 0, "", 0, &text), -EINVAL);
-        assert_int_equal(sealed_rewrap(&o, k_use, NULL, 0, long_pw, strlen(long_pw), &text), -E2BIG);
-        assert_int_equal(sealed_rewrap(&o, k_use, NULL, 0, NULL, 0, NULL), -EINVAL);
-        assert_int_equal(sealed_rewrap(NULL, k_use, NULL, 0, NULL, 0, &text), -EINVAL);
+        assert_int_equal(sealed_rewrap(&o, k_use, NULL, NULL, 0, "", 0, &text), -EINVAL);
+        assert_int_equal(sealed_rewrap(&o, k_use, NULL, NULL, 0, long_pw, strlen(long_pw), &text), -E2BIG);
+        assert_int_equal(sealed_rewrap(&o, k_use, NULL, NULL, 0, NULL, 0, NULL), -EINVAL);
+        assert_int_equal(sealed_rewrap(NULL, k_use, NULL, NULL, 0, NULL, 0, &text), -EINVAL);
         sealed_object_done(&o);
         assert_null(text);
 }
@@ -461,7 +463,9 @@ static const struct tamper_case {
         enum tamper_outcome outcome;
         struct edit edits[2];
 } tamper_cases[] = {
-        { "format",               BOTH,    REFUSED_BY_PARSER, { { EDIT_SET, "format", "2", 0 } } },
+        { "format",               BOTH,    REFUSED_BY_PARSER, { { EDIT_SET, "format", "3", 0 } } },
+        /* a format 2 object relabelled 1: its AD (and key, in the agent) differ */
+        { "format 1",             BOTH,    REFUSED_BY_AEAD,   { { EDIT_SET, "format", "1", 0 } } },
         { "purpose",              BOTH,    REFUSED_BY_AEAD,   { { EDIT_SET, "purpose", "\"cred/dc\"", 0 } } },
         { "purpose luks2",        BOTH,    REFUSED_BY_AEAD,   { { EDIT_SET, "purpose", "\"luks2\"", 0 } } },
         { "binding.root_key",     BOTH,    REFUSED_BY_AEAD,   { { EDIT_SET, "binding.root_key", "\"vlek\"", 0 } } },
@@ -505,7 +509,7 @@ static const struct tamper_case {
         { "password.salt",        PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_FLIP, "password.salt", NULL, 0 } } },
         { "password.n",           PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_SET, "password.n", "2048", 0 } } },
         { "password.r",           PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_SET, "password.r", "4", 0 } } },
-        { "password.p",           PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_SET, "password.p", "2", 0 } } },
+        { "password.p",           PW_ONLY, REFUSED_BY_PARSER, { { EDIT_SET, "password.p", "2", 0 } } },
         { "password.nonce",       PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_FLIP, "password.nonce", NULL, 11 } } },
         { "password.tag",         PW_ONLY, REFUSED_BY_AEAD,   { { EDIT_FLIP, "password.tag", NULL, 0 } } },
         /* 14 bytes cannot hold the inner layer and the escrow. */
@@ -537,7 +541,7 @@ static void tamper_one(const char *base, const struct tamper_case *c, const char
                 fail_msg("%s: unseal returned %d, want -EBADMSG", c->name, r);
         assert_null(data);
         /* Rewrapping from the VM layer (the escrow) checks the VM layer the same way. */
-        r = sealed_rewrap(&o, k_use, NULL, 0, "new", 3, &rewrapped);
+        r = sealed_rewrap(&o, k_use, k_use, NULL, 0, "new", 3, &rewrapped);
         sealed_object_done(&o);
         if (r != -EBADMSG)
                 fail_msg("%s: rewrap returned %d, want -EBADMSG", c->name, r);
@@ -591,8 +595,8 @@ static const struct reject_case {
           { EDIT_DEL, "identity.tcb", NULL, 0 } },
         { "format string",          -EBADMSG, "\"format\" must be an integer", { EDIT_SET, "format", "\"1\"", 0 } },
         { "format float",           -EBADMSG, "\"format\" must be an integer", { EDIT_SET, "format", "1.0", 0 } },
-        { "format 2",               -EPROTONOSUPPORT, "sealed object format 2 is not supported by this version",
-          { EDIT_SET, "format", "2", 0 } },
+        { "format 3",               -EPROTONOSUPPORT, "sealed object format 3 is not supported by this version",
+          { EDIT_SET, "format", "3", 0 } },
         { "format 0",               -EPROTONOSUPPORT, "sealed object format 0 is not supported",
           { EDIT_SET, "format", "0", 0 } },
         { "purpose number",         -EBADMSG, "\"purpose\" must be a string", { EDIT_SET, "purpose", "5", 0 } },
@@ -637,22 +641,29 @@ static const struct reject_case {
         { "password string",        -EBADMSG, "\"password\" must be an object", { EDIT_SET, "password", "\"x\"", 0 } },
         { "password kdf",           -EBADMSG, "\"password.kdf\" must be \"scrypt\"",
           { EDIT_SET, "password.kdf", "\"pbkdf2\"", 0 } },
-        { "scrypt n not pow2",      -EBADMSG, "\"password.n\" must be a power of two from 1024 to 1048576",
+        { "scrypt n not pow2",      -EBADMSG, "\"password.n\" must be a power of two from 1024 to 32768",
           { EDIT_SET, "password.n", "1000", 0 } },
+        /* the scrypt bomb of issue 11: N=2^20 r=32 p=16 was accepted */
         { "scrypt n too big",       -EBADMSG, "\"password.n\" must be a power of two",
-          { EDIT_SET, "password.n", "2097152", 0 } },
+          { EDIT_SET, "password.n", "65536", 0 } },
+        { "scrypt n 2^20",          -EBADMSG, "\"password.n\" must be a power of two from 1024 to 32768",
+          { EDIT_SET, "password.n", "1048576", 0 } },
         { "scrypt n too small",     -EBADMSG, "\"password.n\" must be a power of two",
           { EDIT_SET, "password.n", "512", 0 } },
         { "scrypt n negative",      -EBADMSG, "\"password.n\" must be a power of two",
           { EDIT_SET, "password.n", "-1024", 0 } },
         { "scrypt n string",        -EBADMSG, "\"password.n\" must be a power of two",
           { EDIT_SET, "password.n", "\"1024\"", 0 } },
-        { "scrypt r 0",             -EBADMSG, "\"password.r\" must be an integer from 1 to 32",
+        { "scrypt r 0",             -EBADMSG, "\"password.r\" must be an integer from 1 to 8",
           { EDIT_SET, "password.r", "0", 0 } },
-        { "scrypt r 33",            -EBADMSG, "\"password.r\" must be an integer from 1 to 32",
-          { EDIT_SET, "password.r", "33", 0 } },
-        { "scrypt p 17",            -EBADMSG, "\"password.p\" must be an integer from 1 to 16",
-          { EDIT_SET, "password.p", "17", 0 } },
+        { "scrypt r 9",             -EBADMSG, "\"password.r\" must be an integer from 1 to 8",
+          { EDIT_SET, "password.r", "9", 0 } },
+        { "scrypt r 32",            -EBADMSG, "\"password.r\" must be an integer from 1 to 8",
+          { EDIT_SET, "password.r", "32", 0 } },
+        { "scrypt p 2",             -EBADMSG, "\"password.p\" must be an integer from 1 to 1",
+          { EDIT_SET, "password.p", "2", 0 } },
+        { "scrypt p 16",            -EBADMSG, "\"password.p\" must be an integer from 1 to 1",
+          { EDIT_SET, "password.p", "16", 0 } },
         { "password salt",          -EBADMSG, "\"password.salt\" must be base64 of 16 bytes",
           { EDIT_SET, "password.salt", "\"AAAA\"", 0 } },
         { "password nonce",         -EBADMSG, "\"password.nonce\" must be base64 of 12 bytes",
@@ -835,20 +846,44 @@ static void test_doc_example_in_doc(void **state) {
 }
 
 static void test_doc_example(void **state) {
-        _cleanup_(freep) char *text = NULL;
-        uint8_t k_fw[32], doc_salt[32], key[32];
-        const char *pw = "correct horse battery staple";
+        _cleanup_(freep) char *text = NULL, *text2 = NULL;
+        uint8_t k_fw[32], doc_salt[32], key[32], key2[32], want2[32];
+        const char *pw = "correct horse battery staple", *info = "snpseal/sealed-object/v2/cred/db";
+        struct sealed_object o;
+        char err[256];
 
         memset(k_fw, 0x42, sizeof(k_fw));
         for (size_t i = 0; i < sizeof(doc_salt); i++)
                 doc_salt[i] = (uint8_t) i;
+        /* the example is format 1: its key is DeriveKey's */
         assert_int_equal(kdf_purpose_key(k_fw, doc_salt, "cred/db", NULL, 0, key), 0);
+        assert_int_equal(sealed_object_key(k_fw, doc_salt, "cred/db", SEALED_FORMAT_V1, key2), 0);
+        assert_memory_equal(key, key2, sizeof(key));
         assert_int_equal(open_text(doc_example, key, pw, "s3cret\n", 7), 0);
         assert_int_equal(open_text(doc_example, key, "wrong", NULL, 0), -EKEYREJECTED);
-        /* The escrowed K_pw opens the password layer from the VM layer. */
+        /* The escrowed K_pw opens the password layer from the VM layer. A
+         * format 1 object is rewritten in format 2 only: not under its own key. */
+        assert_int_equal(rewrap_text_r(doc_example, key, NULL, "new", &text), -EPROTONOSUPPORT);
+        /* format 2's key: HKDF(salt, K_fw, "snpseal/sealed-object/v2/" purpose), not DeriveKey's */
+        assert_int_equal(sealed_object_key(k_fw, doc_salt, "cred/db", SEALED_FORMAT, key2), 0);
+        assert_int_equal(kdf_hkdf_sha256(doc_salt, 32, k_fw, 32, info, strlen(info), want2, 32), 0);
+        assert_memory_equal(key2, want2, sizeof(key2));
+        assert_memory_not_equal(key, key2, sizeof(key));
+        assert_int_equal(sealed_object_key(k_fw, doc_salt, "cred/db", 3, key2), -EPROTONOSUPPORT);
+        assert_int_equal(sealed_object_key(k_fw, doc_salt, "bad purpose", SEALED_FORMAT, key2), -EINVAL);
+        assert_int_equal(sealed_object_key(k_fw, doc_salt, "cred/db", SEALED_FORMAT, key2), 0);
+        rewrap_k_new = key2;
         rewrap_text(doc_example, key, NULL, "new", 0, &text);
-        assert_int_equal(open_text(text, key, "new", "s3cret\n", 7), 0);
-        assert_int_equal(open_text(text, key, pw, NULL, 0), -EKEYREJECTED);
+        rewrap_k_new = NULL;
+        assert_int_equal(parse_text(text, &o, err, sizeof(err)), 0);
+        assert_int_equal(o.format, SEALED_FORMAT);
+        sealed_object_done(&o);
+        assert_int_equal(open_text(text, key2, "new", "s3cret\n", 7), 0);
+        assert_int_equal(open_text(text, key2, pw, NULL, 0), -EKEYREJECTED);
+        assert_int_equal(open_text(text, key, "new", NULL, 0), -EBADMSG);
+        /* a format 2 object rewraps under its own key */
+        rewrap_text(text, key2, "new", "newer", 0, &text2);
+        assert_int_equal(open_text(text2, key2, "newer", "s3cret\n", 7), 0);
         key[0] ^= 1;
         assert_int_equal(open_text(doc_example, key, pw, NULL, 0), -EBADMSG);
 }
