@@ -689,6 +689,34 @@ static int header_items(const struct luks *l, int keyslot, struct luks2_meta *re
         return luks2_meta_from_header(json, strlen(json), keyslot, ret, why, whylen);
 }
 
+bool luks_token_volume_key_changed(const struct luks *l, const struct snpseal_token *t) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *digests = NULL;
+        const char *json = NULL, *recorded = NULL;
+
+        if (!t->has_mac || !t->header)
+                return false;
+        for (size_t i = 0; i < t->header->n && !recorded; i++) {
+                const char *name = t->header->items[i].name;
+                size_t n = strlen(name);
+
+                if (strncmp(name, "digest.", 7) == 0 && n > 7 && strcmp(name + n - 7, ".digest") == 0)
+                        recorded = t->header->items[i].value;
+        }
+        if (!recorded || crypt_dump_json(l->cd, &json, 0) < 0 || !json || !(o = json_tokener_parse(json)) ||
+            !json_object_object_get_ex(o, "digests", &digests))
+                return false;
+        json_object_object_foreach(digests, id, d) {
+                json_object *v;
+
+                (void) id;
+                if (json_object_object_get_ex(d, "digest", &v) && json_object_is_type(v, json_type_string) &&
+                    strcmp(json_object_get_string(v), recorded) == 0)
+                        return false;
+        }
+        return true;
+}
+
 int luks_header_check(const struct luks *l, size_t vk_size) {
         _cleanup_(freep) struct luks2_meta *m = malloc(sizeof(*m));
         char why[512];
@@ -852,6 +880,10 @@ int luks_token_check(struct luks *l, const struct snpseal_token *t, const char *
         why[0] = '\0';
         if (!k_mac)
                 return -ENOMEM;
+        if (t->keyslot < 0 && luks_token_volume_key_changed(l, t))
+                return (void) snprintf(why, whylen, "the volume key changed (cryptsetup reencrypt?) and took the "
+                                       "token's keyslot: unlock another way and run snpseal reseal %s", l->path),
+                       LUKS_TOKEN_NO_KEYSLOT;
         if (t->keyslot < 0)
                 return (void) snprintf(why, whylen, "the token has no keyslot (left by an interrupted enroll, "
                                        "reseal or remove; snpseal reseal removes it)"), LUKS_TOKEN_NO_KEYSLOT;
@@ -940,6 +972,8 @@ int luks_repair(struct luks *l, const struct luks_token *tokens, size_t n, const
 
                 if (e->parse_error < 0 || luks_token_keyslots(l, e->id) != 0)
                         continue;
+                if (luks_token_volume_key_changed(l, &e->t))
+                        continue;       /* not half-done: reseal re-enrolls it */
                 if (e->t.pin && !pin) {
                         fprintf(stderr, PROG ": %s: token %d has no keyslot (an interrupted enroll or reseal); "
                                 "give its PIN (--pin-file=) to clean it up\n", l->verb, e->id);

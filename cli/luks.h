@@ -160,6 +160,11 @@ int luks_token_check(struct luks *l, const struct snpseal_token *t, const char *
 
 /* ---- adding and removing ---- */
 
+/* Whether the volume key t was enrolled for is gone from the header (its
+ * recorded digest is not there any more: cryptsetup reencrypt). A token
+ * without keyslot is then not half-done work but something to reseal. */
+bool luks_token_volume_key_changed(const struct luks *l, const struct snpseal_token *t);
+
 /* Refuse (printed) a volume whose data segment cipher is not on the
  * allowlist (luks2-meta.h) for a volume key of vk_size bytes. */
 int luks_header_check(const struct luks *l, size_t vk_size);

@@ -609,7 +609,8 @@ static int reseal_check(struct reseal *rs, const struct luks_token *e, int *ret_
                 luks_binding_diff(&e->t.binding, &rs->target, why, whylen);
         else if (state == LUKS_TOKEN_OPENS || state == LUKS_TOKEN_NEEDS_PIN)
                 return 0;
-        if (state != LUKS_TOKEN_NO_KEYSLOT && e->t.pin && reseal_pin(rs) < 0)
+        if ((state != LUKS_TOKEN_NO_KEYSLOT || luks_token_volume_key_changed(rs->l, &e->t)) && e->t.pin &&
+            reseal_pin(rs) < 0)
                 return -EINVAL;
         return 1;
 }
@@ -649,7 +650,7 @@ static int reseal_one(struct reseal *rs, const struct luks_token *e, const struc
         char slots[128];
         int r;
 
-        if (luks_token_keyslots(rs->l, e->id) == 0)
+        if (luks_token_keyslots(rs->l, e->id) == 0 && !luks_token_volume_key_changed(rs->l, &e->t))
                 return reseal_drop(rs, e);
         if (by)
                 return reseal_replaced(rs, e, by, why);
