@@ -12,14 +12,12 @@
 #include <sys/un.h>
 
 #include "agent-config.h"
+#include "conffile.h"
 #include "hexutil.h"
 #include "macro.h"
+#include "snp-error.h"
 #include "varlink.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(FILE *, fclose);
-
-#define CONFIG_FILE_MAX (64u * 1024u)
-#define CONFIG_LINE_MAX 4096u
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1)
 
 enum setting_type {
@@ -28,6 +26,7 @@ enum setting_type {
         SETTING_BACKEND,    /* enum agent_backend_kind */
         SETTING_VMPL,       /* int 0…3 */
         SETTING_FLAG,       /* bool, command line only, no value */
+        SETTING_BOOL,       /* bool, yes or no, config file only */
 };
 
 struct setting {
@@ -58,6 +57,11 @@ static const struct setting settings[] = {
         { "ratelimit-window",   AGENT_SETTING_RATELIMIT_WINDOW,   SETTING_UINT,    FIELD(ratelimit_window_sec), 1, 86400, true },
         { "vmpl",               AGENT_SETTING_VMPL,               SETTING_VMPL,    FIELD(vmpl), 0, 3, true },
         { "user-store",         AGENT_SETTING_USER_STORE,         SETTING_STRING,  FIELD(user_store), 0, PATH_MAX, true },
+        /* Weakening the threat model's guarantees: only an administrator's
+         * file may, never the command line a caller might assemble. */
+        { "allow-weak-bindings", AGENT_SETTING_ALLOW_WEAK_BINDINGS, SETTING_BOOL, FIELD(allow_weak_bindings), 0, 0, true },
+        { "allow-tokens-without-mac", AGENT_SETTING_ALLOW_TOKENS_WITHOUT_MAC, SETTING_BOOL,
+          FIELD(allow_tokens_without_mac), 0, 0, true },
 };
 
 static const char *const backend_names[] = {
@@ -149,6 +153,17 @@ static int setting_parse(const struct setting *s, const char *value, const char 
                 if (apply)
                         *(bool *) field = true;
                 return 0;
+        case SETTING_BOOL: {
+                bool b;
+
+                if (conffile_parse_bool(value, &b) < 0) {
+                        snprintf(errbuf, errlen, "invalid value '%s' for %s: expected yes or no", value, what);
+                        return -EINVAL;
+                }
+                if (apply)
+                        *(bool *) field = b;
+                return 0;
+        }
         }
         return -EINVAL;
 }
@@ -192,12 +207,15 @@ static void build_options(struct option *opts) {
 
         opts[n++] = (struct option) { "help", no_argument, NULL, OPT_HELP };
         opts[n++] = (struct option) { "version", no_argument, NULL, OPT_VERSION };
-        for (size_t i = 0; i < ELEMENTSOF(settings); i++)
+        for (size_t i = 0; i < ELEMENTSOF(settings); i++) {
+                if (settings[i].type == SETTING_BOOL)
+                        continue;       /* config file only */
                 opts[n++] = (struct option) {
                         settings[i].name,
                         settings[i].type == SETTING_FLAG ? no_argument : required_argument,
                         NULL, OPT_SETTING_BASE + (int) i,
                 };
+        }
         opts[n] = (struct option) { 0 };
 }
 
@@ -269,97 +287,25 @@ static const struct setting *setting_by_key(const char *key) {
         return NULL;
 }
 
-static char *strip(char *s) {
-        char *e;
-
-        s += strspn(s, " \t");
-        e = s + strlen(s);
-        while (e > s && strchr(" \t\r\n", e[-1]))
-                *--e = '\0';
-        return s;
-}
-
-/* One line of the file (newline removed); lineno for messages. */
-static int config_line(struct agent_config *c, const char *path, unsigned lineno, char *line,
-                       char *errbuf, size_t errlen) {
-        const struct setting *s;
-        char *key, *value, *eq, msg[320];
+/* One "key = value" of the file (conffile_read()'s callback). */
+static int config_setting(const char *key, const char *value, void *userdata, char *errbuf, size_t errlen) {
+        struct agent_config *c = userdata;
+        const struct setting *s = setting_by_key(key);
         int r;
 
-        key = strip(line);
-        if (key[0] == '\0' || key[0] == '#')
-                return 0;
-        eq = strchr(key, '=');
-        if (!eq) {
-                snprintf(errbuf, errlen, "%s:%u: expected 'key = value'", path, lineno);
-                return -EINVAL;
-        }
-        *eq = '\0';
-        key = strip(key);
-        value = strip(eq + 1);
-        s = setting_by_key(key);
-        if (!s) {
-                snprintf(errbuf, errlen, "%s:%u: unknown setting '%s'", path, lineno, key);
-                return -EINVAL;
-        }
+        if (!s)
+                return errbuf_set(errbuf, errlen, -EINVAL, "unknown setting '%s'", key);
         /* Validated always; applied unless the command line set it. */
-        r = setting_parse(s, value, key, c, !(c->set_by_argv & (UINT64_C(1) << s->id)), msg, sizeof(msg));
-        if (r < 0) {
-                snprintf(errbuf, errlen, "%s:%u: %s", path, lineno, msg);
+        r = setting_parse(s, value, key, c, !(c->set_by_argv & (UINT64_C(1) << s->id)), errbuf, errlen);
+        if (r < 0)
                 return r;
-        }
         c->set_in_file |= UINT64_C(1) << s->id;
         return 0;
 }
 
-static int config_lines(struct agent_config *c, const char *path, FILE *f, char *errbuf, size_t errlen) {
-        _cleanup_(freep) char *line = NULL;
-        size_t size = 0, total = 0;
-        unsigned lineno = 0;
-        ssize_t n;
-        int r;
-
-        errno = 0;
-        while ((n = getline(&line, &size, f)) >= 0) {
-                lineno++;
-                total += (size_t) n;
-                if (total > CONFIG_FILE_MAX) {
-                        snprintf(errbuf, errlen, "%s: larger than %u bytes", path, CONFIG_FILE_MAX);
-                        return -EFBIG;
-                }
-                if ((size_t) n > CONFIG_LINE_MAX) {
-                        snprintf(errbuf, errlen, "%s:%u: line longer than %u bytes", path, lineno,
-                                 CONFIG_LINE_MAX);
-                        return -EINVAL;
-                }
-                if (memchr(line, '\0', (size_t) n)) {
-                        snprintf(errbuf, errlen, "%s:%u: NUL byte in line", path, lineno);
-                        return -EINVAL;
-                }
-                r = config_line(c, path, lineno, line, errbuf, errlen);
-                if (r < 0)
-                        return r;
-                errno = 0;
-        }
-        if (ferror(f) || errno != 0) {
-                snprintf(errbuf, errlen, "%s: read error: %s", path, strerror(errno ? errno : EIO));
-                return -EIO;
-        }
-        return 0;
-}
-
 int agent_config_load_file(struct agent_config *c, char *errbuf, size_t errlen) {
-        const char *path = c->config_path ? c->config_path : AGENT_DEFAULT_CONFIG;
-        _cleanup_(fclosep) FILE *f = NULL;
+        const char *path = c->config_path ? c->config_path : snpseal_policy_path();
 
-        f = fopen(path, "re");
-        if (!f) {
-                int r = -errno;
-
-                if (r == -ENOENT && !(c->set_by_argv & (UINT64_C(1) << AGENT_SETTING_CONFIG)))
-                        return 0;
-                snprintf(errbuf, errlen, "%s: cannot open: %s", path, strerror(-r));
-                return r;
-        }
-        return config_lines(c, path, f, errbuf, errlen);
+        return conffile_read(path, (c->set_by_argv & (UINT64_C(1) << AGENT_SETTING_CONFIG)) != 0,
+                             config_setting, c, errbuf, errlen);
 }

@@ -8,13 +8,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "conffile.h"
+
 enum agent_backend_kind {
         AGENT_BACKEND_AUTO,       /* the real device if present, else an error — never the simulator */
         AGENT_BACKEND_SEV_GUEST,
         AGENT_BACKEND_SIMULATOR,
 };
 
-#define AGENT_DEFAULT_CONFIG      SNPSEAL_SYSCONFDIR "/snpseal/snpseald.conf"
+#define AGENT_DEFAULT_CONFIG      SNPSEAL_DEFAULT_CONFIG
 #define AGENT_DEFAULT_SOCKET      "/run/snpseal/agent.sock"
 #define AGENT_DEFAULT_CRED_SOCKET "/run/snpseal/credentials.sock"
 #define AGENT_DEFAULT_CREDSTORE   SNPSEAL_SYSCONFDIR "/snpseal/credstore"
@@ -38,6 +40,8 @@ enum agent_setting {
         AGENT_SETTING_RATELIMIT_WINDOW,
         AGENT_SETTING_VMPL,
         AGENT_SETTING_USER_STORE,
+        AGENT_SETTING_ALLOW_WEAK_BINDINGS,
+        AGENT_SETTING_ALLOW_TOKENS_WITHOUT_MAC,
         _AGENT_SETTING_MAX,
 };
 
@@ -58,6 +62,8 @@ struct agent_config {
         unsigned ratelimit_attempts;  /* wrong passwords per window and uid; default 5 */
         unsigned ratelimit_window_sec; /* default 60 */
         int vmpl;                     /* own VMPL; -1 = detect */
+        bool allow_weak_bindings;     /* file only: keys below the binding floor (binding.h) */
+        bool allow_tokens_without_mac; /* file only: read by the token plugin, accepted here */
         uint64_t set_by_argv;         /* bit per setting given on the command line (agent-config.c) */
         uint64_t set_in_file;         /* bit per setting given in the config file */
 };

@@ -21,6 +21,8 @@
 #include "hexutil.h"
 #include "json-util.h"
 #include "luks.h"
+#include "luks2-mac.h"
+#include "luks2-meta.h"
 #include "secret.h"
 #include "varlink.h"
 
@@ -458,8 +460,27 @@ static int derive_reply_error(const struct varlink_reply *reply, char *why, size
         return -EPROTO;
 }
 
+/* K_mac from the reply ("macKey", base64 of 32 bytes). */
+static int derive_reply_mac_key(const struct varlink_reply *reply, uint8_t *ret, char *why, size_t whylen) {
+        const char *b64 = cli_json_str(reply->parameters, "macKey");
+        uint8_t buf[LUKS2_MAC_KEY_LEN + 3];
+        size_t n = 0;
+        int r = 0;
+
+        if (!b64 || strlen(b64) != base64_encoded_len(LUKS2_MAC_KEY_LEN) ||
+            base64_decode(b64, strlen(b64), buf, sizeof(buf), &n) < 0 || n != LUKS2_MAC_KEY_LEN)
+                r = -EBADMSG;
+        else
+                memcpy(ret, buf, LUKS2_MAC_KEY_LEN);
+        secret_wipe(buf, sizeof(buf));
+        if (r < 0)
+                (void) snprintf(why, whylen, "the agent's DeriveKey reply carries no header MAC key (an older "
+                                "snpseald?)");
+        return r;
+}
+
 static int derive_reply_ok(const struct varlink_reply *reply, char **ret_key, size_t *ret_len,
-                           json_object **ret_identity, char *why, size_t whylen) {
+                           json_object **ret_identity, uint8_t *ret_mac_key, char *why, size_t whylen) {
         const char *key = cli_json_str(reply->parameters, "key");
         json_object *identity = NULL;
         char *dup;
@@ -470,6 +491,8 @@ static int derive_reply_ok(const struct varlink_reply *reply, char **ret_key, si
                 (void) snprintf(why, whylen, "the agent's DeriveKey reply carries no key or identity");
                 return -EBADMSG;
         }
+        if (ret_mac_key && derive_reply_mac_key(reply, ret_mac_key, why, whylen) < 0)
+                return -EBADMSG;
         dup = secret_dup(key, strlen(key) + 1);
         if (!dup)
                 return (void) snprintf(why, whylen, "out of memory"), -ENOMEM;
@@ -482,7 +505,8 @@ static int derive_reply_ok(const struct varlink_reply *reply, char **ret_key, si
 
 int luks_derive(struct luks *l, const struct snp_binding *b, const uint8_t salt[SNPSEAL_TOKEN_SALT_LEN],
                 const char *pin, size_t pin_len, json_object *expect,
-                char **ret_key, size_t *ret_len, json_object **ret_identity, char *why, size_t whylen) {
+                char **ret_key, size_t *ret_len, json_object **ret_identity, uint8_t *ret_mac_key,
+                char *why, size_t whylen) {
         _cleanup_(json_object_put_wipep) json_object *params = NULL;
         struct varlink_reply reply = {};
         int r;
@@ -502,9 +526,20 @@ int luks_derive(struct luks *l, const struct snp_binding *b, const uint8_t salt[
                 return r;
         }
         r = reply.error ? derive_reply_error(&reply, why, whylen)
-                        : derive_reply_ok(&reply, ret_key, ret_len, ret_identity, why, whylen);
+                        : derive_reply_ok(&reply, ret_key, ret_len, ret_identity, ret_mac_key, why, whylen);
         varlink_reply_done(&reply);
         return r;
+}
+
+const struct snpseal_policy *luks_policy(const char *verb) {
+        static struct snpseal_policy policy;
+        static bool loaded;
+        char err[512];
+
+        if (!loaded && snpseal_policy_load(snpseal_policy_path(), &policy, err, sizeof(err)) < 0)
+                fprintf(stderr, PROG ": %s: warning: %s; nothing in it is relaxed\n", verb, err);
+        loaded = true;
+        return &policy;
 }
 
 int luks_binding_get(struct luks *l, const struct cli_binding_args *args, struct snp_binding *ret) {
@@ -524,7 +559,8 @@ int luks_binding_get(struct luks *l, const struct cli_binding_args *args, struct
         r = snp_binding_from_json(json, &b, err, sizeof(err));
         if (r < 0)
                 return cli_error(l->verb, "internal error: resolved binding: %s", err), r;
-        r = snp_binding_check_persistent(&b, args->force, err, sizeof(err));
+        r = snp_binding_check_persistent(&b, luks_policy(l->verb)->allow_weak_bindings, args->force, err,
+                                         sizeof(err));
         if (r < 0)
                 return cli_error(l->verb, "%s", err), r;
         *ret = b;
@@ -638,10 +674,110 @@ static int enroll_verify(const struct luks *l, int token, int keyslot, const cha
         return r;
 }
 
-/* Token, keyslot, assignment, verification for a derived passphrase. */
-static int enroll_steps(struct luks *l, const struct snpseal_token *t, const char *pass, size_t pass_len,
-                        const char *pin, size_t pin_len, const char *vk, size_t vk_size, int *ret_token,
-                        int *ret_keyslot) {
+/* ---- header authentication ---- */
+
+/* The header items for keyslot (< 0: the segments only), as libcryptsetup
+ * holds them; why on failure. */
+static int header_items(const struct luks *l, int keyslot, struct luks2_meta *ret, char *why, size_t whylen) {
+        const char *json = NULL;
+        int r;
+
+        r = crypt_dump_json(l->cd, &json, 0);
+        if (r < 0 || !json)
+                return (void) snprintf(why, whylen, "cannot read the LUKS2 metadata: %s",
+                                       strerror(r < 0 ? -r : EIO)), r < 0 ? r : -EIO;
+        return luks2_meta_from_header(json, strlen(json), keyslot, ret, why, whylen);
+}
+
+bool luks_token_volume_key_changed(const struct luks *l, const struct snpseal_token *t) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *digests = NULL;
+        const char *json = NULL, *recorded = NULL;
+
+        if (!t->has_mac || !t->header)
+                return false;
+        for (size_t i = 0; i < t->header->n && !recorded; i++) {
+                const char *name = t->header->items[i].name;
+                size_t n = strlen(name);
+
+                if (strncmp(name, "digest.", 7) == 0 && n > 7 && strcmp(name + n - 7, ".digest") == 0)
+                        recorded = t->header->items[i].value;
+        }
+        if (!recorded || crypt_dump_json(l->cd, &json, 0) < 0 || !json || !(o = json_tokener_parse(json)) ||
+            !json_object_object_get_ex(o, "digests", &digests))
+                return false;
+        json_object_object_foreach(digests, id, d) {
+                json_object *v;
+
+                (void) id;
+                if (json_object_object_get_ex(d, "digest", &v) && json_object_is_type(v, json_type_string) &&
+                    strcmp(json_object_get_string(v), recorded) == 0)
+                        return false;
+        }
+        return true;
+}
+
+int luks_header_check(const struct luks *l, size_t vk_size) {
+        _cleanup_(freep) struct luks2_meta *m = malloc(sizeof(*m));
+        char why[512];
+        int r;
+
+        if (!m)
+                return cli_error(l->verb, "out of memory"), -ENOMEM;
+        r = header_items(l, -1, m, why, sizeof(why));
+        if (r >= 0)
+                r = luks2_meta_check_segments(m, vk_size, why, sizeof(why));
+        if (r < 0)
+                return cli_error(l->verb, "%s: %s; refusing to enroll a VM-bound key for it", l->path, why), r;
+        return 0;
+}
+
+/* Fill t's header authentication for keyslot (just added) and volume key. */
+static int token_authenticate(const struct luks *l, struct snpseal_token *t, int keyslot, const char *vk,
+                              size_t vk_size, const uint8_t *k_mac) {
+        char why[512];
+        int r;
+
+        t->header = malloc(sizeof(*t->header));
+        if (!t->header)
+                return cli_error(l->verb, "out of memory"), -ENOMEM;
+        r = header_items(l, keyslot, t->header, why, sizeof(why));
+        if (r >= 0)
+                r = luks2_meta_check_ciphers(t->header, why, sizeof(why));
+        if (r < 0)
+                return cli_error(l->verb, "%s: %s; refusing to enroll a VM-bound key for it", l->path, why), r;
+        if (luks2_mac_header(k_mac, t->header, t->header_mac) < 0 ||
+            luks2_mac_volume_key(k_mac, vk, vk_size, t->volume_key_mac) < 0)
+                return cli_error(l->verb, "cannot compute the header MACs"), -EIO;
+        t->has_mac = true;
+        return 0;
+}
+
+/* Assign the token to keyslot and write its header authentication, in one
+ * metadata write. */
+static int token_finish(const struct luks *l, struct snpseal_token *t, int token, int keyslot, const char *vk,
+                        size_t vk_size, const uint8_t *k_mac) {
+        _cleanup_(freep) char *json = NULL;
+        int r;
+
+        r = token_authenticate(l, t, keyslot, vk, vk_size, k_mac);
+        if (r < 0)
+                return r;
+        r = token_json_build(t, keyslot, &json);
+        if (r < 0)
+                return cli_error(l->verb, "cannot build the token: %s", strerror(-r)), r;
+        r = crypt_token_json_set(l->cd, token, json);
+        if (r < 0)
+                return cli_error(l->verb, "%s: cannot assign token %d to keyslot %d: %s", l->path, token, keyslot,
+                                 strerror(-r)), r;
+        return 0;
+}
+
+/* Token, keyslot, assignment with the header MACs, verification for a
+ * derived passphrase. */
+static int enroll_steps(struct luks *l, struct snpseal_token *t, const char *pass, size_t pass_len,
+                        const char *pin, size_t pin_len, const char *vk, size_t vk_size, const uint8_t *k_mac,
+                        int *ret_token, int *ret_keyslot) {
         int r, keyslot = -1, token = -1;
 
         r = token_write(l, t, &token);
@@ -651,10 +787,7 @@ static int enroll_steps(struct luks *l, const struct snpseal_token *t, const cha
         r = luks_keyslot_add(l, vk, vk_size, pass, pass_len, pin != NULL, &keyslot);
         if (r >= 0) {
                 luks_step("keyslot-added");
-                r = crypt_token_assign_keyslot(l->cd, token, keyslot);
-                if (r < 0)
-                        cli_error(l->verb, "%s: cannot assign token %d to keyslot %d: %s", l->path, token,
-                                  keyslot, strerror(-r));
+                r = token_finish(l, t, token, keyslot, vk, vk_size, k_mac);
         }
         if (r >= 0) {
                 luks_step("token-assigned");
@@ -674,14 +807,20 @@ int luks_token_enroll(struct luks *l, const struct snp_binding *b, const char *p
                       const char *vk, size_t vk_size, struct luks_enrolled *ret) {
         _cleanup_(json_object_putp) json_object *identity = NULL;
         _cleanup_secret_ char *key = NULL;
+        _cleanup_secret_ uint8_t *k_mac = secret_alloc(LUKS2_MAC_KEY_LEN);
         struct snpseal_token t = { .version = SNPSEAL_TOKEN_VERSION, .binding = *b, .pin = pin != NULL };
         char why[1024];
         size_t key_len;
         int r, token, keyslot;
 
+        if (!k_mac)
+                return cli_error(l->verb, "out of memory"), -ENOMEM;
+        r = luks_header_check(l, vk_size);
+        if (r < 0)
+                return r;
         if (RAND_bytes(t.salt, sizeof(t.salt)) != 1)
                 return cli_error(l->verb, "cannot get random bytes for the salt"), -EIO;
-        r = luks_derive(l, b, t.salt, pin, pin_len, NULL, &key, &key_len, &identity, why, sizeof(why));
+        r = luks_derive(l, b, t.salt, pin, pin_len, NULL, &key, &key_len, &identity, k_mac, why, sizeof(why));
         if (r < 0) {
                 if (why[0])
                         cli_error(l->verb, "%s", why);
@@ -689,8 +828,9 @@ int luks_token_enroll(struct luks *l, const struct snp_binding *b, const char *p
         }
         t.identity = identity;
         t.keyslot = -1;         /* token_write() writes it without keyslot */
-        r = enroll_steps(l, &t, key, key_len, pin, pin_len, vk, vk_size, &token, &keyslot);
+        r = enroll_steps(l, &t, key, key_len, pin, pin_len, vk, vk_size, k_mac, &token, &keyslot);
         secret_wipe(t.salt, sizeof(t.salt));
+        free(t.header);
         if (r < 0)
                 return r;
         *ret = (struct luks_enrolled) { .token = token, .keyslot = keyslot, .binding = *b };
@@ -701,22 +841,57 @@ int luks_token_enroll(struct luks *l, const struct snp_binding *b, const char *p
 
 static const char identity_probe_pin[] = "-";
 
+/* The header authentication of t against the header now and the volume
+ * key its keyslot gave: LUKS_TOKEN_OPENS, or the state with why. */
+static int token_check_header(const struct luks *l, const struct snpseal_token *t, const char *vk, size_t vk_size,
+                              const uint8_t *k_mac, char *why, size_t whylen) {
+        _cleanup_(freep) struct luks2_meta *m = malloc(sizeof(*m));
+        uint8_t mac[LUKS2_MAC_LEN];
+        char diff[512];
+
+        if (!m)
+                return -ENOMEM;
+        if (!t->has_mac)
+                return (void) snprintf(why, whylen, "enrolled without header authentication (an older snpseal): "
+                                       "snpseal reseal %s adds it", l->path), LUKS_TOKEN_UNAUTHENTICATED;
+        if (header_items(l, t->keyslot, m, diff, sizeof(diff)) < 0)
+                return (void) snprintf(why, whylen, "%s", diff), LUKS_TOKEN_HEADER_CHANGED;
+        if (luks2_meta_check_ciphers(m, diff, sizeof(diff)) < 0 || luks2_mac_header(k_mac, m, mac) < 0 ||
+            !luks2_mac_equal(mac, t->header_mac)) {
+                if (luks2_meta_diff(t->header, m, diff, sizeof(diff)) <= 0)
+                        (void) snprintf(diff, sizeof(diff), "the header's authentication code does not match");
+                return (void) snprintf(why, whylen, "%s: the LUKS2 header changed after enrollment", diff),
+                       LUKS_TOKEN_HEADER_CHANGED;
+        }
+        if (luks2_mac_volume_key(k_mac, vk, vk_size, mac) < 0 || !luks2_mac_equal(mac, t->volume_key_mac))
+                return (void) snprintf(why, whylen, "the volume key of keyslot %d is not the one enrolled",
+                                       t->keyslot), LUKS_TOKEN_HEADER_CHANGED;
+        return LUKS_TOKEN_OPENS;
+}
+
 int luks_token_check(struct luks *l, const struct snpseal_token *t, const char *pin, size_t pin_len,
                      char **ret_vk, size_t *ret_vk_size, char *why, size_t whylen) {
         _cleanup_secret_ char *key = NULL, *vk = NULL;
+        _cleanup_secret_ uint8_t *k_mac = secret_alloc(LUKS2_MAC_KEY_LEN);
         size_t key_len, vk_size;
         bool probe = t->pin && !pin;
-        int r;
+        int r, state;
 
         why[0] = '\0';
+        if (!k_mac)
+                return -ENOMEM;
+        if (t->keyslot < 0 && luks_token_volume_key_changed(l, t))
+                return (void) snprintf(why, whylen, "the volume key changed (cryptsetup reencrypt?) and took the "
+                                       "token's keyslot: unlock another way and run snpseal reseal %s", l->path),
+                       LUKS_TOKEN_NO_KEYSLOT;
         if (t->keyslot < 0)
                 return (void) snprintf(why, whylen, "the token has no keyslot (left by an interrupted enroll, "
                                        "reseal or remove; snpseal reseal removes it)"), LUKS_TOKEN_NO_KEYSLOT;
         /* A PIN token without its PIN: a made-up PIN still lets the agent
          * compare the recorded identity; the key is then useless. */
         r = luks_derive(l, &t->binding, t->salt, probe ? identity_probe_pin : (t->pin ? pin : NULL),
-                        probe ? strlen(identity_probe_pin) : pin_len, t->identity, &key, &key_len, NULL, why,
-                        whylen);
+                        probe ? strlen(identity_probe_pin) : pin_len, t->identity, &key, &key_len, NULL, k_mac,
+                        why, whylen);
         if (r == -EKEYREJECTED)
                 return LUKS_TOKEN_MISMATCH;
         if (r == -ENOMEM)
@@ -740,11 +915,14 @@ int luks_token_check(struct luks *l, const struct snpseal_token *t, const char *
         }
         if (r < 0)
                 return (void) snprintf(why, whylen, "keyslot %d: %s", t->keyslot, strerror(-r)), LUKS_TOKEN_UNKNOWN;
-        if (ret_vk) {
+        state = token_check_header(l, t, vk, vk_size, k_mac, why, whylen);
+        /* A changed header gives no volume key to re-enroll with: that
+         * would authenticate what the host wrote. */
+        if (ret_vk && (state == LUKS_TOKEN_OPENS || state == LUKS_TOKEN_UNAUTHENTICATED)) {
                 *ret_vk = TAKE_PTR(vk);
                 *ret_vk_size = vk_size;
         }
-        return LUKS_TOKEN_OPENS;
+        return state;
 }
 
 /* ---- half-done additions ---- */
@@ -775,7 +953,7 @@ static int orphan_find(struct luks *l, const struct snpseal_token *t, const char
         char why[512];
 
         if (cand == 0 || luks_derive(l, &t->binding, t->salt, t->pin ? pin : NULL, pin_len, NULL, &key, &key_len,
-                                     NULL, why, sizeof(why)) < 0)
+                                     NULL, NULL, why, sizeof(why)) < 0)
                 return -1;
         for (int i = 0; i < LUKS_KEYSLOTS_MAX; i++) {
                 if (!(cand & (UINT32_C(1) << i)) || (!t->pin && !keyslot_is_cheap(l, i)))
@@ -794,6 +972,8 @@ int luks_repair(struct luks *l, const struct luks_token *tokens, size_t n, const
 
                 if (e->parse_error < 0 || luks_token_keyslots(l, e->id) != 0)
                         continue;
+                if (luks_token_volume_key_changed(l, &e->t))
+                        continue;       /* not half-done: reseal re-enrolls it */
                 if (e->t.pin && !pin) {
                         fprintf(stderr, PROG ": %s: token %d has no keyslot (an interrupted enroll or reseal); "
                                 "give its PIN (--pin-file=) to clean it up\n", l->verb, e->id);

@@ -28,6 +28,7 @@
 #include <libcryptsetup.h>
 
 #include "cli.h"
+#include "conffile.h"
 #include "token-json.h"
 
 #define LUKS_PLUGIN_NAME "libcryptsetup-token-" SNPSEAL_TOKEN_TYPE ".so"
@@ -116,12 +117,19 @@ int luks_tty_check(const char *verb, const char *what, const char *option);
 /* ---- the agent ---- */
 
 /* DeriveKey(binding, salt, "luks2", pin, expect): the keyslot passphrase
- * (base64 text, secret memory) and the running identity. On an agent error
+ * (base64 text, secret memory), the running identity and (ret_mac_key, when
+ * not NULL, LUKS2_MAC_KEY_LEN bytes of the caller's secret memory) the
+ * header MAC key. On an agent error
  * -EPROTO, or -EKEYREJECTED for IdentityMismatch, with the agent's message
  * in why (nothing printed: the caller decides). Transport errors print. */
 int luks_derive(struct luks *l, const struct snp_binding *b, const uint8_t salt[SNPSEAL_TOKEN_SALT_LEN],
                 const char *pin, size_t pin_len, json_object *expect,
-                char **ret_key, size_t *ret_len, json_object **ret_identity, char *why, size_t whylen);
+                char **ret_key, size_t *ret_len, json_object **ret_identity, uint8_t *ret_mac_key,
+                char *why, size_t whylen);
+
+/* What snpseald.conf allows (conffile.h), read once; a broken file is
+ * reported as a warning and relaxes nothing. */
+const struct snpseal_policy *luks_policy(const char *verb);
 
 /* The binding to enroll with: the options resolved against the running VM
  * (the default binding when none was given), refused for persistent use
@@ -137,9 +145,13 @@ enum luks_token_state {
         LUKS_TOKEN_WRONG_KEY,       /* derived, but the key does not open the keyslot */
         LUKS_TOKEN_NO_KEYSLOT,
         LUKS_TOKEN_UNKNOWN,         /* the agent could not be asked, or failed (why) */
+        LUKS_TOKEN_UNAUTHENTICATED, /* opens, but carries no header MAC (an older snpseal) */
+        LUKS_TOKEN_HEADER_CHANGED,  /* the header or volume key differs from what was enrolled (why) */
 };
 /* Whether t opens the volume in this VM now: DeriveKey with the recorded
- * identity as expect, then the key against the token's keyslot. For a PIN
+ * identity as expect, then the key against the token's keyslot, then the
+ * header authentication (the volume key is given only for OPENS and
+ * UNAUTHENTICATED: never from a header that changed). For a PIN
  * token without pin only the identity is checked. The state (>= 0) and the
  * reason in why; the volume key in *ret_vk (optional) when it opens. The
  * keyslot test prints nothing (a wrong key is a state, not an error). */
@@ -147,6 +159,15 @@ int luks_token_check(struct luks *l, const struct snpseal_token *t, const char *
                      char **ret_vk, size_t *ret_vk_size, char *why, size_t whylen);
 
 /* ---- adding and removing ---- */
+
+/* Whether the volume key t was enrolled for is gone from the header (its
+ * recorded digest is not there any more: cryptsetup reencrypt). A token
+ * without keyslot is then not half-done work but something to reseal. */
+bool luks_token_volume_key_changed(const struct luks *l, const struct snpseal_token *t);
+
+/* Refuse (printed) a volume whose data segment cipher is not on the
+ * allowlist (luks2-meta.h) for a volume key of vk_size bytes. */
+int luks_header_check(const struct luks *l, size_t vk_size);
 
 /* Add a keyslot for the volume key with passphrase pass: PBKDF2-SHA512,
  * 1000 iterations, no benchmark; argon2 (for PINs and recovery keys): the

@@ -361,6 +361,8 @@ static const struct {
         [LUKS_TOKEN_WRONG_KEY]   = { "wrong-key",         "no" },
         [LUKS_TOKEN_NO_KEYSLOT]  = { "no-keyslot",        "no" },
         [LUKS_TOKEN_UNKNOWN]     = { "unknown",           "unknown" },
+        [LUKS_TOKEN_UNAUTHENTICATED] = { "unauthenticated", "no" },
+        [LUKS_TOKEN_HEADER_CHANGED]  = { "header-changed",  "no" },
 };
 
 /* "measurement 30f6afcb…, policy 0x30000, tcb 03000000000008d1" */
@@ -607,7 +609,8 @@ static int reseal_check(struct reseal *rs, const struct luks_token *e, int *ret_
                 luks_binding_diff(&e->t.binding, &rs->target, why, whylen);
         else if (state == LUKS_TOKEN_OPENS || state == LUKS_TOKEN_NEEDS_PIN)
                 return 0;
-        if (state != LUKS_TOKEN_NO_KEYSLOT && e->t.pin && reseal_pin(rs) < 0)
+        if ((state != LUKS_TOKEN_NO_KEYSLOT || luks_token_volume_key_changed(rs->l, &e->t)) && e->t.pin &&
+            reseal_pin(rs) < 0)
                 return -EINVAL;
         return 1;
 }
@@ -647,7 +650,7 @@ static int reseal_one(struct reseal *rs, const struct luks_token *e, const struc
         char slots[128];
         int r;
 
-        if (luks_token_keyslots(rs->l, e->id) == 0)
+        if (luks_token_keyslots(rs->l, e->id) == 0 && !luks_token_volume_key_changed(rs->l, &e->t))
                 return reseal_drop(rs, e);
         if (by)
                 return reseal_replaced(rs, e, by, why);
@@ -786,6 +789,10 @@ static const struct {
                                     " with a recovery key or passphrase" },
         [LUKS_TOKEN_NO_KEYSLOT] = { TAB_LEAVE, TAB_LEAVE, "", " with --pin-file=FILE" },
         [LUKS_TOKEN_UNKNOWN]    = { TAB_FAIL,  TAB_FAIL,  "", "" },
+        /* Never at boot: adding a MAC authenticates the header as it is now. */
+        [LUKS_TOKEN_UNAUTHENTICATED] = { TAB_LEAVE, TAB_LEAVE, "", " to add header authentication" },
+        [LUKS_TOKEN_HEADER_CHANGED]  = { TAB_LEAVE, TAB_LEAVE, "does not open: ",
+                                         " with a recovery key or passphrase, if you changed the header yourself" },
 };
 
 /* Equal to target but for a TCB lower in at least one component and higher

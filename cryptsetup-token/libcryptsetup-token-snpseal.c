@@ -33,7 +33,10 @@
 
 #include "base64.h"
 #include "binding.h"
+#include "conffile.h"
 #include "json-util.h"
+#include "luks2-mac.h"
+#include "luks2-meta.h"
 #include "macro.h"
 #include "secret.h"
 #include "token-json.h"
@@ -53,6 +56,9 @@
 #define KEY_LEN 32
 #define PIN_MAX 1024
 #define ERRBUF_MAX 512
+/* LUKS2 volume keys are at most 512 bytes (cryptsetup's LUKS2 limit is 256). */
+#define VOLUME_KEY_MAX 512
+#define CHANGED " the LUKS2 header changed after enrollment; not unlocking"
 
 _printf_(3, 4)
 static void token_log(struct crypt_device *cd, int level, const char *fmt, ...) {
@@ -328,39 +334,254 @@ static int reply_key(struct crypt_device *cd, int token, json_object *params, ch
         return 0;
 }
 
+/* ---- what the administrator allows, and the binding floor ---- */
+
+static void policy_get(struct crypt_device *cd, int token, struct snpseal_policy *ret) {
+        char errbuf[ERRBUF_MAX] = "";
+
+        if (snpseal_policy_load(snpseal_policy_path(), ret, errbuf, sizeof(errbuf)) < 0)
+                token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: %s; nothing in it is relaxed.\n", token, errbuf);
+}
+
+/* The threat model's floor (docs/BOOT.md): the host writes the token, so a
+ * binding that lacks what makes this VM unique never gets a key. */
+static int token_check_policy(struct crypt_device *cd, int token, const struct snpseal_token *t,
+                              const struct snpseal_policy *policy) {
+        char errbuf[ERRBUF_MAX] = "";
+        const char *device = crypt_get_device_name(cd);
+
+        if (!policy->allow_weak_bindings && snp_binding_check_floor(&t->binding, errbuf, sizeof(errbuf)) < 0) {
+                token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: %s; not unlocking (only allow_weak_bindings = "
+                          "yes in snpseald.conf allows it).\n", token, errbuf);
+                return -ENOENT;
+        }
+        if (!t->has_mac && !policy->allow_tokens_without_mac) {
+                token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: the token does not authenticate the LUKS2 header "
+                          "(enrolled by an older snpseal); not unlocking. Unlock with a passphrase or the recovery "
+                          "key, then run: snpseal reseal %s\n", token, device ?: "DEVICE");
+                return -ENOENT;
+        }
+        return 0;
+}
+
+/* ---- the header, as libcryptsetup loaded it ---- */
+
+/* The authenticated items of the header in memory: libcryptsetup activates
+ * from this copy, not from a re-read of the disk (docs/BOOT.md). */
+static int header_load(struct crypt_device *cd, int token, const struct snpseal_token *t, struct luks2_meta *ret) {
+        char errbuf[ERRBUF_MAX] = "";
+        const char *json = NULL;
+        int r;
+
+        r = crypt_dump_json(cd, &json, 0);
+        if (r < 0 || !json) {
+                token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: cannot read the LUKS2 metadata (%d); not "
+                          "unlocking.\n", token, r);
+                return -ENOENT;
+        }
+        r = luks2_meta_from_header(json, strlen(json), t->keyslot, ret, errbuf, sizeof(errbuf));
+        if (r < 0) {
+                token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: unexpected LUKS2 metadata: %s; not unlocking.\n",
+                          token, errbuf);
+                return -ENOENT;
+        }
+        return 0;
+}
+
+/* "data segment cipher is X, enrolled Y" (recorded, when authentic,
+ * against current). */
+static void header_diff(const struct luks2_meta *recorded, const struct luks2_meta *m, char *buf, size_t size) {
+        if (!recorded || luks2_meta_diff(recorded, m, buf, size) <= 0)
+                (void) snprintf(buf, size, "the header's authentication code does not match (the token was "
+                                "not enrolled on this header, or token and header were both changed)");
+}
+
+static void log_changed(struct crypt_device *cd, int token, const char *what) {
+        const char *device = crypt_get_device_name(cd);
+
+        token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: %s:" CHANGED ". If you changed it yourself "
+                  "(cryptsetup reencrypt), unlock another way and run: snpseal reseal %s\n", token, what,
+                  device ?: "DEVICE");
+}
+
+/* Before the agent is asked: only ciphers that encrypt. */
+static int header_check_ciphers(struct crypt_device *cd, int token, const struct snpseal_token *t,
+                                const struct luks2_meta *m) {
+        char errbuf[ERRBUF_MAX] = "", diff[ERRBUF_MAX];
+
+        if (luks2_meta_check_ciphers(m, errbuf, sizeof(errbuf)) >= 0)
+                return 0;
+        if (t->has_mac && t->header && luks2_meta_diff(t->header, m, diff, sizeof(diff)) > 0)
+                log_changed(cd, token, diff);
+        else
+                token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: %s; not unlocking.\n", token, errbuf);
+        return -ENOENT;
+}
+
+/* The header MAC under K_mac: the items now, else why not. */
+static int header_check_mac(struct crypt_device *cd, int token, const struct snpseal_token *t,
+                            const struct luks2_meta *m, const uint8_t *k_mac) {
+        uint8_t mac[LUKS2_MAC_LEN], rec[LUKS2_MAC_LEN];
+        char diff[ERRBUF_MAX];
+
+        if (luks2_mac_header(k_mac, m, mac) < 0)
+                return -EAGAIN;
+        if (luks2_mac_equal(mac, t->header_mac))
+                return 0;
+        /* Say what changed only when the record itself is authentic. */
+        if (luks2_mac_header(k_mac, t->header, rec) >= 0 && luks2_mac_equal(rec, t->header_mac))
+                header_diff(t->header, m, diff, sizeof(diff));
+        else
+                header_diff(NULL, m, diff, sizeof(diff));
+        log_changed(cd, token, diff);
+        return -ENOENT;
+}
+
+/* Open the token's keyslot with the passphrase and check the volume key's
+ * MAC: a volume the host formatted has another key. */
+static int volume_key_check(struct crypt_device *cd, int token, const struct snpseal_token *t, const char *pass,
+                            size_t pass_len, const uint8_t *k_mac) {
+        _cleanup_secret_ char *vk = secret_alloc(VOLUME_KEY_MAX);
+        uint8_t mac[LUKS2_MAC_LEN];
+        size_t vk_size = VOLUME_KEY_MAX;
+        int r;
+
+        if (!vk)
+                return -EAGAIN;
+        r = crypt_volume_key_get(cd, t->keyslot, vk, &vk_size, pass, pass_len);
+        if (r == -EPERM) {
+                /* It opens nothing: libcryptsetup reports the wrong
+                 * passphrase (or PIN) as it would without this check. */
+                token_log(cd, CRYPT_LOG_DEBUG, "snpseal token %d: the derived key does not open keyslot %d.",
+                          token, t->keyslot);
+                return 0;
+        }
+        if (r < 0) {
+                token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: cannot open keyslot %d: %s.\n", token, t->keyslot,
+                          strerror(-r));
+                return -ENOENT;
+        }
+        r = luks2_mac_volume_key(k_mac, vk, vk_size, mac);
+        if (r < 0)
+                return -EAGAIN;
+        if (!luks2_mac_equal(mac, t->volume_key_mac)) {
+                token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: the volume key of keyslot %d is not the one "
+                          "enrolled: this volume was not enrolled by this VM; not unlocking.\n", token, t->keyslot);
+                return -ENOENT;
+        }
+        return 0;
+}
+
+/* K_mac from the agent's reply ("macKey", base64 of 32 bytes). */
+static int reply_mac_key(struct crypt_device *cd, int token, json_object *params, uint8_t *ret) {
+        uint8_t key[LUKS2_MAC_KEY_LEN + 3];
+        const char *b64;
+        size_t n = 0;
+        int r;
+
+        r = json_get_string(params, "macKey", &b64);
+        if (r >= 0 && (strlen(b64) != base64_encoded_len(LUKS2_MAC_KEY_LEN) ||
+                       base64_decode(b64, strlen(b64), key, sizeof(key), &n) < 0 || n != LUKS2_MAC_KEY_LEN))
+                r = -EBADMSG;
+        if (r >= 0)
+                memcpy(ret, key, LUKS2_MAC_KEY_LEN);
+        secret_wipe(key, sizeof(key));
+        if (r < 0) {
+                token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: the snpseal agent's reply carries no header MAC "
+                          "key (an older agent?).\n", token);
+                return -EAGAIN;
+        }
+        return 0;
+}
+
+/* After the agent answered: the header MAC, then the volume key's. */
+static int token_verify(struct crypt_device *cd, int token, const struct snpseal_token *t,
+                        const struct luks2_meta *m, json_object *params, const char *pass, size_t pass_len) {
+        _cleanup_secret_ uint8_t *k_mac = secret_alloc(LUKS2_MAC_KEY_LEN);
+        int r;
+
+        if (!t->has_mac)
+                return 0;       /* allow_tokens_without_mac */
+        if (!k_mac)
+                return -EAGAIN;
+        r = reply_mac_key(cd, token, params, k_mac);
+        if (r >= 0)
+                r = header_check_mac(cd, token, t, m, k_mac);
+        if (r >= 0)
+                r = volume_key_check(cd, token, t, pass, pass_len, k_mac);
+        return r;
+}
+
+/* ---- opening ---- */
+
+static int token_check_pin(struct crypt_device *cd, int token, const struct snpseal_token *t, const char *pin,
+                           size_t pin_size) {
+        if (t->pin && !pin) {
+                token_log(cd, CRYPT_LOG_DEBUG, "snpseal token %d needs a PIN.", token);
+                return -ENOANO;
+        }
+        if (t->pin && (pin_size == 0 || pin_size > PIN_MAX || memchr(pin, '\0', pin_size))) {
+                token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: a PIN is 1 to %d bytes without NUL.\n",
+                          token, PIN_MAX);
+                return -ENOANO;
+        }
+        return 0;
+}
+
+/* Everything that can be checked without the agent. */
+static int token_precheck(struct crypt_device *cd, int token, const struct snpseal_token *t, const char *pin,
+                          size_t pin_size, struct luks2_meta *ret_meta) {
+        struct snpseal_policy policy;
+        int r;
+
+        policy_get(cd, token, &policy);
+        r = token_check_policy(cd, token, t, &policy);
+        if (r >= 0)
+                r = header_load(cd, token, t, ret_meta);
+        if (r >= 0)
+                r = header_check_ciphers(cd, token, t, ret_meta);
+        if (r >= 0)
+                r = token_check_pin(cd, token, t, pin, pin_size);
+        return r;
+}
+
 static int token_open_common(struct crypt_device *cd, int token, const char *pin, size_t pin_size,
                              char **buffer, size_t *buffer_len) {
         _cleanup_(json_object_put_wipep) json_object *params = NULL;
+        _cleanup_(freep) struct luks2_meta *meta = NULL;
         struct varlink_reply reply = { 0 };
         struct snpseal_token t;
+        char *pass = NULL;
+        size_t pass_len = 0;
         int r;
 
         if (!cd || token < 0 || !buffer || !buffer_len)
                 return -ENOENT;
+        meta = malloc(sizeof(*meta));
+        if (!meta)
+                return -EAGAIN;
         r = token_load(cd, token, &t);
         if (r < 0)
                 return r;
-        if (t.pin && !pin) {
-                token_log(cd, CRYPT_LOG_DEBUG, "snpseal token %d needs a PIN.", token);
-                token_json_done(&t);
-                return -ENOANO;
-        }
-        if (t.pin && (pin_size == 0 || pin_size > PIN_MAX || memchr(pin, '\0', pin_size))) {
-                token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: a PIN is 1 to %d bytes without NUL.\n",
-                          token, PIN_MAX);
-                token_json_done(&t);
-                return -ENOANO;
-        }
-        r = derive_params(&t, t.pin ? pin : NULL, pin_size, &params);
-        token_json_done(&t);
-        if (r < 0)
-                return -EAGAIN;
-        r = agent_call(cd, token, params, &reply);
+        r = token_precheck(cd, token, &t, pin, pin_size, meta);
         if (r >= 0)
-                r = reply.error ? reply_error(cd, token, &reply) : reply_key(cd, token, reply.parameters, buffer,
-                                                                             buffer_len);
+                r = derive_params(&t, t.pin ? pin : NULL, pin_size, &params) < 0 ? -EAGAIN : 0;
+        if (r >= 0)
+                r = agent_call(cd, token, params, &reply);
+        if (r >= 0)
+                r = reply.error ? reply_error(cd, token, &reply) : reply_key(cd, token, reply.parameters, &pass,
+                                                                             &pass_len);
+        if (r >= 0)
+                r = token_verify(cd, token, &t, meta, reply.parameters, pass, pass_len);
         varlink_reply_done(&reply);
-        return r;
+        token_json_done(&t);
+        if (r < 0) {
+                secret_free(pass);
+                return r;
+        }
+        *buffer = pass;
+        *buffer_len = pass_len;
+        return 0;
 }
 
 /* ---- the ABI ---- */

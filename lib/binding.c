@@ -304,7 +304,47 @@ void snp_binding_to_key_req(const struct snp_binding *b, struct snp_msg_key_req 
         };
 }
 
-int snp_binding_check_persistent(const struct snp_binding *b, bool force, char *errbuf, size_t errlen) {
+/* The fields the floor requires, in message order. */
+static const uint64_t floor_fields[] = { SNP_FIELD_MEASUREMENT, SNP_FIELD_POLICY, SNP_FIELD_TCB_VERSION };
+
+int snp_binding_check_floor(const struct snp_binding *b, char *errbuf, size_t errlen) {
+        char missing[64] = "", desc[256];
+        bool root_ok = b->root_key == SNP_ROOT_KEY_VCEK || b->root_key == SNP_ROOT_KEY_VLEK;
+        size_t len = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(floor_fields); i++)
+                if (!(b->fields & floor_fields[i]))
+                        len += (size_t) snprintf(missing + len, sizeof(missing) - len, "%s%s", len ? ", " : "",
+                                                 snp_field_to_string(floor_fields[i]));
+        if (root_ok && len == 0)
+                return 0;
+        if (snp_binding_format(b, desc, sizeof(desc)) < 0)
+                desc[0] = '\0';
+        if (!root_ok)
+                return errbuf_set(errbuf, errlen, -EPERM,
+                                  "binding (%s) derives from %s, not vcek or vlek: a key for something persistent "
+                                  "must come from the chip's VCEK or VLEK", desc, snp_root_key_to_string(b->root_key));
+        return errbuf_set(errbuf, errlen, -EPERM,
+                          "binding (%s) does not bind %s: a guest the host launches on this chip with another image "
+                          "or a debug policy could derive the same key", desc, missing);
+}
+
+int snp_binding_check_persistent(const struct snp_binding *b, bool allow_weak, bool force, char *errbuf,
+                                 size_t errlen) {
+        int r;
+
+        if (!allow_weak) {
+                r = snp_binding_check_floor(b, errbuf, errlen);
+                if (r < 0) {
+                        size_t used = errbuf ? strlen(errbuf) : 0;
+
+                        if (errbuf && used < errlen)
+                                (void) snprintf(errbuf + used, errlen - used, "; refused (only "
+                                                "allow_weak_bindings = yes in snpseald.conf allows it, weakening "
+                                                "what snpseal guarantees)");
+                        return r;
+                }
+        }
         if (force)
                 return 0;
         if (b->root_key == SNP_ROOT_KEY_VMRK)

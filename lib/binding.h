@@ -82,8 +82,16 @@ int snp_binding_resolve(const struct snp_binding_spec *s, const struct snp_repor
 int snp_binding_validate(const struct snp_binding *b, char *errbuf, size_t errlen);
 /* The key request for a valid binding (message version 1, KEY_SEL explicit). */
 void snp_binding_to_key_req(const struct snp_binding *b, struct snp_msg_key_req *ret);
-/* Refuse VMRK, a missing measurement or a missing tcb_version unless forced: -EPERM. */
-int snp_binding_check_persistent(const struct snp_binding *b, bool force, char *errbuf, size_t errlen);
+/* The binding floor (docs/BOOT.md "Threat model"): every key that protects
+ * something persistent comes from the VCEK or VLEK and binds measurement,
+ * policy and tcb_version, or any guest the host launches on the same chip
+ * could derive it. -EPERM naming the binding and what it lacks. */
+int snp_binding_check_floor(const struct snp_binding *b, char *errbuf, size_t errlen);
+/* For enrolling and sealing: the floor unless allow_weak (the administrator's
+ * allow_weak_bindings); then VMRK, a missing measurement or a missing
+ * tcb_version unless forced. -EPERM. */
+int snp_binding_check_persistent(const struct snp_binding *b, bool allow_weak, bool force, char *errbuf,
+                                 size_t errlen);
 
 /* {"root_key","fields","vmpl","guest_svn","tcb_version"}; NULL on ENOMEM. */
 json_object *snp_binding_to_json(const struct snp_binding *b);

@@ -99,3 +99,19 @@ int kdf_purpose_key(const uint8_t k_fw[KDF_KEY_LEN], const uint8_t salt[KDF_SALT
         memcpy(out, key, KDF_KEY_LEN);
         return 0;
 }
+
+int kdf_header_mac_key(const uint8_t k_fw[KDF_KEY_LEN], const uint8_t salt[KDF_SALT_LEN], uint8_t out[KDF_KEY_LEN]) {
+        _cleanup_secret_ uint8_t *key = secret_alloc(KDF_KEY_LEN);
+        int r;
+
+        if (!k_fw || !salt || !out)
+                return -EINVAL;
+        if (!key)
+                return -ENOMEM;
+        r = kdf_hkdf_sha256(salt, KDF_SALT_LEN, k_fw, KDF_KEY_LEN, KDF_INFO_HEADER_MAC,
+                            sizeof(KDF_INFO_HEADER_MAC) - 1, key, KDF_KEY_LEN);
+        if (r < 0)
+                return r;
+        memcpy(out, key, KDF_KEY_LEN);
+        return 0;
+}

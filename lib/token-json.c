@@ -159,6 +159,49 @@ static const struct token_member {
         { "snpseal_identity", get_identity },
 };
 
+/* ---- header authentication (optional: all three or none) ---- */
+
+static int get_mac(json_object *v, const char *key, uint8_t out[SNPSEAL_TOKEN_MAC_LEN], char *errbuf,
+                   size_t errlen) {
+        uint8_t buf[SNPSEAL_TOKEN_MAC_LEN + 3];
+        size_t n = 0;
+
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) != TOKEN_SALT_B64_LEN ||
+            base64_decode(json_object_get_string(v), TOKEN_SALT_B64_LEN, buf, sizeof(buf), &n) < 0 ||
+            n != SNPSEAL_TOKEN_MAC_LEN)
+                return errbuf_set(errbuf, errlen, -EINVAL, "\"%s\" must be base64 of %d bytes", key,
+                                  SNPSEAL_TOKEN_MAC_LEN);
+        memcpy(out, buf, SNPSEAL_TOKEN_MAC_LEN);
+        return 0;
+}
+
+static int get_header_auth(json_object *o, struct snpseal_token *t, char *errbuf, size_t errlen) {
+        json_object *header, *hmac, *vkmac;
+        bool h = json_object_object_get_ex(o, "snpseal_header", &header) && header;
+        bool m = json_object_object_get_ex(o, "snpseal_header_mac", &hmac) && hmac;
+        bool v = json_object_object_get_ex(o, "snpseal_volume_key_mac", &vkmac) && vkmac;
+        int r;
+
+        if (!h && !m && !v)
+                return 0;
+        if (!h || !m || !v)
+                return errbuf_set(errbuf, errlen, -EINVAL, "\"snpseal_header\", \"snpseal_header_mac\" and "
+                                  "\"snpseal_volume_key_mac\" come together");
+        r = get_mac(hmac, "snpseal_header_mac", t->header_mac, errbuf, errlen);
+        if (r >= 0)
+                r = get_mac(vkmac, "snpseal_volume_key_mac", t->volume_key_mac, errbuf, errlen);
+        if (r < 0)
+                return r;
+        t->header = malloc(sizeof(*t->header));
+        if (!t->header)
+                return errbuf_set(errbuf, errlen, -ENOMEM, "out of memory");
+        r = luks2_meta_from_record(header, t->header, errbuf, errlen);
+        if (r < 0)
+                return r;
+        t->has_mac = true;
+        return 0;
+}
+
 static int token_parse_object(json_object *o, struct snpseal_token *t, char *errbuf, size_t errlen) {
         if (!json_object_is_type(o, json_type_object))
                 return errbuf_set(errbuf, errlen, -EINVAL, "the token is not a JSON object");
@@ -172,7 +215,7 @@ static int token_parse_object(json_object *o, struct snpseal_token *t, char *err
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return get_header_auth(o, t, errbuf, errlen);
 }
 
 int token_json_parse(const char *json, struct snpseal_token *ret, char *errbuf, size_t errlen) {
@@ -204,6 +247,7 @@ void token_json_done(struct snpseal_token *t) {
         if (!t)
                 return;
         json_object_put(t->identity);
+        free(t->header);
         *t = (struct snpseal_token) { .keyslot = -1 };
 }
 
@@ -221,12 +265,25 @@ static json_object *keyslots_json(int keyslot) {
         return TAKE_PTR(a);
 }
 
+/* base64 of 32 bytes: the salt and the MACs. */
 static json_object *salt_json(const uint8_t salt[SNPSEAL_TOKEN_SALT_LEN]) {
         char b64[TOKEN_SALT_B64_LEN + 1];
 
         if (base64_encode(salt, SNPSEAL_TOKEN_SALT_LEN, b64, sizeof(b64)) < 0)
                 return NULL;
         return json_object_new_string(b64);
+}
+
+static int header_auth_add(json_object *o, const struct snpseal_token *t) {
+        if (!t->has_mac)
+                return 0;
+        if (!t->header)
+                return -EINVAL;
+        if (json_add(o, "snpseal_header", luks2_meta_to_record(t->header)) < 0 ||
+            json_add(o, "snpseal_header_mac", salt_json(t->header_mac)) < 0 ||
+            json_add(o, "snpseal_volume_key_mac", salt_json(t->volume_key_mac)) < 0)
+                return -ENOMEM;
+        return 0;
 }
 
 int token_json_build(const struct snpseal_token *t, int keyslot, char **ret_json) {
@@ -246,7 +303,8 @@ int token_json_build(const struct snpseal_token *t, int keyslot, char **ret_json
             json_add(o, "snpseal_binding", snp_binding_to_json(&t->binding)) < 0 ||
             json_add(o, "snpseal_salt", salt_json(t->salt)) < 0 ||
             json_add(o, "snpseal_pin", json_object_new_boolean(t->pin)) < 0 ||
-            json_add(o, "snpseal_identity", json_object_get(t->identity)) < 0)
+            json_add(o, "snpseal_identity", json_object_get(t->identity)) < 0 ||
+            header_auth_add(o, t) < 0)
                 return -ENOMEM;
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!text)

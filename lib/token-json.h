@@ -9,7 +9,13 @@
  *                          "guest_svn": 1, "tcb_version": "03000000000008d1" },
  *     "snpseal_salt": "<base64, 32 bytes>",
  *     "snpseal_pin": false,
- *     "snpseal_identity": { "measurement": "…", "policy": "0x30000", … } }
+ *     "snpseal_identity": { "measurement": "…", "policy": "0x30000", … },
+ *     "snpseal_header": { "segment.0.encryption": "aes-xts-plain64", … },
+ *     "snpseal_header_mac": "<base64, 32 bytes>",
+ *     "snpseal_volume_key_mac": "<base64, 32 bytes>" }
+ *
+ * The last three (header authentication, luks2-meta.h and luks2-mac.h) are
+ * written together or not at all: tokens of snpseal before 0.2 lack them.
  *
  * The keyslot's passphrase is base64(K_use), K_use = HKDF(salt, K_fw [|| pin],
  * "snpseal/v1/luks2" [|| "/pin"]) — exactly what the agent's DeriveKey returns
@@ -27,6 +33,9 @@
 #include <json-c/json.h>
 
 #include "binding.h"
+#include "luks2-meta.h"
+
+#define SNPSEAL_TOKEN_MAC_LEN 32
 
 #define SNPSEAL_TOKEN_TYPE     "snpseal"
 #define SNPSEAL_TOKEN_VERSION  1
@@ -41,6 +50,10 @@ struct snpseal_token {
         bool pin;
         json_object *identity;      /* recorded identity (owned), never NULL after parse */
         int keyslot;                /* the first keyslot listed, -1 when none */
+        bool has_mac;               /* the header authentication fields are present */
+        struct luks2_meta *header;  /* the recorded header items (owned), NULL without MAC */
+        uint8_t header_mac[SNPSEAL_TOKEN_MAC_LEN];
+        uint8_t volume_key_mac[SNPSEAL_TOKEN_MAC_LEN];
 };
 
 /* Parse and validate a token's JSON text (as libcryptsetup hands it over).

@@ -24,13 +24,16 @@ static void check_accepted(const struct snp_binding *b) {
         _cleanup_(json_object_putp) json_object *j = NULL;
         struct snp_binding again = { 0 };
         struct snp_msg_key_req req;
-        char err[256] = "", text[256];
+        char err[512] = "", text[256];
 
         FUZZ_CHECK(snp_binding_validate(b, err, sizeof(err)) == 0);
         FUZZ_CHECK(snp_binding_format(b, text, sizeof(text)) > 0);
         FUZZ_CHECK(snp_binding_format(b, text, 8) == -ENOBUFS);
         snp_binding_to_key_req(b, &req);
-        (void) snp_binding_check_persistent(b, false, err, sizeof(err));
+        /* The floor holds whatever is forced. */
+        FUZZ_CHECK((snp_binding_check_floor(b, err, sizeof(err)) == 0) ==
+                   (snp_binding_check_persistent(b, false, true, err, sizeof(err)) == 0));
+        (void) snp_binding_check_persistent(b, true, false, err, sizeof(err));
         j = snp_binding_to_json(b);
         FUZZ_CHECK(j);
         FUZZ_CHECK(snp_binding_from_json(j, &again, err, sizeof(err)) == 0);

@@ -16,7 +16,8 @@
 #   luks_env_init          Checks the facilities (cryptsetup, unshare -m, the
 #                          plugin), creates the scratch directory $LUKS_TMP, the
 #                          simulator state $LUKS_STATE (snpseal-sim init), an
-#                          empty agent config $LUKS_AGENT_CONF, and prepares the
+#                          empty agent config $LUKS_AGENT_CONF (also SNPSEAL_CONFIG,
+#                          read by the CLI and the plugin), and prepares the
 #                          namespace overlays. Exports SNPSEAL_SOCKET=$LUKS_SOCKET.
 #                          Returns 0; 77 with "SKIP: reason" on stderr when this
 #                          machine cannot run it; 1 on other errors.
@@ -135,7 +136,10 @@ luks_env_init() {
         LUKS_AGENT_CONF=$LUKS_TMP/snpseald.conf
         LUKS_SOCKET=$LUKS_TMP/agent.sock
         SNPSEAL_SOCKET=$LUKS_SOCKET
-        export SNPSEAL_SOCKET
+        # The CLI and the plugin read what the administrator allows from
+        # the agent's file (snpseald.conf(5)).
+        SNPSEAL_CONFIG=$LUKS_AGENT_CONF
+        export SNPSEAL_SOCKET SNPSEAL_CONFIG
         : >"$LUKS_AGENT_CONF" || return 1
         "$SNPSEAL_SIM" init "$LUKS_STATE" >/dev/null || return 1
         mkdir -p "$LUKS_TMP/ns-tokens" || return 1

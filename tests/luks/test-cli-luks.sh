@@ -75,7 +75,13 @@ check_eq "enroll --bind=frob: exit 2" 2 "$(snp_rc enroll "$IMG" --unlock-key-fil
 check_eq "enroll --bind without measurement: refused" 1 \
         "$(snp_rc enroll "$IMG" --unlock-key-file="$PASS" --bind=policy,tcb_version)"
 check_output "without measurement: explains why" 'measurement' cat "$W/err"
-check_output "without measurement: mentions --force" '--force' cat "$W/err"
+check_output "without measurement: names what the binding lacks" 'does not bind measurement' cat "$W/err"
+check_output "without measurement: only snpseald.conf can allow it" 'allow_weak_bindings = yes in snpseald.conf' \
+        cat "$W/err"
+check_eq "enroll --bind without measurement --force: still refused" 1 \
+        "$(snp_rc enroll "$IMG" --unlock-key-file="$PASS" --bind=policy,tcb_version --force)"
+check_output "--force alone: refused by the binding floor" 'does not bind measurement.*allow_weak_bindings' \
+        cat "$W/err"
 check_eq "without measurement: no keyslot added" 1 "$(n_keyslots "$IMG")"
 check_eq "enroll --root-key=vmrk: refused" 1 "$(snp_rc enroll "$IMG" --unlock-key-file="$PASS" --root-key=vmrk)"
 check_output "vmrk: explains (new on every launch)" '[Vv][Mm][Rr][Kk]' cat "$W/err"
@@ -89,13 +95,27 @@ check_output "unreachable agent: the socket path" "cannot reach the snpseal agen
 check_eq "unreachable agent: one line" 1 "$(wc -l <"$W/err" | tr -d ' ')"
 check_eq "unreachable agent: no keyslot added" 1 "$(n_keyslots "$IMG")"
 
-check "enroll --bind=policy,tcb_version --force works" snp enroll "$IMG" --unlock-key-file="$PASS" \
-        --bind=policy,tcb_version --force
+# Only the administrator's snpseald.conf lowers the floor (read by the agent,
+# the CLI and the plugin), and then --force is still needed.
+echo "allow_weak_bindings = yes" >"$LUKS_AGENT_CONF"
+luks_agent_stop; luks_agent_start || exit 1
+check_eq "allow_weak_bindings = yes: without --force still refused" 1 \
+        "$(snp_rc enroll "$IMG" --unlock-key-file="$PASS" --bind=policy,tcb_version)"
+check_output "allow_weak_bindings = yes: mentions --force" '--force' cat "$W/err"
+check "allow_weak_bindings = yes: enroll --bind=policy,tcb_version --force works" snp enroll "$IMG" \
+        --unlock-key-file="$PASS" --bind=policy,tcb_version --force
 check "the forced token opens" open_token "$IMG"
 check "simulator: a new measurement" sh -c \
         "'$SNPSEAL_SIM' set '$LUKS_STATE' measurement=$(randhex 48)"
-check "forced token: opens with another measurement" open_token "$IMG"
+check "forced token: opens with another measurement (what allow_weak_bindings gives away)" open_token "$IMG"
 restore_state
+: >"$LUKS_AGENT_CONF"
+luks_agent_stop; luks_agent_start || exit 1
+check_eq "the weak token without allow_weak_bindings: no longer opens (exit 1)" 1 \
+        "$(luks_in_ns cryptsetup open --test-passphrase --token-only "$IMG" </dev/null >/dev/null 2>"$W/err"; echo $?)"
+check_output "the weak token: the plugin names its binding and what it lacks" \
+        'snpseal token [0-9]+: binding \(vcek; policy,tcb_version;.*\) does not bind measurement.*not unlocking' \
+        cat "$W/err"
 FORCED=$(snp_tokens "$IMG" | head -n 1)
 check "remove the forced token" snp remove "$IMG" --token="$FORCED"
 check_eq "removed: no snpseal token left" "" "$(snp_tokens "$IMG")"

@@ -126,7 +126,8 @@ static void test_argv_every_option(void **state) {
         assert_int_equal(c.ratelimit_window_sec, 16);
         assert_int_equal(c.vmpl, 3);
         for (int s = 0; s < _AGENT_SETTING_MAX; s++)
-                assert_true(agent_config_is_explicit(&c, (enum agent_setting) s));
+                if (s != AGENT_SETTING_ALLOW_WEAK_BINDINGS && s != AGENT_SETTING_ALLOW_TOKENS_WITHOUT_MAC)
+                        assert_true(agent_config_is_explicit(&c, (enum agent_setting) s));
         assert_int_equal(c.set_in_file, 0);
         agent_config_done(&c);
 }
@@ -181,6 +182,10 @@ static void test_argv_rejects(void **state) {
                 { { "-x" }, "unknown option or unexpected value '-x'" },
                 { { "--listen" }, "option '--listen' requires a value" },
                 { { "--stdio", "extra" }, "unexpected argument 'extra'" },
+                /* Weakening settings exist only in the administrator's file. */
+                { { "--allow-weak-bindings=yes" }, "unknown option or unexpected value '--allow-weak-bindings=yes'" },
+                { { "--allow-tokens-without-mac=yes" },
+                  "unknown option or unexpected value '--allow-tokens-without-mac=yes'" },
         };
 
         snprintf(long_path, sizeof(long_path), "--listen=/%0108d", 0);
@@ -244,6 +249,8 @@ static void test_file_every_key(void **state) {
                 "ratelimit_attempts = 3\n"
                 "ratelimit_window = 600\n"
                 "vmpl = 1\n"
+                "allow_weak_bindings = yes\n"
+                "allow_tokens_without_mac = true\n"
                 "max_connections = 9\n";   /* the last one counts */
         struct agent_config c;
         char err[256] = "";
@@ -264,6 +271,8 @@ static void test_file_every_key(void **state) {
         assert_int_equal(c.ratelimit_attempts, 3);
         assert_int_equal(c.ratelimit_window_sec, 600);
         assert_int_equal(c.vmpl, 1);
+        assert_true(c.allow_weak_bindings);
+        assert_true(c.allow_tokens_without_mac);
         assert_true(agent_config_is_explicit(&c, AGENT_SETTING_IDLE_EXIT));
         assert_false(agent_config_is_explicit(&c, AGENT_SETTING_STDIO));
         assert_true(c.set_in_file & (UINT64_C(1) << AGENT_SETTING_VMPL));
@@ -287,6 +296,9 @@ static void test_file_rejects(void **state) {
                 { "listen =\n", ":1: empty value for listen" },
                 { "just some words\n", ":1: expected 'key = value'" },
                 { "= value\n", ":1: unknown setting ''" },
+                { "allow_weak_bindings = maybe\n",
+                  ":1: invalid value 'maybe' for allow_weak_bindings: expected yes or no" },
+                { "allow_tokens_without_mac =\n", ":1: empty value for allow_tokens_without_mac" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {

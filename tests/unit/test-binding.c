@@ -337,33 +337,51 @@ static void test_persistent_refusals(void **state) {
                 const char *name;
                 enum snp_root_key root;
                 uint64_t fields;
-                const char *message;    /* NULL: accepted */
+                const char *floor;      /* the floor's refusal; NULL: above it */
+                const char *message;    /* refused with allow_weak_bindings unless forced; NULL: accepted */
         } cases[] = {
-                { "default", SNP_ROOT_KEY_VCEK, F_MEAS | F_POL | F_TCB, NULL },
-                { "vlek", SNP_ROOT_KEY_VLEK, F_MEAS | F_TCB, NULL },
-                { "all fields", SNP_ROOT_KEY_VCEK, SNP_FIELD_VALID_V1, NULL },
-                { "vmrk", SNP_ROOT_KEY_VMRK, F_MEAS | F_POL | F_TCB,
+                { "default", SNP_ROOT_KEY_VCEK, F_MEAS | F_POL | F_TCB, NULL, NULL },
+                { "vlek", SNP_ROOT_KEY_VLEK, F_MEAS | F_POL | F_TCB, NULL, NULL },
+                { "all fields", SNP_ROOT_KEY_VCEK, SNP_FIELD_VALID_V1, NULL, NULL },
+                { "vlek without policy", SNP_ROOT_KEY_VLEK, F_MEAS | F_TCB,
+                  "binding (vlek; measurement,tcb_version; vmpl 0; svn 0; tcb 0000000000000000) does not bind "
+                  "policy: a guest the host launches on this chip with another image or a debug policy could "
+                  "derive the same key", NULL },
+                { "vmrk", SNP_ROOT_KEY_VMRK, F_MEAS | F_POL | F_TCB, "derives from vmrk, not vcek or vlek",
                   "VMRK is generated anew at every launch: anything sealed to it is lost at the next reboot; "
                   "use --root-key=vcek, or --force" },
-                { "ids only", SNP_ROOT_KEY_VCEK, F_IMG | F_FAM | F_SVN | F_TCB,
+                { "ids only", SNP_ROOT_KEY_VCEK, F_IMG | F_FAM | F_SVN | F_TCB, "does not bind measurement, policy:",
                   "anyone can sign an ID block with the same family/image ID and SVN under their own key" },
-                { "no fields", SNP_ROOT_KEY_VCEK, 0, "without the measurement any image could derive the key" },
-                { "no tcb", SNP_ROOT_KEY_VCEK, F_MEAS | F_POL, "binding without tcb_version refused" },
+                { "no fields", SNP_ROOT_KEY_VCEK, 0, "no fields; vmpl 0; svn 0; tcb 0000000000000000) does not bind "
+                  "measurement, policy, tcb_version", "without the measurement any image could derive the key" },
+                { "no tcb", SNP_ROOT_KEY_VCEK, F_MEAS | F_POL, "does not bind tcb_version",
+                  "binding without tcb_version refused" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 struct snp_binding b = { .root_key = cases[i].root, .fields = cases[i].fields };
-                char err[320] = "";
+                char err[512] = "";
 
                 print_message("# %s\n", cases[i].name);
+                if (!cases[i].floor) {
+                        assert_int_equal(snp_binding_check_floor(&b, err, sizeof(err)), 0);
+                        assert_int_equal(snp_binding_check_persistent(&b, false, false, err, sizeof(err)), 0);
+                } else {
+                        /* --force alone never lowers the floor. */
+                        assert_int_equal(snp_binding_check_floor(&b, err, sizeof(err)), -EPERM);
+                        assert_error_contains(err, cases[i].floor);
+                        assert_int_equal(snp_binding_check_persistent(&b, false, true, err, sizeof(err)), -EPERM);
+                        assert_error_contains(err, cases[i].floor);
+                        assert_error_contains(err, "only allow_weak_bindings = yes in snpseald.conf allows it");
+                }
                 if (!cases[i].message) {
-                        assert_int_equal(snp_binding_check_persistent(&b, false, err, sizeof(err)), 0);
+                        assert_int_equal(snp_binding_check_persistent(&b, true, false, err, sizeof(err)), 0);
                         continue;
                 }
-                assert_int_equal(snp_binding_check_persistent(&b, false, err, sizeof(err)), -EPERM);
+                assert_int_equal(snp_binding_check_persistent(&b, true, false, err, sizeof(err)), -EPERM);
                 assert_error_contains(err, cases[i].message);
                 assert_error_contains(err, "--force");
-                assert_int_equal(snp_binding_check_persistent(&b, true, err, sizeof(err)), 0);
+                assert_int_equal(snp_binding_check_persistent(&b, true, true, err, sizeof(err)), 0);
         }
 }
 
