@@ -10,6 +10,10 @@
  * processed from a deferred event source, one per loop iteration, so a client
  * pipelining many requests does not starve the others.
  *
+ * Method calls (but org.varlink.service's) run on threads (agent-worker.c):
+ * while one runs, its connection neither reads nor times out; the loop goes
+ * on serving the others.
+ *
  * Starvation: a non-root uid may hold at most agent_server_uid_limit()
  * connections, and the last agent_server_root_reserve() slots are for uid 0
  * only, so root (systemd-cryptsetup, the PAM posture gate, `snpseal status`)
@@ -66,6 +70,17 @@ struct listener {
 };
 
 struct agent_server;
+struct connection;
+
+/* One method call on a worker thread. */
+struct call_job {
+        struct connection *c;      /* NULL once the connection is gone */
+        struct agent *agent;
+        struct agent_peer peer;
+        struct varlink_call call;
+        struct agent_reply reply;
+        int r;
+};
 
 struct connection {
         struct agent_server *server;
@@ -78,6 +93,7 @@ struct connection {
         bool eof, need_data;
         sd_event_source *in_source, *out_source, *process_source, *timer;
         sd_event_source *msg_timer;        /* deadline of the message being received */
+        struct call_job *job;              /* the call running on a thread */
 };
 
 struct agent_server {
@@ -87,6 +103,7 @@ struct agent_server {
         struct connection *connections;
         unsigned n_connections;
         unsigned idle_exit_sec;    /* 0: no idle exit */
+        struct agent_worker *worker;
         uint64_t refuse_logged;    /* CLOCK_MONOTONIC usec of the last refusal logged */
         unsigned refuse_unlogged;  /* refusals since then not logged */
         sd_event_source *idle_timer;
@@ -205,6 +222,8 @@ static void connection_free(struct connection *c, bool dropped) {
         sd_event_source_disable_unref(c->process_source);
         sd_event_source_disable_unref(c->timer);
         sd_event_source_disable_unref(c->msg_timer);
+        if (c->job)
+                c->job->c = NULL;  /* the call finishes without us */
         if (!srv->stdio && c->in_fd >= 0)
                 (void) close(c->in_fd);
         varlink_rbuf_done(&c->rbuf);
@@ -239,7 +258,7 @@ static void connection_drop(struct connection *c, const char *fmt, ...) {
 /* Watch for input only when we want the next request, for output only while
  * a reply is pending. */
 static int connection_update(struct connection *c) {
-        bool want_in = !c->wbuf && !c->eof && c->need_data;
+        bool want_in = !c->wbuf && !c->eof && c->need_data && !c->job;
         bool want_out = c->wbuf;
         int r;
 
@@ -296,7 +315,64 @@ static int connection_flush(struct connection *c) {
         return 1;
 }
 
-/* Parse, dispatch, and queue the reply of one message. */
+/* Queue the reply of a call (r from agent_dispatch). */
+static int connection_reply(struct connection *c, const struct varlink_call *call, const struct agent_reply *reply,
+                            int r) {
+        if (r >= 0 && !call->oneway)
+                r = reply->error ? varlink_encode_error(reply->error, reply->parameters, &c->wbuf, &c->wlen)
+                                 : varlink_encode_reply(reply->parameters, &c->wbuf, &c->wlen);
+        if (r < 0)
+                connection_drop(c, "cannot build the reply: %s", strerror(-r));
+        return r;
+}
+
+static void call_job_run(void *arg) {
+        struct call_job *j = arg;
+
+        j->r = agent_dispatch(j->agent, &j->peer, j->call.method, j->call.parameters, &j->reply);
+}
+
+static int connection_continue(struct connection *c);
+
+static void call_job_done(void *arg, bool ran) {
+        struct call_job *j = arg;
+        struct connection *c = j->c;
+
+        if (c) {
+                c->job = NULL;
+                if (connection_reply(c, &j->call, &j->reply, ran ? j->r : -ENOMEM) >= 0) {
+                        connection_progress(c);
+                        (void) connection_continue(c);
+                }
+        }
+        agent_reply_done(&j->reply);
+        varlink_call_done(&j->call);
+        free(j);
+}
+
+/* Hand the call to a worker thread; c waits (no reads, no idle timeout). */
+static int connection_submit(struct connection *c, struct varlink_call *call) {
+        struct call_job *j = calloc(1, sizeof(*j));
+        int r;
+
+        if (!j)
+                return -ENOMEM;
+        *j = (struct call_job) { .c = c, .agent = c->server->agent, .peer = c->peer, .call = *call };
+        *call = (struct varlink_call) {};
+        c->job = j;
+        if (c->timer)
+                (void) sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
+        r = agent_worker_submit(c->server->worker, c->peer.uid, call_job_run, call_job_done, j);
+        if (r < 0) {
+                c->job = NULL;
+                *call = j->call;
+                free(j);
+        }
+        return r;
+}
+
+/* Parse and dispatch one message: org.varlink.service at once, the rest on
+ * a thread. */
 static int connection_handle(struct connection *c, const char *msg, size_t len) {
         struct varlink_call call = { 0 };
         struct agent_reply reply = { 0 };
@@ -308,14 +384,17 @@ static int connection_handle(struct connection *c, const char *msg, size_t len) 
                 connection_drop(c, "malformed message: %s", err);
                 return r;
         }
+        if (c->server->worker && strncmp(call.method, "org.varlink.service.", 20) != 0) {
+                r = connection_submit(c, &call);
+                varlink_call_done(&call);
+                if (r < 0)
+                        connection_drop(c, "cannot start the call: %s", strerror(-r));
+                return r;
+        }
         r = agent_dispatch(c->server->agent, &c->peer, call.method, call.parameters, &reply);
-        if (r >= 0 && !call.oneway)
-                r = reply.error ? varlink_encode_error(reply.error, reply.parameters, &c->wbuf, &c->wlen)
-                                : varlink_encode_reply(reply.parameters, &c->wbuf, &c->wlen);
+        r = connection_reply(c, &call, &reply, r);
         agent_reply_done(&reply);
         varlink_call_done(&call);
-        if (r < 0)
-                connection_drop(c, "cannot build the reply: %s", strerror(-r));
         return r;
 }
 
@@ -378,7 +457,7 @@ static int connection_continue(struct connection *c) {
                         return r;
                 }
         }
-        if (!c->wbuf && (!c->need_data || c->eof)) {
+        if (!c->wbuf && !c->job && (!c->need_data || c->eof)) {
                 r = sd_event_source_set_enabled(c->process_source, SD_EVENT_ONESHOT);
                 if (r < 0)
                         goto fail;
@@ -395,7 +474,7 @@ fail:
 static int on_connection_process(sd_event_source *s, void *userdata) {
         struct connection *c = userdata;
 
-        if (c->wbuf)
+        if (c->wbuf || c->job)
                 return 0;
         if (connection_step(c) < 0)
                 return 0;
@@ -837,6 +916,8 @@ static int server_setup(struct agent_server *srv) {
 static void server_done(struct agent_server *srv) {
         while (srv->connections)
                 connection_free(srv->connections, false);
+        agent_worker_free(srv->worker);   /* waits for running calls */
+        srv->worker = NULL;
         sd_event_source_disable_unref(srv->idle_timer);
         for (int k = 0; k < _LISTENER_MAX; k++) {
                 struct listener *l = &srv->listeners[k];
@@ -905,6 +986,8 @@ int agent_server_run(struct agent *a) {
         (void) sd_event_set_watchdog(srv.event, true);   /* WatchdogSec= in the unit, if set */
         a->server = &srv;
         r = server_signals(&srv);
+        if (r >= 0)
+                r = agent_worker_new(srv.event, &srv.worker);
         if (r >= 0)
                 r = server_setup(&srv);
         if (r >= 0) {

@@ -8,6 +8,9 @@
 
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+
+#include <systemd/sd-event.h>
 #include <sys/un.h>
 
 #include "agent.h"
@@ -31,6 +34,24 @@ int agent_server_run(struct agent *a);
  * admit only uid 0. */
 unsigned agent_server_uid_limit(unsigned max_connections);
 unsigned agent_server_root_reserve(unsigned max_connections);
+
+/* ---- method calls on threads (agent-worker.c) ---- */
+
+/* Calls of a uid other than 0 running at once, per uid and in all. */
+#define AGENT_WORKER_PER_UID 2u
+#define AGENT_WORKER_USERS 4u
+
+struct agent_worker;
+typedef void (*agent_worker_fn)(void *arg);                 /* on the call's thread */
+typedef void (*agent_worker_done_fn)(void *arg, bool ran);  /* on the event loop, after fn */
+
+int agent_worker_new(sd_event *e, struct agent_worker **ret);
+/* Run fn(arg) on a thread of its own as soon as uid's admission allows,
+ * then done(arg, true) on the loop. */
+int agent_worker_submit(struct agent_worker *w, uid_t uid, agent_worker_fn fn, agent_worker_done_fn done,
+                        void *arg);
+/* Join the running calls (done(arg, true)); queued ones get done(arg, false). */
+void agent_worker_free(struct agent_worker *w);
 
 /* ---- the credential socket (agent-credentials.c) ---- */
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,6 +131,10 @@ int snp_key_req_check_limits(const struct snp_msg_key_req *req, uint32_t own_vmp
 
 /* ---- the validated front end ---- */
 
+/* One firmware request at a time (the agent serves calls on threads): the
+ * device serializes them anyway, and a backend need not be reentrant. */
+static pthread_mutex_t firmware_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int snp_backend_get_report(struct snp_backend *b, const uint8_t report_data[SNP_REPORT_DATA_LEN],
                            uint32_t vmpl, struct snp_report *report_out, struct snp_error *err) {
         struct snp_msg_report_req req = { .vmpl = vmpl };
@@ -145,7 +150,9 @@ int snp_backend_get_report(struct snp_backend *b, const uint8_t report_data[SNP_
         if (report_data)
                 memcpy(req.report_data, report_data, SNP_REPORT_DATA_LEN);
 
+        (void) pthread_mutex_lock(&firmware_lock);
         r = b->ops->get_report(b, &req, &report, err);
+        (void) pthread_mutex_unlock(&firmware_lock);
         if (r < 0)
                 return r;
         *report_out = report;
@@ -170,7 +177,10 @@ int snp_backend_derive_key(struct snp_backend *b, const struct snp_msg_key_req *
 
         log_debug("%s: key request fields 0x%llx vmpl %u", b->ops->name,
                   (unsigned long long) req->guest_field_select, req->vmpl);
-        return b->ops->derive_key(b, req, key_out, err);
+        (void) pthread_mutex_lock(&firmware_lock);
+        r = b->ops->derive_key(b, req, key_out, err);
+        (void) pthread_mutex_unlock(&firmware_lock);
+        return r;
 }
 
 /* ---- explaining failures ---- */
