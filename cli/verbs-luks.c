@@ -401,6 +401,8 @@ static void list_print(const struct luks_token *e, int state, char *why) {
                 *p = ';';       /* one difference per line from the agent */
         if (state == LUKS_TOKEN_OPENS || state == LUKS_TOKEN_NEEDS_PIN)
                 printf("        opens now: %s\n", states[state].text);
+        else if (state == LUKS_TOKEN_UNAUTHENTICATED && luks_policy("list")->allow_tokens_without_mac)
+                printf("        opens now: yes, as allow_tokens_without_mac allows: %s\n", why);
         else
                 printf("        opens now: %s: %s\n", states[state].text, why);
 }

@@ -394,6 +394,21 @@ static void dump_identity(const struct dump *d, json_object *id) {
         }
 }
 
+/* The first recorded item PREFIX<id>SUFFIX, for the dump. */
+static const char *header_value(const struct luks2_meta *m, const char *prefix, const char *suffix) {
+        size_t p = strlen(prefix), x = strlen(suffix);
+
+        for (size_t i = 0; i < m->n; i++) {
+                const char *name = m->items[i].name;
+                size_t n = strlen(name);
+
+                if (n > p + x && strncmp(name, prefix, p) == 0 && strcmp(name + n - x, suffix) == 0 &&
+                    strcspn(name + p, ".") == n - p - x)
+                        return m->items[i].value;
+        }
+        return NULL;
+}
+
 int token_json_dump(const struct snpseal_token *t, void (*line)(void *userdata, const char *text),
                     void *userdata) {
         const struct dump d = { .line = line, .userdata = userdata };
@@ -404,5 +419,11 @@ int token_json_dump(const struct snpseal_token *t, void (*line)(void *userdata, 
         dump_binding(&d, &t->binding);
         dump_identity(&d, t->identity);
         dump_line(&d, "PIN", "%s", t->pin ? "required" : "not required");
+        if (t->has_mac && t->header)
+                dump_line(&d, "header", "authenticated (data %s, keyslot %s)",
+                          header_value(t->header, "segment.", ".encryption") ?: "?",
+                          header_value(t->header, "keyslot.", ".area.encryption") ?: "?");
+        else
+                dump_line(&d, "header", "not authenticated (enrolled by snpseal 0.1; snpseal reseal adds it)");
         return 0;
 }

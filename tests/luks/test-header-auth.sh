@@ -197,6 +197,8 @@ check_output "snpseal list: unauthenticated" 'opens now: no: enrolled without he
         snp list "$OLD"
 echo "allow_tokens_without_mac = yes" >"$LUKS_AGENT_CONF"
 check "allow_tokens_without_mac = yes: opens" open_token "$OLD"
+check_output "allow_tokens_without_mac = yes: snpseal list says it opens, and why not for long" \
+        'opens now: yes, as allow_tokens_without_mac allows: enrolled without header authentication' snp list "$OLD"
 : >"$LUKS_AGENT_CONF"
 check_output "snpseal reseal adds it (unlocking with the old token itself)" \
         "token $OTOK \(keyslot [0-9]+\): enrolled without header authentication.*: resealed as token [0-9]+" \

@@ -91,6 +91,8 @@ check_output "luksDump dump: recorded measurement" \
         "$("$SNPSEAL_SIM" show "$LUKS_STATE" | sed -n 's/^measurement *\([0-9a-f]\{16\}\).*/\1/p')" cat "$W/dump"
 check_output "luksDump dump: policy" '0x0*30000' cat "$W/dump"
 check_output "luksDump dump: no PIN needed" 'PIN.*not required|PIN.*(no|false)' cat "$W/dump"
+check_output "luksDump dump: the header is authenticated" \
+        'header: +authenticated \(data aes-xts-plain64, keyslot aes-xts-plain64\)' cat "$W/dump"
 check "luksDump without the plugin still works" cryptsetup luksDump "$IMG"
 
 # ---------------------------------------------------------------- identity changes

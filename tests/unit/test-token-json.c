@@ -327,6 +327,7 @@ static void test_dump(void **state) {
                 { "policy:",        "0x30000 (ABI 0.0; SMT allowed" },
                 { "committed TCB:", "03000000000008d1" },
                 { "PIN:",           "not required" },
+                { "header:",        "not authenticated (enrolled by snpseal 0.1; snpseal reseal adds it)" },
         };
         struct lines *l = calloc(1, sizeof(*l));
         struct snpseal_token t;
