@@ -185,6 +185,34 @@ check "with allow_weak_bindings = yes, the host's volume would open here" open_t
 luks_agent_stop; luks_agent_start || exit 1
 kill "$HOST_PID" 2>/dev/null; HOST_PID=
 
+# The host launches our own image (same measurement) with debugging allowed
+# (policy bit 19): a binding without the policy gives it our key, which it
+# reads out of the debuggable guest's memory.
+cp "$LUKS_STATE" "$W/debug-state.json"
+"$SNPSEAL_SIM" set "$W/debug-state.json" policy=0xb0000 >/dev/null
+rm -f "$W/host.sock"
+"$SNPSEALD" --backend=simulator --simulator-state="$W/debug-state.json" --listen="$W/host.sock" \
+        --config="$W/host.conf" >"$W/host-agent.log" 2>&1 &
+HOST_PID=$!
+for _i in $(seq 100); do [ -S "$W/host.sock" ] && break; sleep 0.1; done
+HOSTIMG=$(luks_make_image debughost) || exit 1
+host_enroll_nopolicy() (
+        SNPSEAL_CONFIG=$W/host.conf SNPSEAL_SOCKET=$W/host.sock
+        export SNPSEAL_CONFIG SNPSEAL_SOCKET
+        luks_in_ns "$SNPSEAL" enroll "$HOSTIMG" --unlock-key-file="$(pass_of "$HOSTIMG")" \
+                --bind=measurement,tcb_version </dev/null
+)
+check "a debug launch of our image enrolls a binding without the policy" host_enroll_nopolicy
+HTOK=$(snp_tokens "$HOSTIMG" | head -n 1)
+refused "binding without the policy (debug launch)" "$HOSTIMG" "$HTOK" \
+        "snpseal token $HTOK: binding \(vcek; measurement,tcb_version; .*\) does not bind policy: .*; not unlocking"
+echo "allow_weak_bindings = yes" >"$LUKS_AGENT_CONF"
+luks_agent_stop; luks_agent_start || exit 1
+check "with allow_weak_bindings = yes, the debug launch's volume would open here" open_token "$HOSTIMG"
+: >"$LUKS_AGENT_CONF"
+luks_agent_stop; luks_agent_start || exit 1
+kill "$HOST_PID" 2>/dev/null; HOST_PID=
+
 # ---------------------------------------------------------------- older tokens
 OLD=$(luks_make_image old) || exit 1
 check "enroll (old)" enroll "$OLD"
