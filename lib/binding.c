@@ -673,28 +673,52 @@ int snp_binding_identity_json(const struct snp_binding *b, const struct snp_repo
         return 0;
 }
 
-/* Values up to this length are shown whole; longer ones abbreviated. */
+/* Values up to this length are shown whole; longer ones (measurement, IDs)
+ * as a window of this many hex digits. */
 #define IDENTITY_SHORT 16
-#define IDENTITY_PREFIX 8
-#define IDENTITY_SHOW_MAX 64
+#define IDENTITY_WINDOW 8
 
-/* Abbreviate a to its first 8 characters, or up to the first difference from b. */
-static void identity_abbrev(const char *a, const char *b, char *out, size_t size) {
-        size_t len = strlen(a), d = 0, n;
+/* The first 8 characters of a, with "…" when there are more. */
+static void identity_head(const char *a, char *out, size_t size) {
+        size_t len = strlen(a);
 
-        if (len <= IDENTITY_SHORT) {
-                (void) snprintf(out, size, "%s", a);
+        (void) snprintf(out, size, "%.*s%s", IDENTITY_WINDOW, a, len > IDENTITY_WINDOW ? "\u2026" : "");
+}
+
+/* 8 characters of a from start, "…" before when start > 0 and after when
+ * more follow. */
+static void identity_window(const char *a, size_t start, char *out, size_t size) {
+        size_t len = strlen(a);
+
+        (void) snprintf(out, size, "%s%.*s%s", start > 0 ? "\u2026" : "", IDENTITY_WINDOW, a + start,
+                        start + IDENTITY_WINDOW < len ? "\u2026" : "");
+}
+
+/* Two different values as shown in a difference line: short ones whole;
+ * long ones of the same length (hex) from the first differing byte, whose
+ * offset goes to *ret_byte (-1 when not shown: at byte 0, or the values
+ * cannot be compared position by position). */
+static void identity_shown(const char *a, const char *b, char *sa, char *sb, size_t size, long *ret_byte) {
+        size_t la = strlen(a), lb = strlen(b), d = 0;
+
+        *ret_byte = -1;
+        if (la <= IDENTITY_SHORT && lb <= IDENTITY_SHORT) {
+                (void) snprintf(sa, size, "%s", a);
+                (void) snprintf(sb, size, "%s", b);
                 return;
         }
-        while (d < len && a[d] == b[d])
+        if (la != lb) {
+                identity_head(a, sa, size);
+                identity_head(b, sb, size);
+                return;
+        }
+        while (d < la && a[d] == b[d])
                 d++;
-        n = d < IDENTITY_PREFIX ? IDENTITY_PREFIX : d + 1;
-        if (n > IDENTITY_SHOW_MAX)
-                n = IDENTITY_SHOW_MAX;
-        if (n >= len)
-                (void) snprintf(out, size, "%s", a);
-        else
-                (void) snprintf(out, size, "%.*s\u2026", (int) n, a);
+        d -= d % 2;     /* two hex digits a byte */
+        identity_window(a, d, sa, size);
+        identity_window(b, d, sb, size);
+        if (d > 0)
+                *ret_byte = (long) (d / 2);
 }
 
 static const char *identity_string(json_object *o, const char *key) {
@@ -718,18 +742,26 @@ int snp_identity_diff(json_object *sealed, json_object *current, char *buf, size
         for (size_t i = 0; i < SNP_IDENTITY_MEMBERS; i++) {
                 const char *a = identity_string(sealed, snp_identity_members[i].key);
                 const char *b = identity_string(current, snp_identity_members[i].key);
-                char sa[IDENTITY_SHOW_MAX + 8], sb[IDENTITY_SHOW_MAX + 8];
+                char sa[IDENTITY_SHORT + 8], sb[IDENTITY_SHORT + 8], at[48] = "";
+                long byte;
                 int n;
 
                 if ((!a && !b) || (a && b && strcmp(a, b) == 0))
                         continue;
-                identity_abbrev(a ? a : "(not recorded)", b ? b : "", sa, sizeof(sa));
-                identity_abbrev(b ? b : "(not recorded)", a ? a : "", sb, sizeof(sb));
+                if (a && b)
+                        identity_shown(a, b, sa, sb, sizeof(sa), &byte);
+                else {
+                        identity_shown(a ? a : "", b ? b : "", sa, sb, sizeof(sa), &byte);
+                        (void) snprintf(a ? sb : sa, sizeof(sa), "(not recorded)");
+                        byte = -1;
+                }
+                if (byte >= 0)
+                        (void) snprintf(at, sizeof(at), " (first difference at byte %ld)", byte);
                 count++;
                 if (!buf || used >= size)
                         continue;
-                n = snprintf(buf + used, size - used, "%s%s changed: sealed to %s, running %s",
-                             used > 0 ? "\n" : "", snp_identity_members[i].label, sa, sb);
+                n = snprintf(buf + used, size - used, "%s%s changed: sealed to %s, running %s%s",
+                             used > 0 ? "\n" : "", snp_identity_members[i].label, sa, sb, at);
                 if (n > 0)
                         used += (size_t) n;
         }

@@ -130,7 +130,8 @@ int snp_identity_check(json_object *id, uint64_t fields, bool strict, const char
  * ("measurement", "policy", "image_id", "family_id", "guest_svn", "tcb"). */
 int snp_binding_identity_json(const struct snp_binding *b, const struct snp_report *r, json_object **ret);
 /* Write one line per differing field ("measurement changed: sealed to 3f2a…,
- * running 9c01…"), separated by '\n', into buf (truncated to fit; buf may be
- * NULL when size is 0). Returns the number of differing fields, or -EINVAL
+ * running 9c01…"; a long value from its first differing byte: "sealed to
+ * …3f2a0000…, running …9c010000… (first difference at byte 17)"), separated
+ * by '\n', into buf (truncated to fit; buf may be NULL when size is 0). Returns the number of differing fields, or -EINVAL
  * when either argument is not an object. */
 int snp_identity_diff(json_object *sealed, json_object *current, char *buf, size_t size);

@@ -597,18 +597,86 @@ static void test_identity_diff(void **state) {
                             "guest SVN changed: sealed to 5, running 4\n"
                             "TCB changed: sealed to 0400000000000808, running 0300000000000808");
 
-        /* The same prefix: shown up to the first difference. */
+        /* A common prefix is elided: shown from the first differing byte. */
         run_r = sealed_r;
         run_r.image_id[6] ^= 1;
         assert_int_equal(snp_binding_identity_json(&b, &run_r, &late), 0);
         assert_int_equal(snp_identity_diff(sealed, late, buf, sizeof(buf)), 1);
-        assert_string_equal(buf, "image ID changed: sealed to a0a1a2a3a4a5a6\u2026, running a0a1a2a3a4a5a7\u2026");
+        assert_string_equal(buf, "image ID changed: sealed to \u2026a6a7a8a9\u2026, running \u2026a7a7a8a9\u2026 "
+                                 "(first difference at byte 6)");
 
         /* Truncation keeps the count and a terminated buffer. */
         assert_int_equal(snp_identity_diff(sealed, cur, buf, 20), 4);
         assert_int_equal(strlen(buf), 19);
         assert_int_equal(snp_identity_diff(sealed, cur, NULL, 0), 4);
         assert_int_equal(snp_identity_diff(sealed, NULL, buf, sizeof(buf)), -EINVAL);
+}
+
+/* Issue 12: measurements equal in their first 40 bytes were shown as two
+ * equal prefixes; the first differing byte is shown, wherever it is. */
+static void test_identity_diff_position(void **state) {
+        static const struct {
+                size_t byte;
+                const char *want;
+        } cases[] = {
+                { 0,  "measurement changed: sealed to 3f000000\u2026, running 9c000000\u2026" },
+                { 1,  "measurement changed: sealed to \u20263f000000\u2026, running \u20269c000000\u2026 "
+                      "(first difference at byte 1)" },
+                { 17, "measurement changed: sealed to \u20263f000000\u2026, running \u20269c000000\u2026 "
+                      "(first difference at byte 17)" },
+                { 40, "measurement changed: sealed to \u20263f000000\u2026, running \u20269c000000\u2026 "
+                      "(first difference at byte 40)" },
+                { 44, "measurement changed: sealed to \u20263f000000, running \u20269c000000 "
+                      "(first difference at byte 44)" },
+                { 47, "measurement changed: sealed to \u20263f, running \u20269c (first difference at byte 47)" },
+        };
+        struct snp_binding b = { .root_key = SNP_ROOT_KEY_VCEK, .fields = SNP_FIELD_MEASUREMENT };
+        char buf[512];
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(json_object_putp) json_object *sealed = NULL, *cur = NULL;
+                struct snp_report sr = {}, rr = {};
+
+                sr.measurement[cases[i].byte] = 0x3f;
+                rr.measurement[cases[i].byte] = 0x9c;
+                assert_int_equal(snp_binding_identity_json(&b, &sr, &sealed), 0);
+                assert_int_equal(snp_binding_identity_json(&b, &rr, &cur), 0);
+                assert_int_equal(snp_identity_diff(sealed, cur, buf, sizeof(buf)), 1);
+                assert_string_equal(buf, cases[i].want);
+        }
+
+        /* Only the low nibble differs: the window starts at that byte. */
+        {
+                _cleanup_(json_object_putp) json_object *sealed = NULL, *cur = NULL;
+                struct snp_report sr = {}, rr = {};
+
+                sr.measurement[17] = 0x31;
+                rr.measurement[17] = 0x32;
+                assert_int_equal(snp_binding_identity_json(&b, &sr, &sealed), 0);
+                assert_int_equal(snp_binding_identity_json(&b, &rr, &cur), 0);
+                assert_int_equal(snp_identity_diff(sealed, cur, buf, sizeof(buf)), 1);
+                assert_string_equal(buf, "measurement changed: sealed to \u202631000000\u2026, running "
+                                         "\u202632000000\u2026 (first difference at byte 17)");
+        }
+}
+
+/* A long value against a missing one, or values of different lengths: no
+ * position, the start of each. */
+static void test_identity_diff_not_comparable(void **state) {
+        _cleanup_(json_object_putp) json_object *sealed = parse("{\"policy\":\"0x30000\"}");
+        _cleanup_(json_object_putp) json_object *cur = parse(
+                "{\"measurement\":\"30f6afcb59326dc088270cf2bc82b3be\",\"policy\":\"0x30000\","
+                "\"image_id\":\"00112233445566778899aabbccddeeff00\"}");
+        _cleanup_(json_object_putp) json_object *other = parse(
+                "{\"policy\":\"0x30000\",\"image_id\":\"00112233445566778899aabbccddeeff\"}");
+        char buf[512];
+
+        assert_int_equal(snp_identity_diff(sealed, cur, buf, sizeof(buf)), 2);
+        assert_string_equal(buf, "measurement changed: sealed to (not recorded), running 30f6afcb\u2026\n"
+                                 "image ID changed: sealed to (not recorded), running 00112233\u2026");
+        assert_int_equal(snp_identity_diff(other, cur, buf, sizeof(buf)), 2);
+        assert_string_equal(buf, "measurement changed: sealed to (not recorded), running 30f6afcb\u2026\n"
+                                 "image ID changed: sealed to 00112233\u2026, running 00112233\u2026");
 }
 
 static void test_identity_diff_missing_key(void **state) {
@@ -709,6 +777,8 @@ int main(void) {
                 cmocka_unit_test(test_format),
                 cmocka_unit_test(test_identity_json),
                 cmocka_unit_test(test_identity_diff),
+                cmocka_unit_test(test_identity_diff_position),
+                cmocka_unit_test(test_identity_diff_not_comparable),
                 cmocka_unit_test(test_identity_diff_missing_key),
                 cmocka_unit_test(test_purpose_validate),
                 cmocka_unit_test(test_purpose_access),
