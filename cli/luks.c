@@ -837,6 +837,25 @@ int luks_token_enroll(struct luks *l, const struct snp_binding *b, const char *p
         return 0;
 }
 
+int luks_token_move(const struct luks *l, int from, int to) {
+        _cleanup_(freep) char *json = NULL;
+        const char *text = NULL;
+        int r;
+
+        if (from == to)
+                return to;
+        r = crypt_token_json_get(l->cd, from, &text);
+        if (r >= 0 && !(json = strdup(text)))
+                r = -ENOMEM;
+        if (r >= 0)
+                r = crypt_token_json_set(l->cd, to, json);
+        if (r < 0)
+                return r;
+        luks_step("token-copied");
+        r = crypt_token_json_set(l->cd, from, NULL);
+        return r < 0 ? r : to;
+}
+
 /* ---- checking a token ---- */
 
 static const char identity_probe_pin[] = "-";

@@ -193,6 +193,10 @@ int luks_repair(struct luks *l, const struct luks_token *tokens, size_t n, const
  * that would leave the volume without any keyslot. step_prefix names the
  * test-hook steps ("" or "old-"). */
 int luks_token_remove(const struct luks *l, int token, const char *step_prefix);
+/* Give token from the id to (free): written there first, then removed from
+ * from, so that an interruption leaves two equal tokens, never none. to, or
+ * -errno (the token stays at from). */
+int luks_token_move(const struct luks *l, int from, int to);
 /* Activate (name) or check (name NULL) through snpseal tokens (token id or
  * CRYPT_ANY_TOKEN); the keyslot opened. Prints the reason on failure,
  * except -ENOANO without pin (the caller asks for the PIN). */

@@ -572,7 +572,9 @@ const struct cli_verb cli_verb_remove = {
 struct reseal {
         struct luks *l;
         const struct luks_args *a;
-        struct snp_binding target;
+        struct snp_binding target;      /* the binding options resolved (the default without any) */
+        struct snp_binding *targets;    /* per token of tokens[]: what it is resealed to (reseal_targets()) */
+        const struct luks_token *tokens;
         char *pin;              /* secret, asked once when a PIN token is resealed */
         size_t pin_len;
         char *vk;               /* secret, the volume key once known */
@@ -580,6 +582,37 @@ struct reseal {
         unsigned moved;
         const char *prefix;     /* before each line: "" or "NAME: " (--crypttab) */
 };
+
+/* What token e is resealed to: the binding options when given (changing a
+ * binding takes them); otherwise its own binding — root key, fields, VMPL,
+ * SVN — with only the TCB moved up to the target's, never down. */
+static void reseal_target_of(const struct reseal *rs, const struct luks_token *e, struct snp_binding *ret) {
+        *ret = e->t.binding;
+        if (rs->a->binding.any) {
+                *ret = rs->target;
+                return;
+        }
+        if (snp_tcb_le(e->t.binding.tcb_version, rs->target.tcb_version))
+                ret->tcb_version = rs->target.tcb_version;
+}
+
+static const struct snp_binding *reseal_target(const struct reseal *rs, const struct luks_token *e) {
+        if (!rs->targets || !rs->tokens || e < rs->tokens)
+                return &rs->target;     /* --crypttab: the default binding */
+        return &rs->targets[e - rs->tokens];
+}
+
+/* A binding below the floor cannot be kept: say how to move it. */
+static int reseal_floor(const struct reseal *rs, const struct luks_token *e) {
+        char why[512];
+
+        if (luks_policy(rs->l->verb)->allow_weak_bindings ||
+            snp_binding_check_floor(reseal_target(rs, e), why, sizeof(why)) >= 0)
+                return 0;
+        return cli_error(rs->l->verb, "%s: token %d: %s; it cannot be resealed as it is: give the binding to move it "
+                         "to, e.g. snpseal reseal %s --bind=measurement,policy,tcb_version", rs->l->path, e->id, why,
+                         rs->l->path), -EPERM;
+}
 
 static int reseal_pin(struct reseal *rs) {
         if (rs->pin)
@@ -593,7 +626,8 @@ static int reseal_check(struct reseal *rs, const struct luks_token *e, int *ret_
                         size_t whylen) {
         _cleanup_secret_ char *vk = NULL;
         size_t vk_size = 0;
-        bool differs = !luks_binding_equal(&e->t.binding, &rs->target);
+        const struct snp_binding *target = reseal_target(rs, e);
+        bool differs = !luks_binding_equal(&e->t.binding, target);
         int state;
 
         if (e->t.pin && differs && reseal_pin(rs) < 0)
@@ -608,7 +642,7 @@ static int reseal_check(struct reseal *rs, const struct luks_token *e, int *ret_
                 rs->vk_size = vk_size;
         }
         if (differs)
-                luks_binding_diff(&e->t.binding, &rs->target, why, whylen);
+                luks_binding_diff(&e->t.binding, target, why, whylen);
         else if (state == LUKS_TOKEN_OPENS || state == LUKS_TOKEN_NEEDS_PIN)
                 return 0;
         if ((state != LUKS_TOKEN_NO_KEYSLOT || luks_token_volume_key_changed(rs->l, &e->t)) && e->t.pin &&
@@ -665,7 +699,10 @@ static int reseal_one(struct reseal *rs, const struct luks_token *e, const struc
                         return r;
         }
         luks_slots_format(luks_token_keyslots(rs->l, e->id), slots, sizeof(slots));
-        r = luks_token_enroll(rs->l, &rs->target, e->t.pin ? rs->pin : NULL, e->t.pin ? rs->pin_len : 0, rs->vk,
+        r = reseal_floor(rs, e);
+        if (r < 0)
+                return r;
+        r = luks_token_enroll(rs->l, reseal_target(rs, e), e->t.pin ? rs->pin : NULL, e->t.pin ? rs->pin_len : 0, rs->vk,
                               rs->vk_size, &n);
         if (r < 0)
                 return r;
@@ -674,6 +711,10 @@ static int reseal_one(struct reseal *rs, const struct luks_token *e, const struc
                 return cli_error(rs->l->verb, "%s: token %d is resealed as token %d (keyslot %d), but the old "
                                  "token stays: remove it with snpseal remove --token=%d", rs->l->path, e->id,
                                  n.token, n.keyslot, e->id), r;
+        /* Keep the token's number: scripts and crypttab token-id= name it. */
+        r = luks_token_move(rs->l, n.token, e->id);
+        if (r >= 0)
+                n.token = r;
         printf("%stoken %d (keyslot %s): %s: resealed as token %d (keyslot %d)\n", rs->prefix, e->id, slots, why,
                n.token, n.keyslot);
         rs->moved++;
@@ -687,7 +728,7 @@ static const struct luks_token *reseal_replacement(const struct reseal *rs, cons
         for (size_t j = 0; j < n; j++)
                 if (&tokens[j] != e && tokens[j].parse_error == 0 && !need[j] &&
                     state[j] == LUKS_TOKEN_OPENS && tokens[j].t.pin == e->t.pin &&
-                    luks_binding_equal(&tokens[j].t.binding, &rs->target))
+                    luks_binding_equal(&tokens[j].t.binding, reseal_target(rs, e)))
                         return &tokens[j];
         return NULL;
 }
@@ -736,20 +777,30 @@ static int reseal_do(struct luks *l, const struct luks_args *a) {
                 r = repair(l, rs.pin, rs.pin_len);
         if (r >= 0)
                 r = luks_tokens_load(l, &tokens, &n);
+        if (r >= 0 && n > 0 && !(rs.targets = calloc(n, sizeof(*rs.targets)))) {
+                cli_error(l->verb, "out of memory");
+                r = -ENOMEM;
+        }
+        rs.tokens = tokens;
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                reseal_target_of(&rs, &tokens[i], &rs.targets[i]);
         if (r >= 0)
                 r = reseal_all(&rs, tokens, n);
         luks_tokens_free(tokens, n);
+        free(rs.targets);
         secret_free(rs.pin);
         secret_free(rs.vk);
         if (r < 0)
                 return EXIT_FAILURE;
-        if (snp_binding_format(&rs.target, b, sizeof(b)) < 0)
-                b[0] = '\0';
+        tcb_to_hex(rs.target.tcb_version, b);
         if (n == 0)
                 printf("Nothing to reseal: there are no snpseal tokens on %s.\n", l->path);
+        else if (rs.moved == 0 && a->binding.any)
+                printf("Nothing to reseal on %s: every snpseal token is bound as asked and opens in this VM.\n",
+                       l->path);
         else if (rs.moved == 0)
-                printf("Nothing to reseal on %s: every snpseal token is bound to %s and opens in this VM.\n",
-                       l->path, b);
+                printf("Nothing to reseal on %s: every snpseal token opens in this VM with its own binding at TCB "
+                       "%s or newer.\n", l->path, b);
         return fflush(stdout) != 0 ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
 }
 
