@@ -467,8 +467,7 @@ int luks2_meta_check_segments(const struct luks2_meta *m, size_t vk_size, char *
                 char id[LUKS2_ID_MAX + 1];
                 size_t n;
 
-                if (strncmp(s, "segment.", 8) != 0 || strcmp(s + 8 + strcspn(s + 8, "."), ".type") != 0 ||
-                    strcmp(m->items[i].value, "crypt") != 0)
+                if (strncmp(s, "segment.", 8) != 0 || strcmp(s + 8 + strcspn(s + 8, "."), ".type") != 0)
                         continue;
                 n = strcspn(s + 8, ".");
                 if (n > LUKS2_ID_MAX)
@@ -476,6 +475,12 @@ int luks2_meta_check_segments(const struct luks2_meta *m, size_t vk_size, char *
                 memcpy(id, s + 8, n);
                 id[n] = '\0';
                 segment_label(m, id, label, sizeof(label));
+                /* libcryptsetup maps a "linear" segment as cipher_null-ecb
+                 * (and "hw-opal" leaves the encryption to the disk, which the
+                 * host emulates): only crypt segments encrypt. */
+                if (strcmp(m->items[i].value, "crypt") != 0)
+                        return errbuf_set(errbuf, errlen, -EPERM, "%s type %s is not allowed: no encryption", label,
+                                          m->items[i].value);
                 (void) snprintf(what, sizeof(what), "%s cipher", label);
                 (void) snprintf(name, sizeof(name), "segment.%s.integrity.type", id);
                 integrity = luks2_meta_get(m, name);

@@ -63,9 +63,10 @@ int luks2_meta_encode(const struct luks2_meta *m, uint8_t **ret, size_t *ret_len
 /* The value of name, or NULL. */
 const char *luks2_meta_get(const struct luks2_meta *m, const char *name);
 
-/* The cipher allowlist: every crypt segment's encryption and the keyslot's
- * area encryption must be a known confidentiality mode with a sane key size
- * (no cipher_null, no ECB; authenticated modes with their integrity).
+/* The cipher allowlist: every segment must be a crypt segment (no linear,
+ * no hw-opal), and its encryption and the keyslot's area encryption a known
+ * confidentiality mode with a sane key size (no cipher_null, no ECB;
+ * authenticated modes with their integrity).
  * -EPERM with the reason ("data segment cipher cipher_null-ecb is not
  * allowed: no encryption"). */
 int luks2_meta_check_ciphers(const struct luks2_meta *m, char *errbuf, size_t errlen);
