@@ -27,6 +27,7 @@ sim-state 8192
 varlink 8192
 varlink-stream 8192
 sealed 8192
+luks2-meta 16384
 "
 
 usage() {
