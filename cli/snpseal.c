@@ -12,11 +12,13 @@
 
 #include "cli.h"
 #include "log.h"
+#include "verb-verify.h"
 
 /* Add new verbs here (in the order --help lists them). */
 static const struct cli_verb *const verbs[] = {
         &cli_verb_status,
         &cli_verb_report,
+        &cli_verb_verify,
         &cli_verb_seal,
         &cli_verb_unseal,
         &cli_verb_credential,

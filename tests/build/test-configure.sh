@@ -59,6 +59,30 @@ check_fails "configure without pam_start_confdir names libpam0g-dev" \
 
 check "configure succeeds with every dependency" run_configure_without nothing-missing
 
+# libcurl is optional (snpseal verify --fetch): without it configure goes on,
+# says what is missing, and --with-libcurl makes it required.
+if [ -e "$work/pc-all/libcurl.pc" ]; then
+        curl_out=$(run_configure_without libcurl 2>&1)
+        check_eq "configure without libcurl succeeds" 0 $?
+        case $curl_out in
+        *"libcurl >= 7.85 not found (Debian package libcurl4-openssl-dev)"*) check_eq "and names libcurl4-openssl-dev" y y ;;
+        *) check_eq "and names libcurl4-openssl-dev" "a warning" "$curl_out" ;;
+        esac
+        check_eq "and builds without it" "#define HAVE_LIBCURL 0" "$(grep 'define HAVE_LIBCURL' "$work/build/config.h")"
+        run_configure_with_curl() {
+                rm -rf "$work/pc" "$work/build" && cp -a "$work/pc-all" "$work/pc" && rm -f "$work/pc/libcurl.pc"
+                mkdir "$work/build" && cd "$work/build" &&
+                        PKG_CONFIG_LIBDIR="$work/pc" PKG_CONFIG_PATH= "$top_srcdir/configure" --quiet --with-libcurl
+                rc=$?
+                cd - >/dev/null
+                return $rc
+        }
+        check_fails "--with-libcurl without libcurl names libcurl4-openssl-dev" \
+                "libcurl >= 7.85 not found: install the Debian package libcurl4-openssl-dev" run_configure_with_curl
+        check "configure finds libcurl" run_configure_without nothing-missing
+        check_eq "and uses it" "#define HAVE_LIBCURL 1" "$(grep 'define HAVE_LIBCURL' "$work/build/config.h")"
+fi
+
 # The initrd directories: defaults below --prefix ("make distcheck"
 # installs there), options override them.
 makefile_var() { # NAME [BUILD-DIR]
