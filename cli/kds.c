@@ -274,15 +274,19 @@ static int fetch_missing(const char *verb, const struct verify_kds *k, const str
                 if (r < 0)
                         return r;
         }
-        /* The CRL changes: always fresh with --fetch. */
+        /* The CRL changes: always fresh with --fetch. Without one the
+         * revocation check is skipped, and said so. */
         snprintf(url, sizeof(url), "%s/vcek/v1/%s/crl", base, t->product);
-        return kds_fetch(verb, k, t->product, url, crl_path, true);
+        (void) unlink(crl_path);
+        if (kds_fetch(verb, k, t->product, url, crl_path, true) < 0)
+                fprintf(stderr, PROG " %s: KDS: no CRL: revocation is not checked\n", verb);
+        return 0;
 }
 
 #endif /* HAVE_LIBCURL */
 
 static int kds_product(const char *verb, const struct verify_kds *k, const struct kds_target *t, bool need_vcek,
-                       bool need_chain, STACK_OF(X509) *certs) {
+                       bool need_chain, STACK_OF(X509) *certs, X509_CRL **crl) {
         char vcek_path[KDS_PATH_MAX], chain_path[KDS_PATH_MAX], crl_path[KDS_PATH_MAX];
         int r;
 
@@ -303,12 +307,19 @@ static int kds_product(const char *verb, const struct verify_kds *k, const struc
 #endif
         }
         r = need_vcek ? cache_add(verb, vcek_path, certs) : 1;
-        if (r <= 0)
-                return r;
-        return need_chain ? cache_add(verb, chain_path, certs) : 1;
+        if (r > 0 && need_chain)
+                r = cache_add(verb, chain_path, certs);
+        if (r > 0 && k->fetch && !*crl && access(crl_path, F_OK) == 0) {
+                char err[320];
+
+                if (snp_crl_load_file(crl_path, crl, err, sizeof(err)) < 0)
+                        return cli_error(verb, "KDS: %s", err), -EBADMSG;
+        }
+        return r;
 }
 
-int verify_kds_certs(const char *verb, const struct verify_kds *k, const uint8_t *report, STACK_OF(X509) *certs) {
+int verify_kds_certs(const char *verb, const struct verify_kds *k, const uint8_t *report, STACK_OF(X509) *certs,
+                     X509_CRL **crl) {
         struct snp_report r;
         const char *products[3];
         size_t n;
@@ -326,7 +337,7 @@ int verify_kds_certs(const char *verb, const struct verify_kds *k, const uint8_t
                 struct kds_target t;
 
                 target_init(&t, &r, products[i]);
-                ret = kds_product(verb, k, &t, need_leaf, need_chain, certs);
+                ret = kds_product(verb, k, &t, need_leaf, need_chain, certs, crl);
                 if (ret != 0 && !(ret == -ENOENT && i + 1 < n))
                         break;
         }

@@ -305,7 +305,7 @@ static int run_verify(struct cli *cli, const struct cli_verb *verb, int argc, ch
                 return VERIFY_EXIT_INPUT;
         if (a.bound && bound_report_data(a.bound_uid, a.expect.report_data_v) < 0)
                 return cli_error(verb->name, "cannot compute the uid binding");
-        if (size == SNP_REPORT_SIZE && verify_kds_certs(verb->name, &a.kds, report, a.certs) < 0)
+        if (size == SNP_REPORT_SIZE && verify_kds_certs(verb->name, &a.kds, report, a.certs, &a.crl) < 0)
                 return VERIFY_EXIT_INPUT;
 
         in = (struct snp_verify_input) {

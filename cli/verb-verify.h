@@ -32,6 +32,8 @@ struct verify_kds {
 };
 
 /* When certs lacks the VCEK (or the ASK/ARK) the report needs, add them from
- * the cache, fetching them first with --fetch. Missing certificates are not
- * an error here (verify says what is missing); a failed fetch is, printed. */
-int verify_kds_certs(const char *verb, const struct verify_kds *k, const uint8_t *report, STACK_OF(X509) *certs);
+ * the cache, fetching them first with --fetch; with --fetch also AMD's CRL
+ * into *crl unless one is there already. Missing certificates are not an
+ * error here (verify says what is missing); a failed fetch is, printed. */
+int verify_kds_certs(const char *verb, const struct verify_kds *k, const uint8_t *report, STACK_OF(X509) *certs,
+                     X509_CRL **crl);

@@ -1,0 +1,140 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# snpseal verify --fetch against a real HTTP server on the loopback address
+# (busybox httpd; a CGI script plays AMD's KDS over the fixture files): the
+# documented URLs with the report's hwID and SPLs, the cache it fills and
+# verification from that cache alone, retries with backoff on HTTP 429, a
+# KDS that stays rate-limited, a VCEK the KDS does not have (404), a CRL
+# that is not AMD's.
+# Run by `make check`; by hand:
+#   top_srcdir=. top_builddir=_build SNPSEAL=_build/cli/snpseal sh tests/attest/test-kds.sh
+
+: "${top_srcdir:=$(dirname "$0")/../..}"
+. "$top_srcdir/tests/tap.sh"
+
+S=${SNPSEAL:-}
+if [ -z "$S" ] || [ ! -x "$S" ]; then
+        echo "SNPSEAL is not set to the snpseal binary (got '$S')" >&2
+        exit 1
+fi
+grep -q '^#define HAVE_LIBCURL 1' "${top_builddir:-.}/config.h" 2>/dev/null ||
+        tap_skip_all "snpseal was built without libcurl (configure --with-libcurl)"
+BUSYBOX=$(command -v busybox) || tap_skip_all "busybox not installed (Debian package busybox)"
+"$BUSYBOX" --list | grep -qx httpd || tap_skip_all "this busybox has no httpd applet"
+
+F=$top_srcdir/tests/attest/fixtures
+WORK=$(mktemp -d)
+HTTPD_PID=
+cleanup() {
+        [ -n "$HTTPD_PID" ] && kill "$HTTPD_PID" 2>/dev/null
+        rm -f "$TAP_OUT"
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# The KDS: files below $WORK/kds by the request's path; $WORK/throttle holds
+# how many requests still get HTTP 429; every request is logged.
+mkdir -p "$WORK/www/cgi-bin" "$WORK/kds/vcek/v1/Milan"
+GSG_R=$F/go-sev-guest/attestation.bin
+HWID=$(od -An -tx1 -j $((0x1a0)) -N64 "$GSG_R" | tr -d ' \n')
+cp "$F/go-sev-guest/vcek.testcer" "$WORK/kds/vcek/v1/Milan/$HWID"
+cp "$F/go-sev-guest/ask_ark_milan.pem" "$WORK/kds/vcek/v1/Milan/cert_chain"
+echo 0 >"$WORK/throttle"
+cat >"$WORK/www/cgi-bin/kds" <<EOF
+#!/bin/sh
+echo "\$PATH_INFO?\$QUERY_STRING" >>"$WORK/requests"
+n=\$(cat "$WORK/throttle")
+if [ "\$n" -gt 0 ]; then
+        echo \$((n - 1)) >"$WORK/throttle"
+        printf 'Status: 429 Too Many Requests\r\nContent-Type: text/plain\r\n\r\nslow down\n'
+        exit 0
+fi
+f="$WORK/kds\$PATH_INFO"
+case \$PATH_INFO in *..*) f=/nonexistent ;; esac
+if [ -f "\$f" ]; then
+        printf 'Content-Type: application/octet-stream\r\n\r\n'
+        cat "\$f"
+else
+        printf 'Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nno\n'
+fi
+EOF
+chmod +x "$WORK/www/cgi-bin/kds"
+
+for try in 1 2 3 4 5 6 7 8 9 10; do
+        PORT=$((20000 + ($$ * 7 + try * 131) % 30000))
+        "$BUSYBOX" httpd -f -p "127.0.0.1:$PORT" -h "$WORK/www" &
+        HTTPD_PID=$!
+        sleep 0.3
+        kill -0 "$HTTPD_PID" 2>/dev/null && break
+        HTTPD_PID=
+done
+[ -n "$HTTPD_PID" ] || tap_skip_all "busybox httpd could not listen on 127.0.0.1"
+URL=http://127.0.0.1:$PORT/cgi-bin/kds
+export SNPSEAL_KDS_RETRY_MS=20
+
+check_exit() { # NAME CODE PATTERN CMD...
+        _name=$1; _code=$2; _pat=$3; shift 3
+        "$@" >"$TAP_OUT" 2>&1
+        _rc=$?
+        if [ "$_rc" -ne "$_code" ]; then
+                echo "exit $_rc, expected $_code: $*" >>"$TAP_OUT"
+                _tap_result not-ok "$_name" "$TAP_OUT"
+        elif grep -Eq -- "$_pat" "$TAP_OUT"; then
+                _tap_result ok "$_name"
+        else
+                echo "output does not match /$_pat/" >>"$TAP_OUT"
+                _tap_result not-ok "$_name" "$TAP_OUT"
+        fi
+}
+
+C=$WORK/cache
+check_exit "--fetch gets the VCEK and cert_chain and verifies" 0 '^verified' \
+        "$S" verify --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
+check_eq "the VCEK URL carries the hwID and the SPLs of REPORTED_TCB" \
+        "/vcek/v1/Milan/$HWID?blSPL=2&teeSPL=0&snpSPL=5&ucodeSPL=68" "$(sed -n 1p "$WORK/requests")"
+check_eq "then cert_chain" "/vcek/v1/Milan/cert_chain?" "$(sed -n 2p "$WORK/requests")"
+check_eq "then the CRL" "/vcek/v1/Milan/crl?" "$(sed -n 3p "$WORK/requests")"
+check_eq "the VCEK is cached" yes "$(cmp -s "$C/Milan/vcek-$HWID-0200000000000544.der" "$F/go-sev-guest/vcek.testcer" && echo yes)"
+check_eq "cert_chain is cached" yes "$(cmp -s "$C/Milan/cert_chain.pem" "$F/go-sev-guest/ask_ark_milan.pem" && echo yes)"
+check_exit "without a CRL from the KDS, revocation is not checked, and said so" 0 'no CRL: revocation is not checked' \
+        "$S" verify --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
+
+: >"$WORK/requests"
+check_exit "the cache alone verifies (no --fetch, no request)" 0 '^verified' "$S" verify --cache="$C" "$GSG_R"
+check_eq "no request was made" "" "$(cat "$WORK/requests")"
+check_exit "--fetch with a full cache asks only for the CRL" 0 '^verified' \
+        "$S" verify --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
+check_eq "only the CRL" "/vcek/v1/Milan/crl?" "$(cat "$WORK/requests")"
+
+# Rate limiting: two 429s, then the answer.
+: >"$WORK/requests"; echo 2 >"$WORK/throttle"
+check_exit "HTTP 429 is retried with backoff" 0 'rate-limited \(HTTP 429\), retrying in 20 ms.*retrying in 40 ms' \
+        sh -c "\"$S\" verify --fetch --cache=\"$WORK/cache2\" --kds-url=\"$URL\" \"$GSG_R\" 2>&1 | tr '\n' ' '"
+check_eq "and the VCEK arrived on the third try" 3 "$(grep -c "^/vcek/v1/Milan/$HWID" "$WORK/requests")"
+echo 99 >"$WORK/throttle"
+check_exit "a KDS that stays rate-limited: exit 4, try later" 4 'still rate-limited \(HTTP 429\) after 5 tries; try again later' \
+        "$S" verify --fetch --cache="$WORK/cache3" --kds-url="$URL" "$GSG_R"
+echo 0 >"$WORK/throttle"
+
+check_exit "a VCEK the KDS does not have: exit 4, HTTP 404 named" 4 'KDS: .*/vcek/v1/Genoa/.*: HTTP 404' \
+        "$S" verify --fetch --cache="$WORK/cache4" --kds-url="$URL" "$F/virtee-sev/report_milan.bin"
+check_exit "an unreachable KDS: exit 4" 4 'KDS: http://127.0.0.1:1/.*' \
+        "$S" verify --fetch --cache="$WORK/cache5" --kds-url="http://127.0.0.1:1" "$GSG_R"
+check_exit "a cache file that is not a certificate: exit 4" 4 'KDS cache: .*not a certificate' sh -c "
+        mkdir -p \"$WORK/cache6/Milan\" && echo junk >\"$WORK/cache6/Milan/vcek-$HWID-0200000000000544.der\" &&
+        \"$S\" verify --cache=\"$WORK/cache6\" \"$GSG_R\""
+
+# A CRL that is not AMD's fails the report.
+if command -v openssl >/dev/null; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -subj /CN=ARK-Milan \
+                -keyout "$WORK/ca.key" -out "$WORK/ca.pem" -days 2 >/dev/null 2>&1
+        mkdir -p "$WORK/ca"; : >"$WORK/ca/index.txt"
+        printf '[ca]\ndefault_ca=c\n[c]\ndatabase=%s/ca/index.txt\ndefault_md=sha384\ndefault_crl_days=1\n' \
+                "$WORK" >"$WORK/ca.cnf"
+        openssl ca -gencrl -config "$WORK/ca.cnf" -keyfile "$WORK/ca.key" -cert "$WORK/ca.pem" \
+                -out "$WORK/crl.pem" >/dev/null 2>&1
+        openssl crl -in "$WORK/crl.pem" -outform der -out "$WORK/kds/vcek/v1/Milan/crl"
+        check_exit "the KDS's CRL is checked: not AMD's, not genuine" 1 'FAIL  crl +the CRL is not signed by the chain.s ARK' \
+                "$S" verify --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
+fi
+tap_done
