@@ -155,10 +155,12 @@ static int get_report(struct agent *a, const uint8_t *report_data, uint32_t vmpl
         return 0;
 }
 
-/* K_use for binding, salt, purpose and optional PIN into k_use (secret memory). */
+/* K_use for binding, salt, purpose and optional PIN into k_use (secret
+ * memory); with k_mac, also the LUKS2 header MAC key (kdf.h) from the same
+ * firmware key. */
 static int derive_use_key(struct agent *a, const struct snp_binding *b, const uint8_t salt[KDF_SALT_LEN],
                           const char *purpose, const char *pin, size_t pin_len, uint8_t k_use[KDF_KEY_LEN],
-                          struct agent_reply *reply) {
+                          uint8_t *k_mac, struct agent_reply *reply) {
         _cleanup_secret_ uint8_t *k_fw = secret_alloc(SNP_KEY_LEN);
         struct snp_msg_key_req req;
         struct snp_error err = {};
@@ -171,6 +173,8 @@ static int derive_use_key(struct agent *a, const struct snp_binding *b, const ui
         if (r < 0)
                 return fail(r, agent_reply_backend_error(reply, &err));
         r = kdf_purpose_key(k_fw, salt, purpose, pin, pin_len, k_use);
+        if (r >= 0 && k_mac)
+                r = kdf_header_mac_key(k_fw, salt, k_mac);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
@@ -231,6 +235,31 @@ static int check_access(const char *purpose, const struct agent_peer *peer, stru
         if (r < 0)
                 return fail(r, agent_reply_invalid_parameter(reply, "purpose", "invalid purpose \"%s\"", purpose));
         return 0;
+}
+
+/* The binding floor where keys are used (binding.h): keys for LUKS2
+ * volumes, credentials and sealed objects protect persistent data that the
+ * host supplies, so no binding a client sends may lower it; only the
+ * administrator's allow_weak_bindings does. */
+static int check_floor(struct agent *a, const struct snp_binding *b, const char *what,
+                       struct agent_reply *reply) {
+        char errbuf[512] = "";
+        int r;
+
+        if (a->cfg.allow_weak_bindings)
+                return 0;
+        r = snp_binding_check_floor(b, errbuf, sizeof(errbuf));
+        if (r < 0)
+                return fail(r, agent_reply_error(reply, AGENT_ERROR_NOT_PERMITTED, "%s: %s; refused (only "
+                                                 "allow_weak_bindings = yes in snpseald.conf allows it)",
+                                                 what, errbuf));
+        return 0;
+}
+
+/* DeriveKey purposes under the floor: luks2 and cred/…; user/… keys are
+ * the caller's own business. */
+static bool purpose_needs_floor(const char *purpose) {
+        return strcmp(purpose, "luks2") == 0 || strncmp(purpose, "cred/", 5) == 0;
 }
 
 /* ---- identity ---- */
@@ -488,20 +517,23 @@ int agent_op_get_report(struct agent *a, const struct agent_peer *peer, const st
 
 int agent_op_derive_key(struct agent *a, const struct agent_peer *peer,
                         const struct agent_derive_params *p, struct agent_reply *reply) {
-        _cleanup_secret_ uint8_t *k_use = secret_alloc(KDF_KEY_LEN);
+        _cleanup_secret_ uint8_t *k_use = secret_alloc(KDF_KEY_LEN), *k_mac = secret_alloc(KDF_KEY_LEN);
         json_object *identity = NULL;
         struct snp_report rep;
         int r;
 
-        if (!k_use)
+        if (!k_use || !k_mac)
                 return -ENOMEM;
         r = check_access(p->purpose, peer, reply);
+        if (r >= 0 && purpose_needs_floor(p->purpose))
+                r = check_floor(a, &p->binding, p->purpose, reply);
         if (r >= 0)
                 r = get_report(a, NULL, p->binding.vmpl, &rep, reply);
         if (r >= 0)
                 r = identity_check(p->expect, &p->binding, &rep, reply);
         if (r >= 0)
-                r = derive_use_key(a, &p->binding, p->salt, p->purpose, p->pin, p->pin_len, k_use, reply);
+                r = derive_use_key(a, &p->binding, p->salt, p->purpose, p->pin, p->pin_len, k_use,
+                                   strcmp(p->purpose, "luks2") == 0 ? k_mac : NULL, reply);
         if (r >= 0)
                 r = snp_binding_identity_json(&p->binding, &rep, &identity);
         if (r >= 0)
@@ -510,6 +542,8 @@ int agent_op_derive_key(struct agent *a, const struct agent_peer *peer,
                 r = reply_add(reply, "key", secret_base64_json(k_use, KDF_KEY_LEN));
         if (r >= 0)
                 r = reply_add(reply, "identity", TAKE_PTR(identity));
+        if (r >= 0 && strcmp(p->purpose, "luks2") == 0)
+                r = reply_add(reply, "macKey", secret_base64_json(k_mac, KDF_KEY_LEN));
         json_object_put(identity);
         return op_finish(reply, r);
 }
@@ -533,7 +567,7 @@ static int seal_binding(struct agent *a, const struct agent_seal_params *p, cons
                                                          "cannot resolve the default binding: %s", errbuf));
                 return 0;
         }
-        r = snp_binding_check_persistent(&p->binding, p->force, errbuf, sizeof(errbuf));
+        r = snp_binding_check_persistent(&p->binding, a->cfg.allow_weak_bindings, p->force, errbuf, sizeof(errbuf));
         if (r < 0)
                 return fail(r, agent_reply_invalid_parameter(reply, "binding", "%s", errbuf));
         if (p->binding.vmpl < a->backend->own_vmpl)
@@ -711,6 +745,8 @@ int agent_op_unseal(struct agent *a, const struct agent_peer *peer, const char *
         if (r >= 0)
                 r = check_format(&o, peer, from_store, reply);
         if (r >= 0)
+                r = check_floor(a, &o.binding, "sealed object", reply);
+        if (r >= 0)
                 r = get_report(a, NULL, o.binding.vmpl, &rep, reply);
         if (r >= 0)
                 r = identity_check(o.identity, &o.binding, &rep, reply);
@@ -732,6 +768,8 @@ int agent_op_object_key(struct agent *a, const struct agent_peer *peer, const st
         int r;
 
         r = check_access(o->purpose, peer, reply);
+        if (r >= 0)
+                r = check_floor(a, &o->binding, "sealed object", reply);
         if (r >= 0)
                 r = get_report(a, NULL, o->binding.vmpl, &rep, reply);
         if (r >= 0)

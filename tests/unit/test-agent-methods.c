@@ -606,33 +606,112 @@ static void test_seal_binding(void **state) {
         static const struct {
                 const char *root_key;
                 const char *fields;
-                const char *message;
+                const char *floor;      /* refused by the floor, forced or not */
+                const char *message;    /* with allow_weak_bindings, refused unless forced */
         } table[] = {
-                { "vmrk", "\"measurement\",\"tcb_version\"", "VMRK" },
-                { "vcek", "\"policy\",\"tcb_version\"", "without measurement" },
-                { "vcek", "\"measurement\"", "without tcb_version" },
+                { "vmrk", "\"measurement\",\"policy\",\"tcb_version\"", "derives from vmrk, not vcek or vlek", "VMRK" },
+                { "vcek", "\"policy\",\"tcb_version\"", "does not bind measurement", "without measurement" },
+                { "vcek", "\"measurement\",\"policy\"", "does not bind tcb_version", "without tcb_version" },
         };
         json_object *s, *r;
 
         tcb_to_hex(f->sim.committed_tcb, tcb);
         for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-                _cleanup_(freep) char *p = NULL;
+                _cleanup_(freep) char *p = NULL, *pf = NULL;
 
                 (void) snprintf(extra, sizeof(extra), ",\"binding\":{\"root_key\":\"%s\",\"fields\":[%s],\"vmpl\":0,"
                                 "\"guest_svn\":0,\"tcb_version\":\"%s\"}", table[i].root_key, table[i].fields, tcb);
                 assert_true(asprintf(&p, "{\"purpose\":\"luks2\",\"data\":\"" DATA_B64 "\"%s}", extra) > 0);
-                r = call_err(f, ROOT, "io.snpseal.Agent.Seal", p, AGENT_ERROR_INVALID_PARAMETER, table[i].message);
+                assert_true(asprintf(&pf, "{\"purpose\":\"luks2\",\"data\":\"" DATA_B64 "\"%s,\"force\":true}",
+                                     extra) > 0);
+                f->a.cfg.allow_weak_bindings = false;
+                r = call_err(f, ROOT, "io.snpseal.Agent.Seal", p, AGENT_ERROR_INVALID_PARAMETER, table[i].floor);
                 assert_string_equal(get_str(r, "parameter"), "binding");
                 json_object_put(r);
+                /* force is a client's parameter: it never lowers the floor */
+                json_object_put(call_err(f, ROOT, "io.snpseal.Agent.Seal", pf, AGENT_ERROR_INVALID_PARAMETER,
+                                         "allow_weak_bindings"));
 
-                /* forced: sealed, and it opens */
+                /* the administrator's allow_weak_bindings: the old rule, --force */
+                f->a.cfg.allow_weak_bindings = true;
+                r = call_err(f, ROOT, "io.snpseal.Agent.Seal", p, AGENT_ERROR_INVALID_PARAMETER, table[i].message);
+                json_object_put(r);
                 strcat(extra, ",\"force\":true");
                 s = seal(f, ROOT, "luks2", extra);
                 r = call_ok_obj(f, ROOT, "io.snpseal.Agent.Unseal", unseal_params(s, NULL));
                 assert_string_equal(get_str(r, "data"), DATA_B64);
                 json_object_put(r);
+
+                /* ... and without it again, the object does not open: the
+                 * floor holds where keys are used */
+                f->a.cfg.allow_weak_bindings = false;
+                json_object_put(call_err_obj(f, ROOT, "io.snpseal.Agent.Unseal", unseal_params(s, NULL),
+                                             AGENT_ERROR_NOT_PERMITTED, table[i].floor));
                 json_object_put(s);
         }
+}
+
+/* A host-made token names a binding that any guest on the chip can derive:
+ * no luks2 or cred/ key below the floor, whatever the client sends. */
+static void test_derive_key_floor(void **state) {
+        struct fixture *f = *state;
+        char tcb[TCB_HEX_LEN + 1], *p;
+        static const char *const weak[] = {
+                "\"root_key\":\"vcek\",\"fields\":[]",
+                "\"root_key\":\"vcek\",\"fields\":[\"measurement\",\"tcb_version\"]",
+                "\"root_key\":\"vcek\",\"fields\":[\"policy\",\"tcb_version\",\"image_id\",\"family_id\"]",
+                "\"root_key\":\"vmrk\",\"fields\":[\"measurement\",\"policy\",\"tcb_version\"]",
+        };
+        static const char *const purposes[] = { "luks2", "cred/db" };
+        json_object *r;
+
+        tcb_to_hex(f->sim.committed_tcb, tcb);
+        for (size_t i = 0; i < ELEMENTSOF(weak); i++)
+                for (size_t j = 0; j < ELEMENTSOF(purposes); j++) {
+                        assert_true(asprintf(&p, "{\"binding\":{%s,\"vmpl\":0,\"guest_svn\":0,\"tcb_version\":\"%s\"},"
+                                             "\"salt\":\"%s\",\"purpose\":\"%s\"}", weak[i], tcb,
+                                             SALT_A, purposes[j]) > 0);
+                        f->a.cfg.allow_weak_bindings = false;
+                        r = call_err(f, ROOT, "io.snpseal.Agent.DeriveKey", p, AGENT_ERROR_NOT_PERMITTED,
+                                     "refused (only allow_weak_bindings = yes in snpseald.conf allows it)");
+                        json_object_put(r);
+                        f->a.cfg.allow_weak_bindings = true;
+                        json_object_put(call_ok(f, ROOT, "io.snpseal.Agent.DeriveKey", p));
+                        free(p);
+                }
+        f->a.cfg.allow_weak_bindings = false;
+        /* user/… keys are the caller's own: no floor */
+        assert_true(asprintf(&p, "{\"binding\":{%s,\"vmpl\":0,\"guest_svn\":0,\"tcb_version\":\"%s\"},"
+                             "\"salt\":\"%s\",\"purpose\":\"user/%u/x\"}", weak[0], tcb, SALT_A, (unsigned) USER) > 0);
+        json_object_put(call_ok(f, USER, "io.snpseal.Agent.DeriveKey", p));
+        free(p);
+}
+
+/* luks2 keys come with the header MAC key: another key from the same
+ * firmware key, per salt, for luks2 only. */
+static void test_derive_key_mac_key(void **state) {
+        struct fixture *f = *state;
+        _cleanup_(freep) char *pa = derive_params(f, "luks2", SALT_A, NULL, 0);
+        _cleanup_(freep) char *pb = derive_params(f, "luks2", SALT_B, NULL, 0);
+        _cleanup_(freep) char *pp = derive_params(f, "luks2", SALT_A, ",\"pin\":\"1234\"", 0);
+        _cleanup_(freep) char *pc = derive_params(f, "cred/x", SALT_A, NULL, 0);
+        json_object *a = call_ok(f, ROOT, "io.snpseal.Agent.DeriveKey", pa);
+        json_object *b = call_ok(f, ROOT, "io.snpseal.Agent.DeriveKey", pb);
+        json_object *pin = call_ok(f, ROOT, "io.snpseal.Agent.DeriveKey", pp);
+        json_object *c = call_ok(f, ROOT, "io.snpseal.Agent.DeriveKey", pc);
+        uint8_t key[35];
+        size_t n = 0;
+
+        assert_int_equal(base64_decode(get_str(a, "macKey"), strlen(get_str(a, "macKey")), key, sizeof(key), &n), 0);
+        assert_int_equal(n, 32);
+        assert_string_not_equal(get_str(a, "macKey"), get_str(a, "key"));
+        assert_string_not_equal(get_str(a, "macKey"), get_str(b, "macKey"));
+        assert_string_equal(get_str(a, "macKey"), get_str(pin, "macKey"));   /* the header is checked before the PIN */
+        assert_false(json_object_object_get_ex(c, "macKey", NULL));
+        json_object_put(a);
+        json_object_put(b);
+        json_object_put(pin);
+        json_object_put(c);
 }
 
 static void test_unseal_identity_mismatch(void **state) {
@@ -1567,6 +1646,8 @@ int main(void) {
                 T(test_authorization),
                 T(test_unseal_authorization),
                 T(test_derive_key),
+                T(test_derive_key_floor),
+                T(test_derive_key_mac_key),
                 T(test_derive_key_expect),
                 T(test_derive_key_tcb_above_committed),
                 T(test_seal_unseal),
