@@ -138,9 +138,11 @@ static const struct flag_desc platform_flags[] = {
                       "ciphertext hiding enabled", "ciphertext hiding disabled"),
         PLATFORM_FLAG(SNP_PLATFORM_ALIAS_CHECK_DONE, alias_check_complete,
                       "alias check complete", "alias check not complete"),
+        PLATFORM_FLAG(SNP_PLATFORM_IOMMU_WRITE_SAFE, iommu_write_safe, "IOMMU write safe", "IOMMU not write safe"),
+        PLATFORM_FLAG(SNP_PLATFORM_TIO_EN, tio_enabled, "TIO enabled", "TIO disabled"),
 };
 
-#define PLATFORM_KNOWN_MASK UINT64_C(0x3f)
+#define PLATFORM_KNOWN_MASK UINT64_C(0xff)
 
 static void flags_decode(const struct flag_desc *tab, size_t n, uint64_t raw, void *out) {
         for (size_t i = 0; i < n; i++)

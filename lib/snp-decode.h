@@ -108,13 +108,15 @@ struct snp_platform_info {
         bool rapl_disabled;
         bool ciphertext_hiding;
         bool alias_check_complete;
+        bool iommu_write_safe;        /* bit 6 */
+        bool tio_enabled;             /* bit 7 */
 };
 
 void snp_platform_info_decode(uint64_t raw, struct snp_platform_info *ret_info);
 /* "SMT enabled; TSME disabled; ECC enabled; RAPL enabled; …" */
 int snp_platform_info_format(uint64_t raw, char *buf, size_t size);
 /* {"raw","smt_enabled","tsme_enabled","ecc_enabled","rapl_disabled",
- *  "ciphertext_hiding","alias_check_complete"} */
+ *  "ciphertext_hiding","alias_check_complete","iommu_write_safe","tio_enabled"} */
 struct json_object *snp_platform_info_to_json(uint64_t raw);
 
 /* ---- signer info ---- */

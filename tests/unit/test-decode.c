@@ -299,7 +299,7 @@ static void test_milan_v2(void **state) {
                 "current_tcb:        03000000000008d1 (boot_loader=3 tee=0 snp=8 microcode=209)",
                 "launch_tcb:         04010000000005ce (boot_loader=4 tee=1 snp=5 microcode=206)",
                 ("platform_info:      0x0000000000000025 (SMT enabled; TSME disabled; ECC enabled; RAPL enabled; "
-                 "ciphertext hiding disabled; alias check complete)"),
+                 "ciphertext hiding disabled; alias check complete; IOMMU not write safe; TIO disabled)"),
                 "signer_info:        0x00000000 (author key not enabled; chip key not masked; signed with VCEK)",
                 "current_firmware:   1.55.21",
                 "committed_firmware: 1.54.20",
@@ -728,6 +728,9 @@ static void test_platform_info_each_flag(void **state) {
                   "ciphertext hiding enabled", "ciphertext hiding disabled" },
                 { "alias_check_complete", offsetof(struct snp_platform_info, alias_check_complete),
                   "alias check complete", "alias check not complete" },
+                { "iommu_write_safe", offsetof(struct snp_platform_info, iommu_write_safe),
+                  "IOMMU write safe", "IOMMU not write safe" },
+                { "tio_enabled", offsetof(struct snp_platform_info, tio_enabled), "TIO enabled", "TIO disabled" },
         };
 
         for (size_t i = 0; i <= ELEMENTSOF(t); i++) {
@@ -748,6 +751,21 @@ static void test_platform_info_each_flag(void **state) {
                                 fail_msg("\"%s\" lacks \"%s\"", text, i == j ? t[j].on : t[j].off);
                 }
         }
+}
+
+/* A real Turin report's platform info (0x65): every bit known, none "unknown". */
+static void test_platform_info_turin(void **state) {
+        char text[SNP_DECODE_TEXT_MAX];
+        struct snp_platform_info p;
+
+        assert_true(snp_platform_info_format(0x65, text, sizeof(text)) > 0);
+        assert_null(strstr(text, "unknown"));
+        assert_non_null(strstr(text, "IOMMU write safe;"));
+        snp_platform_info_decode(0x65, &p);
+        assert_true(p.smt_enabled && p.ecc_enabled && p.alias_check_complete && p.iommu_write_safe);
+        assert_false(p.tio_enabled);
+        assert_true(snp_platform_info_format(0x165, text, sizeof(text)) > 0);
+        assert_non_null(strstr(text, "unknown bits set (0x0000000000000100)"));
 }
 
 static void test_signer_info(void **state) {
@@ -810,6 +828,7 @@ int main(void) {
                 cmocka_unit_test(test_tcb_layouts),
                 cmocka_unit_test(test_tcb_json),
                 cmocka_unit_test(test_platform_info_each_flag),
+                cmocka_unit_test(test_platform_info_turin),
                 cmocka_unit_test(test_signer_info),
         };
         return cmocka_run_group_tests_name("decode", tests, NULL, NULL);
