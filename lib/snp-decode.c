@@ -299,7 +299,24 @@ static const struct {
         { SNP_CPUID_FAMILY_TURIN, SNP_TCB_LAYOUT_TURIN },
 };
 
+/* A version-2 report carries no CPUID; on Turin its CHIP_ID has only the
+ * first 8 bytes non-zero (public verifiers use that as the tie-breaker).
+ * 1: Turin's shape, 0: 64 bytes, -1: all zero (MASK_CHIP_ID or a VLEK). */
+static int chip_id_shape(const struct snp_report *r) {
+        bool head = false, tail = false;
+
+        for (size_t i = 0; i < sizeof(r->chip_id); i++)
+                if (r->chip_id[i])
+                        *(i < 8 ? &head : &tail) = true;
+        return tail ? 0 : head ? 1 : -1;
+}
+
 enum snp_tcb_layout snp_report_tcb_layout(const struct snp_report *r, bool *ret_assumed) {
+        if (r->version < 3 && chip_id_shape(r) == 1) {
+                if (ret_assumed)
+                        *ret_assumed = true;
+                return SNP_TCB_LAYOUT_TURIN;
+        }
         if (r->version >= 3)
                 for (size_t i = 0; i < ELEMENTSOF(cpu_families); i++)
                         if (r->cpuid_fam_id == cpu_families[i].family) {
@@ -320,7 +337,11 @@ int snp_report_tcb_layout_reason(const struct snp_report *r, char *buf, size_t s
         (void) snp_report_tcb_layout(r, &assumed);
         if (!assumed)
                 return text_done(&t);
-        if (r->version < 3)
+        if (r->version < 3 && chip_id_shape(r) == 1)
+                text_add(&t, "report carries no CPUID; CHIP_ID has 8 bytes, as on Turin");
+        else if (r->version < 3 && chip_id_shape(r) < 0)
+                text_add(&t, "report carries no CPUID and CHIP_ID is zero: ambiguous");
+        else if (r->version < 3)
                 text_add(&t, "report carries no CPUID");
         else
                 text_add(&t, "unknown CPU family 0x%02x", r->cpuid_fam_id);

@@ -90,12 +90,15 @@ int snp_tcb_format(uint64_t raw, enum snp_tcb_layout layout, char *buf, size_t s
 struct json_object *snp_tcb_to_json(uint64_t raw, enum snp_tcb_layout layout, bool assumed);
 
 /* The TCB layout of a report's CPU: Turin for version >= 3 with CPUID family
- * 0x1A, Milan/Genoa for family 0x19; otherwise (version 2 carries no CPUID,
- * or an unknown family) Milan/Genoa with *ret_assumed = true. ret_assumed may
- * be NULL. */
+ * 0x1A, Milan/Genoa for family 0x19. A version-2 report carries no CPUID:
+ * Turin when only the first 8 bytes of CHIP_ID are non-zero (Turin's shape),
+ * else Milan/Genoa, with *ret_assumed = true; the same for an unknown family.
+ * ret_assumed may be NULL. */
 enum snp_tcb_layout snp_report_tcb_layout(const struct snp_report *r, bool *ret_assumed);
-/* Why the layout was assumed ("report carries no CPUID", "unknown CPU family
- * 0x17"), into buf; 0 length when it was not assumed. */
+/* Why the layout was assumed ("report carries no CPUID", "report carries no
+ * CPUID; CHIP_ID has 8 bytes, as on Turin", "report carries no CPUID and
+ * CHIP_ID is zero: ambiguous", "unknown CPU family 0x17"), into buf; 0 length
+ * when it was not assumed. */
 int snp_report_tcb_layout_reason(const struct snp_report *r, char *buf, size_t size);
 
 /* ---- platform info ---- */

@@ -476,6 +476,19 @@ static void test_layout_assumed_unknown_family(void **state) {
         load_report(&milan_v2, &r);
         assert_int_equal(snp_report_tcb_layout_reason(&r, reason, sizeof(reason)), 23);
         assert_string_equal(reason, "report carries no CPUID");
+        assert_int_equal(snp_report_tcb_layout(&r, NULL), SNP_TCB_LAYOUT_MILAN_GENOA);
+        /* version 2 with Turin's 8-byte CHIP_ID: the tie-breaker says Turin */
+        memset(r.chip_id + 8, 0, sizeof(r.chip_id) - 8);
+        assert_int_equal(snp_report_tcb_layout(&r, &assumed), SNP_TCB_LAYOUT_TURIN);
+        assert_true(assumed);
+        assert_true(snp_report_tcb_layout_reason(&r, reason, sizeof(reason)) > 0);
+        assert_string_equal(reason, "report carries no CPUID; CHIP_ID has 8 bytes, as on Turin");
+        /* version 2 with a zero CHIP_ID (MASK_CHIP_ID, VLEK): ambiguous, said so */
+        memset(r.chip_id, 0, sizeof(r.chip_id));
+        assert_int_equal(snp_report_tcb_layout(&r, &assumed), SNP_TCB_LAYOUT_MILAN_GENOA);
+        assert_true(assumed);
+        assert_true(snp_report_tcb_layout_reason(&r, reason, sizeof(reason)) > 0);
+        assert_string_equal(reason, "report carries no CPUID and CHIP_ID is zero: ambiguous");
         /* not assumed: empty reason */
         load_report(&turin_v3, &r);
         assert_int_equal(snp_report_tcb_layout_reason(&r, reason, sizeof(reason)), 0);
