@@ -40,9 +40,10 @@
 #include "secret.h"
 #include "sim-firmware.h"
 
-/* The firmware's "hardware error" status (HWERROR_PLATFORM): the simulator
- * answers it when its own crypto fails, which never happens in practice. */
-#define SIM_FW_INTERNAL_ERROR 0x12u
+/* The firmware's "hardware error" status (HWERROR_PLATFORM, 0x13 in Linux's
+ * psp-sev.h): the simulator answers it when its own crypto fails, which
+ * never happens in practice. */
+#define SIM_FW_INTERNAL_ERROR SNP_FW_HWERROR_PLATFORM
 
 #define SIM_MAC_MAX_PARTS 12
 #define SIM_P384_SCALAR_SEED_LEN 64  /* 512 bits reduced mod n: negligible bias */
@@ -134,6 +135,13 @@ int sim_guest_request(struct sim_state *s, enum sim_msg_type type, uint8_t msg_v
                 return -ETIMEDOUT;
         case SIM_FAULT_CMD_FAIL:
                 return sim_cmd_fail(s, ret_exitinfo2);
+        case SIM_FAULT_BAD_MSG:
+                /* The response failed the kernel's AES-GCM check: a hostile or
+                 * broken host. The kernel disables the message key; exitinfo2
+                 * holds what the firmware answered (success). */
+                s->vmpck_disabled = true;
+                sim_set_exitinfo2(ret_exitinfo2, 0);
+                return -EBADMSG;
         case SIM_FAULT_NONE:
                 break;
         }
@@ -180,7 +188,11 @@ static bool key_check_key_sel(const struct sim_state *s, const struct snp_msg_ke
 
         if (sel == SNP_KEY_SEL_RESERVED)
                 return false;
-        return sel != SNP_KEY_SEL_VLEK || s->vlek_present;
+        if (sel == SNP_KEY_SEL_VLEK && !s->vlek_present)
+                return false;
+        /* MASK_CHIP_KEY: no key from the chip's own root (the VCEK). */
+        return !(s->mask_chip_key && !(req->root_key_select & SNP_KEY_REQ_ROOT_KEY_VMRK) &&
+                 (sel == SNP_KEY_SEL_VCEK || (sel == SNP_KEY_SEL_DEFAULT && !s->vlek_present)));
 }
 
 /* The firmware's checks, in the order it makes them. */
@@ -303,12 +315,13 @@ uint32_t sim_fw_key_request(const struct sim_state *s, const struct snp_msg_key_
 
 /* ---- the simulated VCEK ---- */
 
-/* The private scalar in [1, n-1] from the chip secret and the reported TCB. */
-static BIGNUM *sim_vcek_scalar(const struct sim_state *s, const EC_GROUP *group, BN_CTX *bnctx) {
-        static const char label[] = "snpseal-sim/vcek-sign";
+/* A private scalar in [1, n-1] from a secret, a label and (for the VCEK and
+ * VLEK) the reported TCB. */
+static BIGNUM *sim_key_scalar(const uint8_t secret[SIM_SECRET_LEN], const char *label, const uint64_t *tcb,
+                              const EC_GROUP *group, BN_CTX *bnctx) {
         struct sim_buf parts[] = {
-                { label, sizeof(label) },
-                { &s->reported_tcb, sizeof(s->reported_tcb) },
+                { label, strlen(label) + 1 },
+                { tcb, tcb ? sizeof(*tcb) : 0 },
         };
         _cleanup_secret_ uint8_t *seed = secret_alloc(SIM_P384_SCALAR_SEED_LEN);
         BIGNUM *d = BN_secure_new(), *nm1 = BN_new(), *x = BN_secure_new();
@@ -316,8 +329,7 @@ static BIGNUM *sim_vcek_scalar(const struct sim_state *s, const EC_GROUP *group,
 
         if (!seed || !d || !nm1 || !x)
                 goto out;
-        if (sim_mac("SHA512", s->chip_secret, SIM_SECRET_LEN, parts, ELEMENTSOF(parts),
-                    seed, SIM_P384_SCALAR_SEED_LEN) < 0)
+        if (sim_mac("SHA512", secret, SIM_SECRET_LEN, parts, tcb ? 2 : 1, seed, SIM_P384_SCALAR_SEED_LEN) < 0)
                 goto out;
         /* d = (seed mod (n - 1)) + 1 */
         ok = BN_copy(nm1, EC_GROUP_get0_order(group)) &&
@@ -360,8 +372,19 @@ out:
         return pkey;
 }
 
-/* The simulated VCEK for the reported TCB, as a key pair. */
-static EVP_PKEY *sim_vcek_key(const struct sim_state *s) {
+static const struct {
+        const char *label;
+        bool vlek_secret;
+        bool tcb;
+} sim_keys[] = {
+        [SIM_KEY_VCEK] = { "snpseal-sim/vcek-sign", false, true },
+        [SIM_KEY_VLEK] = { "snpseal-sim/vlek-sign", true, true },
+        [SIM_KEY_ARK]  = { "snpseal-sim/ark", false, false },
+        [SIM_KEY_ASK]  = { "snpseal-sim/ask", false, false },
+        [SIM_KEY_ASVK] = { "snpseal-sim/asvk", false, false },
+};
+
+EVP_PKEY *sim_key(const struct sim_state *s, enum sim_key_id id) {
         EC_GROUP *group = EC_GROUP_new_by_curve_name(NID_secp384r1);
         BN_CTX *bnctx = BN_CTX_secure_new();
         BIGNUM *d = NULL;
@@ -371,7 +394,10 @@ static EVP_PKEY *sim_vcek_key(const struct sim_state *s) {
 
         if (!group || !bnctx)
                 goto out;
-        d = sim_vcek_scalar(s, group, bnctx);
+        if ((size_t) id >= ELEMENTSOF(sim_keys) || (sim_keys[id].vlek_secret && !s->vlek_present))
+                goto out;
+        d = sim_key_scalar(sim_keys[id].vlek_secret ? s->vlek_secret : s->chip_secret, sim_keys[id].label,
+                           sim_keys[id].tcb ? &s->reported_tcb : NULL, group, bnctx);
         pub = EC_POINT_new(group);
         if (!d || !pub || EC_POINT_mul(group, pub, d, NULL, NULL, bnctx) != 1)
                 goto out;
@@ -388,7 +414,7 @@ out:
 }
 
 int sim_vcek_public_pem(const struct sim_state *s, char **ret_pem) {
-        EVP_PKEY *pkey = sim_vcek_key(s);
+        EVP_PKEY *pkey = sim_key(s, SIM_KEY_VCEK);
         BIO *bio = BIO_new(BIO_s_mem());
         char *data = NULL, *pem = NULL;
         long len;
@@ -415,8 +441,8 @@ out:
 /* ---- firmware layer: report request ---- */
 
 /* ECDSA P-384 / SHA-384 over bytes 0x000–0x29F; R and S little-endian, 72 bytes each. */
-static int sim_sign_report(const struct sim_state *s, struct snp_report *report) {
-        EVP_PKEY *pkey = sim_vcek_key(s);
+static int sim_sign_report(const struct sim_state *s, bool vlek, struct snp_report *report) {
+        EVP_PKEY *pkey = sim_key(s, vlek ? SIM_KEY_VLEK : SIM_KEY_VCEK);
         EVP_MD_CTX *md = EVP_MD_CTX_new();
         uint8_t der[160];  /* a P-384 DER signature is at most 104 bytes */
         size_t der_len = sizeof(der);
@@ -455,10 +481,27 @@ static bool sim_all_zero(const void *p, size_t size) {
         return acc == 0;
 }
 
-static int sim_fill_report(const struct sim_state *s, const struct snp_msg_report_req *req,
-                           struct snp_report *rep) {
+int sim_chip_id(const struct sim_state *s, uint8_t chip_id[64]) {
         static const char chip_id_label[] = "snpseal-sim/chip-id";
         struct sim_buf parts[] = { { chip_id_label, sizeof(chip_id_label) } };
+
+        if (sim_mac("SHA512", s->chip_secret, SIM_SECRET_LEN, parts, ELEMENTSOF(parts), chip_id, 64) < 0)
+                return -EIO;
+        /* Turin's CHIP_ID is 8 bytes; the rest of the field is zero. */
+        if (s->cpuid_fam == SIM_CPUID_FAMILY_TURIN)
+                memset(chip_id + 8, 0, 64 - 8);
+        return 0;
+}
+
+/* The report is signed by the VLEK when one is installed and KEY_SEL asks
+ * for it or leaves the choice to the firmware (0). */
+static bool sim_report_by_vlek(const struct sim_state *s, const struct snp_msg_report_req *req) {
+        return s->vlek_present && (req->key_sel == SNP_KEY_SEL_DEFAULT || req->key_sel == SNP_KEY_SEL_VLEK);
+}
+
+static int sim_fill_report(const struct sim_state *s, const struct snp_msg_report_req *req,
+                           struct snp_report *rep) {
+        bool vlek = sim_report_by_vlek(s, req);
 
         rep->version = s->report_version;
         rep->guest_svn = s->guest_svn;
@@ -469,7 +512,9 @@ static int sim_fill_report(const struct sim_state *s, const struct snp_msg_repor
         rep->signature_algo = SNP_SIG_ALGO_ECDSA_P384_SHA384;
         rep->current_tcb = s->current_tcb;
         rep->platform_info = s->platform_info;
-        rep->signer_info = SNP_SIGNING_KEY_VCEK << SNP_SIGNER_SIGNING_KEY_SHIFT;
+        rep->signer_info = (vlek ? SNP_SIGNING_KEY_VLEK : SNP_SIGNING_KEY_VCEK) << SNP_SIGNER_SIGNING_KEY_SHIFT;
+        if (s->mask_chip_key)
+                rep->signer_info |= SNP_SIGNER_MASK_CHIP_KEY;
         memcpy(rep->report_data, req->report_data, sizeof(rep->report_data));
         memcpy(rep->measurement, s->measurement, sizeof(rep->measurement));
         memcpy(rep->host_data, s->host_data, sizeof(rep->host_data));
@@ -483,15 +528,17 @@ static int sim_fill_report(const struct sim_state *s, const struct snp_msg_repor
                 rep->cpuid_mod_id = s->cpuid_mod;
                 rep->cpuid_step = s->cpuid_step;
         }
-        if (sim_mac("SHA512", s->chip_secret, SIM_SECRET_LEN, parts, ELEMENTSOF(parts),
-                    rep->chip_id, sizeof(rep->chip_id)) < 0)
+        /* A VLEK is not bound to one chip, and MASK_CHIP_ID hides it: zero. */
+        if (!vlek && !s->mask_chip_id && sim_chip_id(s, rep->chip_id) < 0)
                 return -EIO;
         rep->committed_tcb = s->committed_tcb;
         rep->current_build = rep->committed_build = s->fw_build;
         rep->current_minor = rep->committed_minor = s->fw_minor;
         rep->current_major = rep->committed_major = s->fw_major;
         rep->launch_tcb = s->launch_tcb;
-        return sim_sign_report(s, rep);
+        if (s->report_version >= 5 && s->cpuid_fam == SIM_CPUID_FAMILY_TURIN)
+                rep->launch_mit_vector = rep->current_mit_vector = SIM_TURIN_MIT_VECTOR;
+        return sim_sign_report(s, vlek, rep);
 }
 
 uint32_t sim_fw_report_request(const struct sim_state *s, const struct snp_msg_report_req *req,
@@ -500,8 +547,11 @@ uint32_t sim_fw_report_request(const struct sim_state *s, const struct snp_msg_r
 
         memset(rsp, 0, sizeof(*rsp));
         if (!sim_all_zero(req->reserved, sizeof(req->reserved)) ||
+            (req->key_sel & ~SNP_REPORT_REQ_KEY_SEL_MASK) || req->key_sel == SNP_KEY_SEL_RESERVED ||
             req->vmpl < s->vmpl || req->vmpl > SNP_VMPL_MAX)
                 status = SNP_FW_INVALID_PARAM;
+        else if (req->key_sel == SNP_KEY_SEL_VLEK && !s->vlek_present)
+                status = SNP_FW_INVALID_KEY;
         else if (sim_fill_report(s, req, &rsp->report) < 0) {
                 memset(&rsp->report, 0, sizeof(rsp->report));
                 status = SIM_FW_INTERNAL_ERROR;

@@ -42,3 +42,24 @@ uint32_t sim_fw_report_request(const struct sim_state *s, const struct snp_msg_r
 
 /* The simulated VCEK public key (for the reported TCB) as PEM, malloc()ed. */
 int sim_vcek_public_pem(const struct sim_state *s, char **ret_pem);
+
+/* The simulator's keys, all ECDSA P-384 derived from the state's secrets:
+ * the report signing keys (VCEK from the chip secret, VLEK from the VLEK
+ * secret, both for the reported TCB) and the simulated chain's ARK, ASK and
+ * ASVK (from the chip secret). NULL on failure or, for the VLEK, without one. */
+enum sim_key_id {
+        SIM_KEY_VCEK,
+        SIM_KEY_VLEK,
+        SIM_KEY_ARK,
+        SIM_KEY_ASK,
+        SIM_KEY_ASVK,
+};
+struct evp_pkey_st;
+struct evp_pkey_st *sim_key(const struct sim_state *s, enum sim_key_id id);
+
+/* The CHIP_ID the simulated chip reports (Turin: 8 bytes, the rest zero). */
+int sim_chip_id(const struct sim_state *s, uint8_t chip_id[64]);
+
+#define SIM_CPUID_FAMILY_TURIN 0x1Au
+/* The mitigation vectors of a Turin state's version 5 reports. */
+#define SIM_TURIN_MIT_VECTOR UINT64_C(0x3)

@@ -87,6 +87,8 @@ static const struct sim_key sim_keys[] = {
           .min = SNP_REPORT_VERSION_MIN, .max = SNP_REPORT_VERSION_MAX },
         { "fw_version",     KIND_FW_VERSION },
         { "vmpck_disabled", KIND_BOOL,       FIELD(vmpck_disabled), .optional = true },
+        { "mask_chip_key",  KIND_BOOL,       FIELD(mask_chip_key),  .optional = true },
+        { "mask_chip_id",   KIND_BOOL,       FIELD(mask_chip_id),   .optional = true },
         { "fault",          KIND_FAULT,      FIELD(fault),          .optional = true },
         { "delay_ms",       KIND_UINT,       FIELD(delay_ms),       .max = SIM_DELAY_MS_MAX, .optional = true },
 };
@@ -95,6 +97,7 @@ static const char *const fault_names[] = {
         [SIM_FAULT_NONE] = "none",
         [SIM_FAULT_BUSY] = "busy",
         [SIM_FAULT_CMD_FAIL] = "cmd_fail",
+        [SIM_FAULT_BAD_MSG] = "bad_msg",
 };
 
 static const struct sim_key *key_find(const char *name) {
@@ -281,7 +284,7 @@ static int parse_fault(const struct sim_key *k, const char *value, struct sim_st
                         s->fault = (enum sim_fault) i;
                         return 0;
                 }
-        return errbuf_set(errbuf, errlen, -EINVAL, "%s: \"%.40s\" is not a fault (none, busy, cmd_fail)",
+        return errbuf_set(errbuf, errlen, -EINVAL, "%s: \"%.40s\" is not a fault (none, busy, cmd_fail, bad_msg)",
                     k->name, value);
 }
 

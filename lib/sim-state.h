@@ -22,6 +22,8 @@ enum sim_fault {
         SIM_FAULT_NONE = 0,
         SIM_FAULT_BUSY,        /* VMM busy: the kernel retries, then -ETIMEDOUT */
         SIM_FAULT_CMD_FAIL,    /* command-level failure: -EIO, message key disabled */
+        SIM_FAULT_BAD_MSG,     /* the response fails the kernel's AES-GCM check: -EBADMSG,
+                                * message key disabled */
 };
 
 struct sim_state {
@@ -42,6 +44,8 @@ struct sim_state {
         uint32_t report_version;
         uint8_t fw_build, fw_minor, fw_major;  /* current = committed firmware version */
         bool vmpck_disabled;
+        bool mask_chip_key;                    /* signer info bit 1; VCEK key requests fail 0x27 */
+        bool mask_chip_id;                     /* CHIP_ID zero in reports */
         enum sim_fault fault;
         uint32_t delay_ms;                     /* added to every request */
 };

@@ -59,6 +59,7 @@ struct snp_msg_key_rsp {
 
 /* Firmware STATUS values seen in guest message responses. */
 #define SNP_FW_SUCCESS            0x00u
+#define SNP_FW_HWERROR_PLATFORM   0x13u
 #define SNP_FW_INVALID_PARAM      0x16u
 #define SNP_FW_INVALID_KEY        0x27u
 
@@ -69,8 +70,12 @@ struct snp_msg_key_rsp {
 struct snp_msg_report_req {
         uint8_t report_data[SNP_REPORT_DATA_LEN]; /* 0x00 */
         uint32_t vmpl;                            /* 0x40 */
-        uint8_t reserved[28];                     /* 0x44 */
+        uint32_t key_sel;                         /* 0x44: bits 1:0 as in MSG_KEY_REQ (0 VLEK if
+                                                   * installed, else VCEK; 1 VCEK; 2 VLEK); the
+                                                   * kernel's uapi calls this word rsvd */
+        uint8_t reserved[24];                     /* 0x48 */
 } __attribute__((packed));
+#define SNP_REPORT_REQ_KEY_SEL_MASK UINT32_C(0x3)
 
 struct snp_signature {
         uint8_t r[72];                /* little-endian, zero-padded */

@@ -104,7 +104,14 @@ check_fails "report_version 1 refused" 'report_version: 1 is out of range \(2\.\
 check_fails "delay_ms too large refused" 'delay_ms: 60001 is out of range \(0\.\.60000\)' "$SIM" set "$S" delay_ms=60001
 check_fails "cpuid_fam above 255 refused" 'cpuid_fam: 256 is out of range' "$SIM" set "$S" cpuid_fam=256
 check_fails "bad boolean refused" 'vmpck_disabled: "yes" is not a boolean' "$SIM" set "$S" vmpck_disabled=yes
-check_fails "unknown fault refused" 'fault: "crash" is not a fault' "$SIM" set "$S" fault=crash
+check_fails "unknown fault refused" 'fault: "crash" is not a fault \(none, busy, cmd_fail, bad_msg\)' "$SIM" set "$S" fault=crash
+check "mask_chip_key, mask_chip_id and fault=bad_msg are state keys" \
+        "$SIM" set "$S" mask_chip_key=true mask_chip_id=1 fault=bad_msg
+check_output "and show" '"mask_chip_key": true' "$SIM" show "$S" --json
+check_output "and show mask_chip_id" '"mask_chip_id": true' "$SIM" show "$S" --json
+check_output "and show the fault" '"fault": "bad_msg"' "$SIM" show "$S" --json
+check "reset them" "$SIM" set "$S" mask_chip_key=false mask_chip_id=0 fault=none
+check_fails "bad mask_chip_key refused" 'mask_chip_key: "on" is not a boolean' "$SIM" set "$S" mask_chip_key=on
 check_fails "bad firmware version refused" 'fw_version: "1.55" is not a firmware version' "$SIM" set "$S" fw_version=1.55
 check_fails "firmware version part above 255 refused" 'fw_version: "1.256.0" is not a firmware version' "$SIM" set "$S" fw_version=1.256.0
 check_fails "firmware version with an empty part refused" 'fw_version: "1..2" is not' "$SIM" set "$S" fw_version=1..2
@@ -223,8 +230,8 @@ bad "a NUL byte in the file" 'contains a NUL byte'
 bad_dir=$WORK/adir
 mkdir "$bad_dir"
 check_fails "load refuses a directory" 'adir: not a regular file' "$SIM" show "$bad_dir"
-# Optional keys may be absent: vlek, vmpck_disabled, fault, delay_ms.
-sed -e '/"vlek"\|"vmpck_disabled"\|"fault"\|"delay_ms"/d' \
+# Optional keys may be absent: vlek, vmpck_disabled, mask_chip_key, mask_chip_id, fault, delay_ms.
+sed -e '/"vlek"\|"vmpck_disabled"\|"mask_chip_key"\|"mask_chip_id"\|"fault"\|"delay_ms"/d' \
     -e 's/^\(  "fw_version": "[0-9.]*"\),$/\1/' "$S" >"$WORK/min.json"
 check_output "load accepts a file without the optional keys" '^fault +none$' "$SIM" show "$WORK/min.json"
 

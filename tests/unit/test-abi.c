@@ -47,7 +47,8 @@ static const struct layout abi_layouts[] = {
         SIZE(snp_msg_report_req, 96),
         OFF(snp_msg_report_req, report_data, 0x00),
         OFF(snp_msg_report_req, vmpl, 0x40),
-        OFF(snp_msg_report_req, reserved, 0x44),
+        OFF(snp_msg_report_req, key_sel, 0x44),
+        OFF(snp_msg_report_req, reserved, 0x48),
 
         SIZE(snp_signature, 512),
         OFF(snp_signature, r, 0),
@@ -158,7 +159,8 @@ static const struct layout kernel_layouts[] = {
         KSIZE(snp_report_req, snp_msg_report_req),
         KOFF(snp_report_req, user_data, snp_msg_report_req, report_data),
         KOFF(snp_report_req, vmpl, snp_msg_report_req, vmpl),
-        KOFF(snp_report_req, rsvd, snp_msg_report_req, reserved),
+        /* The kernel's rsvd word is the firmware's KEY_SEL (SNP-FIRMWARE.md). */
+        KOFF(snp_report_req, rsvd, snp_msg_report_req, key_sel),
         KSIZE(snp_guest_request_ioctl, snp_guest_req_ioctl),
         KOFF(snp_guest_request_ioctl, msg_version, snp_guest_req_ioctl, msg_version),
         KOFF(snp_guest_request_ioctl, req_data, snp_guest_req_ioctl, req_data),

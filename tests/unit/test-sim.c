@@ -919,6 +919,127 @@ static void test_backend_faults(void **state) {
         assert_true(all_zero(key, SNP_KEY_LEN));
 }
 
+/* ---- issue 13: VLEK-signed reports, KEY_SEL, MASK_CHIP_*, Turin, faults ---- */
+
+static uint32_t get_report_sel(const struct sim_state *s, uint32_t key_sel, struct snp_msg_report_rsp *rsp) {
+        struct snp_msg_report_req req = { .vmpl = CALLER_VMPL, .key_sel = key_sel };
+
+        memset(rsp, 0xa5, sizeof(*rsp));
+        return sim_fw_report_request(s, &req, rsp);
+}
+
+static unsigned signing_key_of(const struct snp_report *r) {
+        return (r->signer_info & SNP_SIGNER_SIGNING_KEY_MASK) >> SNP_SIGNER_SIGNING_KEY_SHIFT;
+}
+
+static void test_report_key_sel(void **state) {
+        struct sim_state s;
+        struct snp_msg_report_rsp rsp;
+        EVP_PKEY *vcek, *vlek;
+
+        base_state(&s);
+        vcek = sim_key(&s, SIM_KEY_VCEK);
+        assert_non_null(vcek);
+        assert_null(sim_key(&s, SIM_KEY_VLEK));   /* no VLEK installed */
+        /* Without a VLEK: KEY_SEL 0 and 1 sign with the VCEK, 2 is an invalid key, 3 and above invalid. */
+        for (uint32_t sel = 0; sel <= 1; sel++) {
+                assert_int_equal(get_report_sel(&s, sel, &rsp), SNP_FW_SUCCESS);
+                assert_int_equal(signing_key_of(&rsp.report), SNP_SIGNING_KEY_VCEK);
+                assert_int_equal(verify_report(&rsp.report, vcek), 1);
+                assert_false(all_zero(rsp.report.chip_id, sizeof(rsp.report.chip_id)));
+        }
+        assert_int_equal(get_report_sel(&s, 2, &rsp), SNP_FW_INVALID_KEY);
+        assert_true(all_zero(&rsp.report, sizeof(rsp.report)));
+        assert_int_equal(get_report_sel(&s, 3, &rsp), SNP_FW_INVALID_PARAM);
+        assert_int_equal(get_report_sel(&s, 4, &rsp), SNP_FW_INVALID_PARAM);
+
+        /* With a VLEK: KEY_SEL 0 and 2 sign with it (CHIP_ID zero, as on AWS), 1 with the VCEK. */
+        s.vlek_present = true;
+        vlek = sim_key(&s, SIM_KEY_VLEK);
+        assert_non_null(vlek);
+        for (uint32_t sel = 0; sel <= 2; sel += 2) {
+                assert_int_equal(get_report_sel(&s, sel, &rsp), SNP_FW_SUCCESS);
+                assert_int_equal(signing_key_of(&rsp.report), SNP_SIGNING_KEY_VLEK);
+                assert_int_equal(verify_report(&rsp.report, vlek), 1);
+                assert_int_equal(verify_report(&rsp.report, vcek), 0);
+                assert_true(all_zero(rsp.report.chip_id, sizeof(rsp.report.chip_id)));
+        }
+        assert_int_equal(get_report_sel(&s, 1, &rsp), SNP_FW_SUCCESS);
+        assert_int_equal(signing_key_of(&rsp.report), SNP_SIGNING_KEY_VCEK);
+        assert_int_equal(verify_report(&rsp.report, vcek), 1);
+        EVP_PKEY_free(vcek);
+        EVP_PKEY_free(vlek);
+}
+
+static void test_mask_chip(void **state) {
+        struct sim_state s;
+        struct snp_msg_report_rsp rsp;
+        struct snp_msg_key_req req;
+        uint8_t key[SNP_KEY_LEN];
+
+        base_state(&s);
+        s.mask_chip_id = true;
+        assert_int_equal(get_report_sel(&s, 0, &rsp), SNP_FW_SUCCESS);
+        assert_true(all_zero(rsp.report.chip_id, sizeof(rsp.report.chip_id)));
+        assert_int_equal(rsp.report.signer_info & SNP_SIGNER_MASK_CHIP_KEY, 0);
+
+        base_state(&s);
+        s.mask_chip_key = true;
+        assert_int_equal(get_report_sel(&s, 0, &rsp), SNP_FW_SUCCESS);
+        assert_int_equal(rsp.report.signer_info & SNP_SIGNER_MASK_CHIP_KEY, SNP_SIGNER_MASK_CHIP_KEY);
+        req = base_req(&s);                     /* KEY_SEL VCEK */
+        assert_int_equal(derive(&s, &req, key), SNP_FW_INVALID_KEY);
+        req.root_key_select = 0;                /* default, no VLEK: the VCEK */
+        assert_int_equal(derive(&s, &req, key), SNP_FW_INVALID_KEY);
+        req.root_key_select = SNP_KEY_REQ_ROOT_KEY_VMRK;
+        assert_int_equal(derive(&s, &req, key), SNP_FW_SUCCESS);
+        s.vlek_present = true;
+        req.root_key_select = SNP_KEY_SEL_VLEK << SNP_KEY_REQ_KEY_SEL_SHIFT;
+        assert_int_equal(derive(&s, &req, key), SNP_FW_SUCCESS);
+        req.root_key_select = 0;                /* default with a VLEK: the VLEK */
+        assert_int_equal(derive(&s, &req, key), SNP_FW_SUCCESS);
+}
+
+static void test_turin_state(void **state) {
+        struct sim_state s;
+        struct snp_msg_report_rsp rsp;
+        uint8_t chip[64];
+
+        base_state(&s);
+        s.cpuid_fam = SIM_CPUID_FAMILY_TURIN;
+        s.cpuid_mod = 0x02;
+        s.report_version = 5;
+        assert_int_equal(get_report_sel(&s, 0, &rsp), SNP_FW_SUCCESS);
+        assert_false(all_zero(rsp.report.chip_id, 8));
+        assert_true(all_zero(rsp.report.chip_id + 8, 56));
+        assert_int_equal(sim_chip_id(&s, chip), 0);
+        assert_memory_equal(chip, rsp.report.chip_id, 64);
+        assert_int_equal(rsp.report.launch_mit_vector, SIM_TURIN_MIT_VECTOR);
+        assert_int_equal(rsp.report.current_mit_vector, SIM_TURIN_MIT_VECTOR);
+        assert_int_not_equal(SIM_TURIN_MIT_VECTOR, 0);
+        /* Version 3 carries no mitigation vectors. */
+        s.report_version = 3;
+        assert_int_equal(get_report_sel(&s, 0, &rsp), SNP_FW_SUCCESS);
+        assert_int_equal(rsp.report.launch_mit_vector, 0);
+}
+
+static void test_fault_bad_msg(void **state) {
+        struct sim_state s;
+        struct snp_msg_key_req req;
+        struct snp_msg_key_rsp rsp;
+        uint64_t exitinfo2 = 0;
+
+        base_state(&s);
+        req = base_req(&s);
+        s.fault = SIM_FAULT_BAD_MSG;
+        assert_int_equal(sim_guest_request(&s, SIM_MSG_KEY_REQ, 1, &req, &rsp, &exitinfo2), -EBADMSG);
+        assert_true(s.vmpck_disabled);
+        /* Every later request: message key disabled. */
+        s.fault = SIM_FAULT_NONE;
+        assert_int_equal(sim_guest_request(&s, SIM_MSG_KEY_REQ, 1, &req, &rsp, &exitinfo2), -ENOTTY);
+        assert_int_equal(exitinfo2, SNP_EXITINFO2_NO_FW_CALL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_key_rules),
@@ -943,6 +1064,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_backend_derive_and_report, backend_setup, backend_teardown),
                 cmocka_unit_test_setup_teardown(test_backend_fw_status, backend_setup, backend_teardown),
                 cmocka_unit_test_setup_teardown(test_backend_faults, backend_setup, backend_teardown),
+                cmocka_unit_test(test_report_key_sel),
+                cmocka_unit_test(test_mask_chip),
+                cmocka_unit_test(test_turin_state),
+                cmocka_unit_test(test_fault_bad_msg),
         };
         return cmocka_run_group_tests_name("sim", tests, NULL, NULL);
 }
