@@ -7,8 +7,12 @@
  * in verbs-*.c / verb-*.c. Exit codes: 0 success, 1 failure, 2 usage error.
  */
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 #include "log.h"
@@ -56,6 +60,17 @@ static const struct cli_verb *find_verb(const char *name) {
         return NULL;
 }
 
+/* The CLI holds keys, passphrases, PINs and plaintext: no core dump may
+ * carry them and no other process of the user may read its memory
+ * (ptrace, /proc/PID/mem need a dumpable process). Before anything else. */
+static int harden(void) {
+        const struct rlimit no_core = { 0, 0 };
+
+        if (setrlimit(RLIMIT_CORE, &no_core) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return -errno;
+        return 0;
+}
+
 int main(int argc, char **argv) {
         static const struct option options[] = {
                 CLI_GLOBAL_OPTIONS,
@@ -66,6 +81,11 @@ int main(int argc, char **argv) {
         const char *env = getenv("SNPSEAL_SOCKET");
         int c, r;
 
+        r = harden();
+        if (r < 0) {
+                fprintf(stderr, PROG ": cannot disable core dumps: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
         log_set_sink(log_sink_stderr, (void *) PROG);
         log_set_max_level(LOG_WARNING);
         if (env && env[0])

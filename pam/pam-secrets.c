@@ -202,7 +202,10 @@ static int auth_unseal(pam_handle_t *pamh, const struct pam_snpseal_options *o, 
         if (r != PAM_SUCCESS)
                 return r;
         TAKE_PTR(st);
-        return PAM_SUCCESS;
+        /* Opening a secret is not authenticating the user: its password may
+         * be one the real authenticator refuses (stale, or set by anyone who
+         * knew the old one). So never PAM_SUCCESS, also as "sufficient". */
+        return PAM_IGNORE;
 }
 
 int pam_secrets_auth(pam_handle_t *pamh, const struct pam_snpseal_options *o) {

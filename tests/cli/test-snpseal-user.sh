@@ -255,6 +255,29 @@ else
         check_output "root: report_data as given" '^report_data: *00112233(00)+$' \
                 "$SNPSEAL" report --report-data=00112233
 
+        # Issue 11, finding 7: the CLI holds plaintext; as a user's process it
+        # must be non-dumpable (its /proc files root's, no ptrace by the
+        # user's other processes) with no core limit.
+        mkfifo "$WORK/fifo" && chmod 0666 "$WORK/fifo"
+        exec 7<>"$WORK/fifo"
+        # (setpriv execs the CLI: $! is its pid)
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$NOBODY_SNPSEAL" seal --purpose=user/65534/x \
+                <"$WORK/fifo" >"$WORK/fifo.out" 2>&1 7>&- &
+        CLI_PID=$!
+        i=0
+        while [ "$(readlink /proc/$CLI_PID/exe 2>/dev/null)" != "$(readlink -f "$NOBODY_SNPSEAL")" ] && [ "$i" -lt 50 ]; do
+                sleep 0.1
+                i=$((i + 1))
+        done
+        sleep 0.2
+        check_eq "nobody's snpseal runs as uid 65534" 65534 "$(awk '/^Uid:/ { print $2 }' /proc/$CLI_PID/status)"
+        check_eq "nobody's snpseal is not dumpable (its /proc files are root's)" 0 "$(stat -c %u /proc/$CLI_PID/mem)"
+        check_output "nobody's snpseal has no core limit" '^Max core file size +0 +0 ' cat /proc/$CLI_PID/limits
+        printf 'plaintext' >&7
+        exec 7>&-
+        wait "$CLI_PID"
+        check_eq "nobody's snpseal then seals" 0 "$?"
+
         # Issue 11, finding 4: the store's file system nearly full. A second
         # agent runs in a mount namespace with its store on a 4 MiB tmpfs
         # filled to below the 5 % the agent keeps free.

@@ -104,7 +104,11 @@ pam_stack good "$S" "$PW"
 pam_stack bad "$S" wrong-password
 pam_stack none "$S name=nothing" "$PW"
 pam_stack down "$NOAGENT" "$PW"
-expect "auth: right password → PAM_SUCCESS" "authenticate=PAM_SUCCESS" good authenticate
+# auth never grants authentication (issue 11, finding 7): the right
+# password stashes the secrets (the session opens them) but answers
+# PAM_IGNORE. (libpam hides setcred's own answer behind auth's PAM_IGNORE.)
+expect_k "auth: right password → PAM_IGNORE, secrets stashed" "authenticate=PAM_IGNORE open_session=PAM_SUCCESS" \
+        good authenticate open_session
 expect "auth: wrong password → PAM_AUTH_ERR" "authenticate=PAM_AUTH_ERR" bad authenticate
 expect "auth: nothing enrolled under name= → PAM_IGNORE" "authenticate=PAM_IGNORE" none authenticate
 as_root expect "auth: root has nothing enrolled → PAM_IGNORE" "authenticate=PAM_IGNORE" good authenticate
@@ -127,18 +131,32 @@ expect_not "auth: no PAM_AUTHTOK and no try_first_pass → not PAM_SUCCESS" \
 check_eq "auth: without try_first_pass nothing is prompted" 0 "$(out_count '^conv: prompt')"
 pam_stack prompt "$S try_first_pass"
 PAM_RUN_PW=$PW
-expect "auth: try_first_pass prompts for the password" "authenticate=PAM_SUCCESS" prompt authenticate
+expect_k "auth: try_first_pass prompts for the password" "authenticate=PAM_IGNORE open_session=PAM_SUCCESS" \
+        prompt authenticate open_session
 PAM_RUN_PW=
 check_eq "auth: try_first_pass prompted once" 1 "$(out_count '^conv: prompt-echo-off')"
 
+# Issue 11, finding 7: "auth sufficient pam_snpseal.so" before the real
+# authenticator (pam_deny here, refusing every password as pam_unix would
+# refuse a stale one) must not let a password through that merely opens the
+# user's secret.
+{
+        echo "auth [success=ignore default=die] $PAM_TEST_MODULE authtok=$PW"
+        echo "auth sufficient $PAM_MODULE $S"
+        echo "auth required pam_deny.so"
+} >"$PAM_CONF/suff"
+expect "auth sufficient: the secret's password alone is refused by the stack" "authenticate=PAM_AUTH_ERR" \
+        suff authenticate
+
 # ---------------------------------------------------------------- setcred
-expect "setcred with a stash → PAM_SUCCESS" "authenticate=PAM_SUCCESS setcred=PAM_SUCCESS" good authenticate setcred
+expect "setcred after auth follows auth's PAM_IGNORE" "authenticate=PAM_IGNORE setcred=PAM_IGNORE" \
+        good authenticate setcred
 expect "setcred without a stash → PAM_IGNORE" "setcred=PAM_IGNORE" good setcred
 
 # ---------------------------------------------------------------- session
 pam_stack sess "$S name=login,vmonly timeout=50" "$PW"
 expect_k "session: auth then open → PAM_SUCCESS; close without revoke → PAM_IGNORE" \
-        "authenticate=PAM_SUCCESS open_session=PAM_SUCCESS close_session=PAM_IGNORE" \
+        "authenticate=PAM_IGNORE open_session=PAM_SUCCESS close_session=PAM_IGNORE" \
         sess authenticate open_session keys:session close_session keys:session
 if [ -n "$KEYRING" ]; then
         for t in "key present" "key owner uid" "key owner gid" "key type user" "key payload" \
@@ -166,7 +184,7 @@ fi
 
 pam_stack revoke "$S revoke" "$PW"
 expect_k "session: open and close with revoke" \
-        "authenticate=PAM_SUCCESS open_session=PAM_SUCCESS close_session=PAM_SUCCESS" \
+        "authenticate=PAM_IGNORE open_session=PAM_SUCCESS close_session=PAM_SUCCESS" \
         revoke authenticate open_session close_session keys:session
 check_key "session: revoke: no live snpseal: key after close" test -z "$(key_line login)$(key_line vmonly)"
 check_key "session: no timeout option → permanent key" sh -c '
@@ -174,7 +192,7 @@ check_key "session: no timeout option → permanent key" sh -c '
         - "$PAM_RUN" "$PAM_CONF" "$PAM_USER"
 
 pam_stack userring "$S keyring=user revoke timeout=30" "$PW"
-expect_k "session: keyring=user → PAM_SUCCESS" "authenticate=PAM_SUCCESS open_session=PAM_SUCCESS" \
+expect_k "session: keyring=user → PAM_SUCCESS" "authenticate=PAM_IGNORE open_session=PAM_SUCCESS" \
         userring authenticate open_session keys:user keys:session
 check_key "session: keyring=user: key in the user keyring" sh -c \
         'sed -n "1,/^keys: user/p" "$1" | grep -qE "^key: .* desc=snpseal:login .*uid=$2 .*data=$3\$"' \
@@ -182,7 +200,7 @@ check_key "session: keyring=user: key in the user keyring" sh -c \
 check_key "session: keyring=user: not in the session keyring" sh -c \
         '! sed -n "/^keys: user/,\$p" "$1" | grep -qE "desc=snpseal:login "' - "$PAM_OUT"
 expect_k "session: keyring=user + revoke: open and close" \
-        "authenticate=PAM_SUCCESS open_session=PAM_SUCCESS close_session=PAM_SUCCESS" \
+        "authenticate=PAM_IGNORE open_session=PAM_SUCCESS close_session=PAM_SUCCESS" \
         userring authenticate open_session keys:user close_session keys:user
 check_key "session: keyring=user + revoke: in the user keyring while open" sh -c \
         'sed -n "1,/^close_session/p" "$1" | grep -qE "^key: .* desc=snpseal:login .*data=$2\$"' \
@@ -201,7 +219,7 @@ expect "session: password object without auth → PAM_IGNORE" "open_session=PAM_
 check_key "session: no key without auth" test -z "$(key_line login)"
 pam_stack forked "$S name=login" "$PW"
 expect "session: stash from another pid → PAM_IGNORE" \
-        "authenticate=PAM_SUCCESS open_session=PAM_IGNORE" forked authenticate fork open_session keys:session
+        "authenticate=PAM_IGNORE open_session=PAM_IGNORE" forked authenticate fork open_session keys:session
 check_key "session: other pid: no key" test -z "$(key_line login)"
 pam_stack sessdown "$NOAGENT name=vmonly"
 expect_not "session: VM-only object, agent down → not PAM_SUCCESS" "open_session=PAM_SUCCESS" \
@@ -211,7 +229,8 @@ expect_not "session: VM-only object, agent down → not PAM_SUCCESS" "open_sessi
 pam_stack pwchange "$S name=login,vmonly" "" "$PW2" "$PW"
 expect "password: change with the old password → PAM_SUCCESS" "chauthtok=PAM_SUCCESS" pwchange chauthtok
 pam_stack good2 "$S" "$PW2"
-expect "password: the new password opens" "authenticate=PAM_SUCCESS" good2 authenticate
+expect_k "password: the new password opens" "authenticate=PAM_IGNORE open_session=PAM_SUCCESS" \
+        good2 authenticate open_session
 expect "password: the old password fails" "authenticate=PAM_AUTH_ERR" good authenticate
 expect_k "password: the VM-only object still has no password" "open_session=PAM_SUCCESS" vmonly open_session
 pam_stack pwroot "$S" "" "$PW"
@@ -219,7 +238,8 @@ expect "password: no old password → PAM_AUTHTOK_RECOVERY_ERR" "chauthtok=PAM_A
 out_has "password: the message points to snpseal user rewrap" '^conv: (error|info): .*snpseal user rewrap'
 expect "password: PAM_SILENT: same code" "chauthtok=PAM_AUTHTOK_RECOVERY_ERR" pwroot chauthtok:silent
 check_eq "password: PAM_SILENT: no conversation messages" 0 "$(out_count '^conv:')"
-expect "password: the object still opens with the new password" "authenticate=PAM_SUCCESS" good2 authenticate
+expect_k "password: the object still opens with the new password" \
+        "authenticate=PAM_IGNORE open_session=PAM_SUCCESS" good2 authenticate open_session
 pam_stack pwdown "$NOAGENT" "" "$PW" "$PW2"
 expect "password: PRELIM with the agent down → PAM_TRY_AGAIN" "chauthtok=PAM_TRY_AGAIN" pwdown chauthtok
 pam_stack pwnone "$S name=nothing" "" "$PW" "$PW2"
@@ -286,8 +306,8 @@ expect "rate limit: three wrong passwords → PAM_AUTH_ERR each" \
         "authenticate=PAM_AUTH_ERR authenticate=PAM_AUTH_ERR authenticate=PAM_AUTH_ERR" \
         bad2 authenticate authenticate authenticate
 expect "rate limit: then even the right password → PAM_MAXTRIES" "authenticate=PAM_MAXTRIES" good2 authenticate
-as_root expect "rate limit: counted for the target user only (root is not limited)" "authenticate=PAM_SUCCESS" \
-        good2 authenticate
+as_root expect_k "rate limit: counted for the target user only (root is not limited)" \
+        "authenticate=PAM_IGNORE open_session=PAM_SUCCESS" good2 authenticate open_session
 
 pam_agent_stop
 pam_no_sanitizer_reports

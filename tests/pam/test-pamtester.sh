@@ -37,8 +37,12 @@ cp -a "$SYSMOD/." "$MODDIR/"
 rm -f "$MODDIR/pam_snpseal.so"
 cp "$PAM_MODULE" "$MODDIR/pam_snpseal.so"
 # pamtester's own service file; "other" keeps anything else (pam_end, …) sane.
+# pam_snpseal never grants authentication (it answers PAM_IGNORE after
+# unsealing): pam_permit stands in for the real authenticator, and
+# "requisite" makes a wrong password fail at once.
 cat >"$ETC/snpseal-test" <<EOF
-auth     required pam_snpseal.so socket=$PAM_SOCKET name=$NAME try_first_pass
+auth     requisite pam_snpseal.so socket=$PAM_SOCKET name=$NAME try_first_pass
+auth     required pam_permit.so
 session  required pam_snpseal.so socket=$PAM_SOCKET name=$NAME keyring=user timeout=60
 EOF
 cat >"$ETC/other" <<EOF
