@@ -241,11 +241,16 @@ host_enroll() {
         return $_rc
 }
 
-# The host's token: tcb_version bound, measurement and policy not.
+# The host's token binds the field tcb_version only (snpseal list's
+# "binding: ROOT; FIELDS; …" line).
 binds_only_tcb() { # IMG
         _list=$(list_token "$1") || { echo "snpseal list $1 failed: $_list"; return 1; }
+        _fields=$(echo "$_list" | sed -n 's/^[[:space:]]*binding:[[:space:]]*//p' | head -n 1 | cut -d';' -f2 |
+                tr -d ' ')
+        [ "$_fields" = tcb_version ] && return 0
+        echo "binding fields '$_fields', expected 'tcb_version':"
         echo "$_list"
-        echo "$_list" | grep -q tcb_version && ! echo "$_list" | grep -Eq 'measurement|policy'
+        return 1
 }
 
 # ---------------------------------------------------------------- preparation
