@@ -106,6 +106,17 @@ static int check_vmpl_not_below(uint32_t vmpl, uint32_t own_vmpl, struct snp_err
                              vmpl, own_vmpl, own_vmpl);
 }
 
+bool snp_key_req_masked_chip_key(const struct snp_msg_key_req *req, const struct snp_report *report) {
+        uint32_t sel = (req->root_key_select & SNP_KEY_REQ_KEY_SEL_MASK) >> SNP_KEY_REQ_KEY_SEL_SHIFT;
+        unsigned signer = (report->signer_info & SNP_SIGNER_SIGNING_KEY_MASK) >> SNP_SIGNER_SIGNING_KEY_SHIFT;
+
+        if (!(report->signer_info & SNP_SIGNER_MASK_CHIP_KEY) || (req->root_key_select & SNP_KEY_REQ_ROOT_KEY_VMRK))
+                return false;
+        /* KEY_SEL 0 means the VCEK unless a VLEK is installed; a report
+         * requested with KEY_SEL 0 is VLEK-signed exactly then. */
+        return sel == SNP_KEY_SEL_VCEK || (sel == SNP_KEY_SEL_DEFAULT && signer != SNP_SIGNING_KEY_VLEK);
+}
+
 int snp_key_req_check_limits(const struct snp_msg_key_req *req, uint32_t own_vmpl,
                              const struct snp_report *report, struct snp_error *err) {
         char want[TCB_HEX_LEN + 1], have[TCB_HEX_LEN + 1];
@@ -118,6 +129,12 @@ int snp_key_req_check_limits(const struct snp_msg_key_req *req, uint32_t own_vmp
                 return snp_error_set(err, -ERANGE, 0, 0,
                                      "requested GUEST_SVN %u is above the launch guest SVN %u from the ID block",
                                      req->guest_svn, report->guest_svn);
+        if (snp_key_req_masked_chip_key(req, report))
+                return snp_error_set(err, -ERANGE, 0, 0,
+                                     "the host set MASK_CHIP_KEY (signer info bit 1 of the report): the firmware "
+                                     "derives no keys from the VCEK on this platform; use a VLEK binding "
+                                     "(--root-key=vlek) if the host installed one, or VMRK for keys that need "
+                                     "not survive a restart");
         if (!snp_tcb_le(req->tcb_version, report->committed_tcb)) {
                 tcb_to_hex(req->tcb_version, want);
                 tcb_to_hex(report->committed_tcb, have);
@@ -200,14 +217,18 @@ static const struct transport_explain transport_explain_table[] = {
         { -ETIMEDOUT, "the hypervisor stayed busy for over a minute (VMM error: busy); the kernel has now "
                       "disabled the VM's message key: reboot required" },
         { -EAGAIN, "the hypervisor is busy (VMM error: busy); try again later" },
-        { -EINVAL, "the kernel refused the guest request as invalid (message version or buffers)" },
+        { -EINVAL, "the kernel refused the guest request as invalid (message version or buffers); no firmware "
+                   "call, the message key is intact (on Linux 6.17-rc1 alone SNP_GET_DERIVED_KEY always fails "
+                   "this way, with a \"buffers must be in linear mapping\" kernel warning: use another kernel)" },
+        { -EBADMSG, "the response to the guest request failed the kernel's integrity check (AES-GCM): a hostile "
+                    "or broken host; the kernel has now disabled the VM's message key: reboot required" },
         { -EFAULT, "the kernel could not access the guest request buffers (bad address): a bug in snpseal" },
 };
 
 static int transport_error_eio(uint64_t exitinfo2, struct snp_error *err) {
         uint32_t fw = (uint32_t) exitinfo2, vmm = (uint32_t) (exitinfo2 >> SNP_VMM_ERR_SHIFT);
 
-        if (exitinfo2 == SNP_EXITINFO2_NO_FW_CALL || exitinfo2 == 0)
+        if (snp_exitinfo2_no_fw_call(exitinfo2) || exitinfo2 == 0)
                 return snp_error_set(err, -EIO, 0, 0,
                                      "guest request failed at the command level (no firmware error reported); "
                                      "the kernel has now disabled the VM's message key: reboot required");
@@ -231,7 +252,7 @@ int snp_transport_error(int rc, uint64_t exitinfo2, struct snp_error *err) {
                 rc = -EIO;
         if (rc == -EIO)
                 return transport_error_eio(exitinfo2, err);
-        if (exitinfo2 != SNP_EXITINFO2_NO_FW_CALL) {
+        if (!snp_exitinfo2_no_fw_call(exitinfo2)) {
                 fw = (uint32_t) exitinfo2;
                 vmm = (uint32_t) (exitinfo2 >> SNP_VMM_ERR_SHIFT);
         }
@@ -252,7 +273,9 @@ struct fw_status_hint {
 
 static const struct fw_status_hint fw_status_hints[] = {
         { SNP_FW_INVALID_PARAM, "a field of the request is outside what this platform allows" },
-        { SNP_FW_INVALID_KEY, "the selected root key is not available (KEY_SEL 2 needs a VLEK installed by the host)" },
+        { SNP_FW_INVALID_KEY, "the selected root key is not available (KEY_SEL 2 needs a VLEK installed by the "
+                              "host; a key from the VCEK is refused while the host sets MASK_CHIP_KEY, signer "
+                              "info bit 1)" },
 };
 
 static const char *fw_status_hint(uint32_t status) {

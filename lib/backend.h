@@ -59,6 +59,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct snp_backend *, snp_backend_free);
 
 /* Structural validation of a key request: 0 or -EINVAL with err filled. */
 int snp_key_req_validate(const struct snp_msg_key_req *req, struct snp_error *err);
+/* The request asks for a key from the VCEK (KEY_SEL 1, or 0 without a VLEK
+ * installed) while the report says the host set MASK_CHIP_KEY: the firmware
+ * would answer STATUS 0x27. */
+bool snp_key_req_masked_chip_key(const struct snp_msg_key_req *req, const struct snp_report *report);
 /* Validation against the platform's limits as an attestation report states
  * them (report->vmpl is taken as the caller's VMPL only when asked with
  * own_vmpl): 0 or -ERANGE with err filled. */

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "macro.h"
 #include "snp-abi.h"
 
 #define A SNP_ABI_ASSERT_LAYOUT
@@ -95,16 +96,53 @@ _Static_assert(SNP_GUEST_VMM_ERR_INVALID_LEN == SNP_VMM_ERR_INVALID_LEN, "VMM in
 _Static_assert(SNP_GUEST_VMM_ERR_BUSY == SNP_VMM_ERR_BUSY, "VMM busy");
 #endif
 
+/* Linux's include/uapi/linux/psp-sev.h (enum sev_ret_code). */
+static const char *const fw_status_names[] = {
+        [0x00] = "success",
+        [0x01] = "invalid platform state",
+        [0x02] = "invalid guest state",
+        [0x03] = "invalid configuration",
+        [0x04] = "invalid length",
+        [0x05] = "platform already owned",
+        [0x06] = "invalid certificate",
+        [0x07] = "policy failure",
+        [0x08] = "guest inactive",
+        [0x09] = "invalid address",
+        [0x0A] = "bad signature",
+        [0x0B] = "bad measurement",
+        [0x0C] = "ASID already owned",
+        [0x0D] = "invalid ASID",
+        [0x0E] = "WBINVD required",
+        [0x0F] = "DF_FLUSH required",
+        [0x10] = "invalid guest",
+        [0x11] = "invalid command",
+        [0x12] = "guest active",
+        [0x13] = "hardware error (platform)",
+        [0x14] = "hardware error (unsafe)",
+        [0x15] = "unsupported",
+        [0x16] = "invalid parameter",
+        [0x17] = "resource limit",
+        [0x18] = "secure data invalid",
+        [0x19] = "invalid page size",
+        [0x1A] = "invalid page state",
+        [0x1B] = "invalid metadata entry",
+        [0x1C] = "invalid page owner",
+        [0x1D] = "AEAD counter overflow",
+        [0x1F] = "RB mode exited",
+        [0x20] = "RMP initialization required",
+        [0x21] = "bad SVN",
+        [0x22] = "bad version",
+        [0x23] = "shutdown required",
+        [0x24] = "update failed",
+        [0x25] = "restore required",
+        [0x26] = "RMP initialization failed",
+        [0x27] = "invalid key selection",
+};
+
 const char *snp_fw_status_str(uint32_t status) {
-        switch (status) {
-        case 0x00: return "success";
-        case 0x04: return "invalid length";
-        case 0x07: return "policy failure";
-        case 0x15: return "unsupported";
-        case SNP_FW_INVALID_PARAM: return "invalid parameter";
-        case SNP_FW_INVALID_KEY: return "invalid key selection";
-        default: return "unknown firmware status";
-        }
+        if (status < ELEMENTSOF(fw_status_names) && fw_status_names[status])
+                return fw_status_names[status];
+        return "unknown firmware status";
 }
 
 const char *snp_vmm_error_str(uint32_t vmm_error) {

@@ -203,8 +203,14 @@ struct snp_guest_req_ioctl {
 #define SNP_VMM_ERR_SHIFT        32
 #define SNP_VMM_ERR_INVALID_LEN  1u
 #define SNP_VMM_ERR_BUSY         2u
-/* Linux sets exitinfo2 to this when the firmware was never called. */
-#define SNP_EXITINFO2_NO_FW_CALL UINT64_C(0xffffffffffffffff)
+/* Linux presets exitinfo2 to 0xff before a guest request and, up to 6.16,
+ * copies that back on -ENOTTY and -EINVAL: "no firmware call", never a
+ * firmware status. Older code (and the uapi's SEV_RET_NO_FW_CALL, -1) uses all
+ * ones: snp_exitinfo2_no_fw_call() accepts both. */
+#define SNP_EXITINFO2_NO_FW_CALL UINT64_C(0xff)
+static inline int snp_exitinfo2_no_fw_call(uint64_t exitinfo2) {
+        return exitinfo2 == SNP_EXITINFO2_NO_FW_CALL || exitinfo2 == UINT64_MAX;
+}
 
 #define SNP_ABI_ASSERT_LAYOUT(type, member, off) \
         _Static_assert(offsetof(type, member) == (off), #type "." #member " offset")

@@ -322,6 +322,49 @@ static void test_firmware_status_failure(void **state) {
         assert_int_equal(counts(b)->n_key, 1);
 }
 
+/* MASK_CHIP_KEY: a key from the VCEK is refused before it is sent. */
+static void test_masked_chip_key(void **state) {
+        _cleanup_(snp_backend_freep) struct snp_backend *b = counting_open(0, SIM_FAULT_NONE);
+        _cleanup_secret_ uint8_t *key = secret_alloc(SNP_KEY_LEN);
+        struct snp_msg_key_req req = default_req();
+        struct snp_report report = { .version = 3, .committed_tcb = TCB_COMMITTED,
+                                     .signer_info = SNP_SIGNER_MASK_CHIP_KEY };
+        struct snp_error e = {};
+        struct sim_state s = load_state();
+
+        s.mask_chip_key = true;
+        assert_int_equal(sim_state_save(state_path, &s), 0);
+        sim_state_wipe(&s);
+        assert_int_equal(snp_backend_derive_key(b, &req, key, &e), -ERANGE);
+        assert_non_null(strstr(e.message, "the host set MASK_CHIP_KEY (signer info bit 1 of the report)"));
+        assert_int_equal(counts(b)->n_key, 0);
+        req.root_key_select = SNP_KEY_REQ_ROOT_KEY_VMRK;
+        assert_int_equal(snp_backend_derive_key(b, &req, key, &e), 0);
+        assert_int_equal(counts(b)->n_key, 1);
+
+        /* The rule alone: KEY_SEL 1 always, KEY_SEL 0 unless the report is VLEK-signed. */
+        req = default_req();
+        assert_true(snp_key_req_masked_chip_key(&req, &report));
+        req.root_key_select = 0;
+        assert_true(snp_key_req_masked_chip_key(&req, &report));
+        report.signer_info |= SNP_SIGNING_KEY_VLEK << SNP_SIGNER_SIGNING_KEY_SHIFT;
+        assert_false(snp_key_req_masked_chip_key(&req, &report));
+        req.root_key_select = SNP_KEY_SEL_VLEK << SNP_KEY_REQ_KEY_SEL_SHIFT;
+        assert_false(snp_key_req_masked_chip_key(&req, &report));
+        report.signer_info = 0;
+        req = default_req();
+        assert_false(snp_key_req_masked_chip_key(&req, &report));
+}
+
+static void test_fw_status_names(void **state) {
+        assert_string_equal(snp_fw_status_str(0x13), "hardware error (platform)");
+        assert_string_equal(snp_fw_status_str(0x16), "invalid parameter");
+        assert_string_equal(snp_fw_status_str(0x27), "invalid key selection");
+        assert_string_equal(snp_fw_status_str(0x1E), "unknown firmware status");
+        assert_string_equal(snp_fw_status_str(0x28), "unknown firmware status");
+        assert_string_equal(snp_fw_status_str(UINT32_MAX), "unknown firmware status");
+}
+
 static void test_busy_fault(void **state) {
         _cleanup_(snp_backend_freep) struct snp_backend *b = counting_open(0, SIM_FAULT_BUSY);
         _cleanup_secret_ uint8_t *key = secret_alloc(SNP_KEY_LEN);
@@ -391,6 +434,12 @@ static const struct transport_case transport_cases[] = {
         { -EAGAIN, (uint64_t) SNP_VMM_ERR_BUSY << 32, -EAGAIN, 0, 2, "busy", "try again later" },
         { -EINVAL, SNP_EXITINFO2_NO_FW_CALL, -EINVAL, 0, 0, "refused the guest request as invalid", "message version" },
         { -EFAULT, SNP_EXITINFO2_NO_FW_CALL, -EFAULT, 0, 0, "bad address", "bug" },
+        /* Linux up to 6.16 copies back its 0xff preset; all ones is "no firmware call" too. */
+        { -EIO, 0xff, -EIO, 0, 0, "no firmware error reported", "reboot required" },
+        { -EIO, UINT64_MAX, -EIO, 0, 0, "no firmware error reported", "reboot required" },
+        { -EINVAL, 0xff, -EINVAL, 0, 0, "no firmware call, the message key is intact", "Linux 6.17-rc1" },
+        { -EBADMSG, 0, -EBADMSG, 0, 0, "failed the kernel's integrity check (AES-GCM): a hostile or broken host",
+          "disabled the VM's message key: reboot required" },
         { -ENOSPC, SNP_EXITINFO2_NO_FW_CALL, -ENOSPC, 0, 0, "guest request failed: ", "(errno 28)" },
 };
 
@@ -543,6 +592,8 @@ int main(void) {
                 cmocka_unit_test(test_refused_never_sent),
                 cmocka_unit_test(test_firmware_status_failure),
                 cmocka_unit_test(test_busy_fault),
+                cmocka_unit_test(test_masked_chip_key),
+                cmocka_unit_test(test_fw_status_names),
                 cmocka_unit_test(test_get_report),
                 cmocka_unit_test(test_transport_errors),
                 cmocka_unit_test(test_key_rsp_check),
