@@ -11,7 +11,6 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
-#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -137,27 +136,29 @@ int cli_agent_connect(const struct cli *cli, struct varlink_client **ret) {
         return r;
 }
 
-/* Print an error reply: "VERB: what: message", continuation lines indented. */
+/* Print an error reply: "VERB: message", continuation lines indented. The
+ * agent's message names the object and the reason; the error's name is
+ * the protocol's business and is not shown (only a reply without a
+ * message is described by it). */
 static void print_agent_error(const char *verb, const char *error, json_object *params) {
         const char *what = error, *msg = cli_json_str(params, "message");
         const char *param = cli_json_str(params, "parameter");
 
-        for (size_t i = 0; i < ELEMENTSOF(agent_errors); i++)
-                if (strcmp(error, agent_errors[i].name) == 0)
-                        what = agent_errors[i].what;
-        /* "wrong password: wrong password" says it twice. */
-        if (msg && strncasecmp(msg, what, strlen(what)) == 0)
-                what = NULL;
-        fprintf(stderr, PROG ": %s: %s", verb, what ?: "");
-        if (msg) {
-                if (what)
-                        fputs(": ", stderr);
+        fprintf(stderr, PROG ": %s: ", verb);
+        if (msg && msg[0]) {
                 for (const char *p = msg; *p; p++) {
                         fputc(*p, stderr);
                         if (*p == '\n' && p[1])
                                 fputs("  ", stderr);
                 }
-        } else if (param)
+                fputc('\n', stderr);
+                return;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(agent_errors); i++)
+                if (strcmp(error, agent_errors[i].name) == 0)
+                        what = agent_errors[i].what;
+        fputs(what, stderr);
+        if (param)
                 fprintf(stderr, " '%s'", param);
         fputc('\n', stderr);
 }
@@ -323,8 +324,10 @@ static int tty_read_line(int fd, const char *prompt, char *buf, size_t size, siz
         tty_fd = fd;
         for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
                 (void) sigaction(sigs[i], &sa, &old[i]);
-        (void) cli_write_all(fd, prompt, strlen(prompt));
+        /* Echo off (and what was typed before dropped) first, then the
+         * prompt: what is typed once the prompt shows is kept. */
         if (tcsetattr(fd, TCSAFLUSH, &t) == 0) {
+                (void) cli_write_all(fd, prompt, strlen(prompt));
                 while ((k = read(fd, &ch, 1)) == 1 || (k < 0 && errno == EINTR)) {
                         if (k < 0)
                                 continue;
@@ -378,6 +381,48 @@ static int password_from_tty(const char *verb, const char *prompt, bool confirm,
         if (r < 0 || len != len2 || !ct_memeq(pw, again, len))
                 return cli_error(verb, "the passwords do not match"), -EINVAL;
         *ret_len = len;
+        return 0;
+}
+
+int cli_secret_input(const char *verb, const char *what, const char *prompt, size_t max, char **ret,
+                     size_t *ret_size) {
+        _cleanup_secret_ char *data = NULL, *again = NULL;
+        _cleanup_(closep) int tty = -1;
+        char p1[256], p2[256];
+        size_t n, n2;
+        int r;
+
+        if (!isatty(STDIN_FILENO)) {
+                r = cli_read_capped(STDIN_FILENO, max, &data, &n);
+                if (r == -EFBIG)
+                        return cli_error(verb, "%s is larger than %zu bytes, the most a sealed object holds",
+                                         what, max), r;
+                if (r < 0)
+                        return cli_error(verb, "cannot read %s: %s", what, strerror(-r)), r;
+                *ret = TAKE_PTR(data);
+                *ret_size = n;
+                return 0;
+        }
+        /* A terminal: typed without echo, asked twice, without the newline. */
+        tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        data = secret_alloc(max + 1);
+        again = secret_alloc(max + 1);
+        if (!data || !again)
+                return cli_error(verb, "out of memory"), -ENOMEM;
+        (void) snprintf(p1, sizeof(p1), "%s: ", prompt);
+        (void) snprintf(p2, sizeof(p2), "%s (again): ", prompt);
+        r = tty_read_line(tty >= 0 ? tty : STDIN_FILENO, p1, data, max + 1, &n);
+        if (r == -E2BIG)
+                return cli_error(verb, "the secret is longer than %zu bytes", max), r;
+        if (r < 0)
+                return cli_error(verb, "cannot read the secret from the terminal: %s", strerror(-r)), r;
+        if (n > 0) {
+                r = tty_read_line(tty >= 0 ? tty : STDIN_FILENO, p2, again, max + 1, &n2);
+                if (r < 0 || n != n2 || !ct_memeq(data, again, n))
+                        return cli_error(verb, "the two entries do not match; nothing sealed"), -EINVAL;
+        }
+        *ret = TAKE_PTR(data);
+        *ret_size = n;
         return 0;
 }
 

@@ -90,7 +90,8 @@ struct varlink_client;
 int cli_agent_connect(const struct cli *cli, struct varlink_client **ret);
 /* Call io.snpseal.Agent.<method>. On success 0 and *ret_params (the reply's
  * parameters; free with json_object_put_wipe). On an error reply prints
- * "VERB: <what>: <message>" and returns -EPROTO; on a transport failure
+ * "VERB: <message>" (the agent's message; the error's name is not shown)
+ * and returns -EPROTO; on a transport failure
  * prints what happened and returns its -errno. When ret_error is not NULL it
  * gets the error name of an error reply (static storage) or NULL. */
 int cli_agent_call(const struct cli *cli, struct varlink_client *c, const char *verb, const char *method,
@@ -102,6 +103,12 @@ int cli_agent_call1(const struct cli *cli, const char *verb, const char *method,
 /* Read fd to EOF into secret memory (NUL-terminated, *ret_size without the
  * NUL). -EFBIG when there are more than max bytes. */
 int cli_read_capped(int fd, size_t max, char **ret_data, size_t *ret_size);
+/* The secret to seal, from standard input (what: "the input", for
+ * messages about a pipe): read as it is (at most max bytes) when it is not a terminal;
+ * on a terminal typed without echo after "PROMPT: ", asked twice, without
+ * the newline (as systemd-ask-password). Errors are printed. May be empty. */
+int cli_secret_input(const char *verb, const char *what, const char *prompt, size_t max, char **ret,
+                     size_t *ret_size);
 /* Write all of buf to fd. */
 int cli_write_all(int fd, const void *buf, size_t size);
 

@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "json-util.h"
+#include "json-values.h"
 #include "purpose.h"
 #include "sealed.h"
 #include "secret.h"
@@ -163,16 +164,16 @@ static int cred_add_seal(struct cli *cli, const char *verb, const char *id, cons
         _cleanup_secret_ char *data = NULL;
         _cleanup_(json_object_putp) json_object *binding = NULL;
         struct varlink_client *client = NULL;
-        char purpose[PURPOSE_MAX + 1];
+        char purpose[PURPOSE_MAX + 1], prompt[PURPOSE_MAX + 32];
         size_t size;
         int r;
 
-        r = cli_read_capped(STDIN_FILENO, SEALED_DATA_MAX, &data, &size);
-        if (r == -EFBIG)
-                return cli_error(verb, "the secret on standard input is larger than %u bytes, the most a "
-                                 "sealed object holds", SEALED_DATA_MAX), r;
+        (void) snprintf(prompt, sizeof(prompt), "Secret for credential '%s'", id);
+        r = cli_secret_input(verb, "the secret on standard input", prompt, SEALED_DATA_MAX, &data, &size);
         if (r < 0)
-                return cli_error(verb, "cannot read the secret: %s", strerror(-r)), r;
+                return r;
+        if (size == 0)
+                return cli_error(verb, "the secret on standard input is empty: nothing to seal"), -EINVAL;
         (void) snprintf(purpose, sizeof(purpose), CRED_PREFIX "%s", id);
         r = cli_agent_connect(cli, &client);
         if (r < 0)
@@ -189,8 +190,11 @@ static int cred_add_print(const struct cli *cli, const char *id, const char *pat
         char line[PURPOSE_MAX + sizeof("LoadCredential=:" CLI_CREDENTIALS_SOCKET)];
 
         (void) snprintf(line, sizeof(line), "LoadCredential=%s:" CLI_CREDENTIALS_SOCKET, id);
-        if (!cli->json)
+        if (!cli->json) {
+                /* The confirmation on stderr: stdout is the unit setting alone. */
+                fprintf(stderr, "Sealed credential '%s': %s; in the service's unit:\n", id, path);
                 return puts(line) == EOF ? -EIO : 0;
+        }
         o = json_object_new_object();
         if (!o || json_object_object_add(o, "id", json_object_new_string(id)) < 0 ||
             json_object_object_add(o, "file", json_object_new_string(path)) < 0 ||
@@ -391,7 +395,7 @@ static json_object *cred_entry_json(const struct cred_entry *e) {
         else {
                 r |= json_object_object_add(o, "purpose", json_object_new_string(e->obj.purpose));
                 r |= json_object_object_add(o, "binding", snp_binding_to_json(&e->obj.binding));
-                r |= json_object_object_add(o, "identity", json_object_get(e->obj.identity));
+                r |= json_add(o, "identity", json_values_identity(e->obj.identity));
                 r |= json_object_object_add(o, "password", json_object_new_boolean(e->obj.has_password));
         }
         return r == 0 ? TAKE_PTR(o) : NULL;
@@ -450,6 +454,20 @@ static const struct cli_verb verb_cred_list = {
 
 /* ---------------------------------------------------------------- remove */
 
+/* "Removed credential 'ID': PATH", or {"id", "file", "removed": true}. */
+static int cred_remove_print(const struct cli *cli, const char *id, const char *path) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+
+        if (!cli->json)
+                return printf("Removed credential '%s': %s\n", id, path) < 0 ? -EIO : 0;
+        o = json_object_new_object();
+        if (!o || json_object_object_add(o, "id", json_object_new_string(id)) < 0 ||
+            json_object_object_add(o, "file", json_object_new_string(path)) < 0 ||
+            json_object_object_add(o, "removed", json_object_new_boolean(true)) < 0)
+                return -ENOMEM;
+        return cli_json_print(o);
+}
+
 static int run_cred_remove(struct cli *cli, const struct cli_verb *verb, int argc, char **argv) {
         _cleanup_(freep) char *path = NULL;
         struct cred_args a;
@@ -473,6 +491,8 @@ static int run_cred_remove(struct cli *cli, const struct cli_verb *verb, int arg
                         return cli_error(verb->name, "no credential '%s' in %s", id, a.credstore);
                 return cli_error(verb->name, "cannot remove %s: %s", path, strerror(errno));
         }
+        if (cred_remove_print(cli, id, path) < 0 || fflush(stdout) != 0)
+                return cli_error(verb->name, "cannot write the output");
         return EXIT_SUCCESS;
 }
 

@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "hexutil.h"
 #include "json-util.h"
+#include "json-values.h"
 #include "purpose.h"
 #include "sealed.h"
 #include "secret.h"
@@ -159,11 +160,17 @@ static int user_parse(struct cli *cli, const struct cli_verb *verb, int argc, ch
                 if (r != CLI_CONTINUE)
                         return r;
         }
-        r = cli_check_args(verb->name, argc - optind, 0, 0);
+        /* NAME, or --name=NAME (as credential verbs take their ID). */
+        r = cli_check_args(verb->name, argc - optind, 0, needs_name ? 1 : 0);
         if (r != 0)
                 return r;
+        if (optind < argc) {
+                if (a->name)
+                        return cli_usage_error(verb->name, "give the name once: NAME or --name=NAME");
+                a->name = argv[optind];
+        }
         if (needs_name && !a->name)
-                return cli_usage_error(verb->name, "--name= is required");
+                return cli_usage_error(verb->name, "missing NAME (or --name=NAME)");
         if (a->name && user_name_check(verb->name, a->name) != 0)
                 return EXIT_USAGE;
         if (a->password_ask && a->password_file)
@@ -224,11 +231,30 @@ static int flush_stdout(const char *verb) {
         return EXIT_SUCCESS;
 }
 
+/* The line that confirms a change ("DONE 'NAME' for uid UID[HOW]."), or
+ * with --json {"name", "uid", "<key>": true[, "password": bool]}; password
+ * < 0 leaves that member out. */
+static int change_print(const struct cli *cli, const struct user_args *a, const char *done, const char *how,
+                        const char *key, int password) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+
+        if (!cli->json)
+                return printf("%s '%s' for uid %u%s.\n", done, a->name, (unsigned) a->uid, how) < 0 ? -EIO : 0;
+        o = json_object_new_object();
+        if (!o || json_add(o, "name", json_object_new_string(a->name)) < 0 ||
+            json_add(o, "uid", json_object_new_int64((int64_t) a->uid)) < 0 ||
+            json_add(o, key, json_object_new_boolean(true)) < 0 ||
+            (password >= 0 && json_add(o, "password", json_object_new_boolean(password > 0)) < 0))
+                return -ENOMEM;
+        return cli_json_print(o);
+}
+
 /* ---------------------------------------------------------------- enroll */
 
 /* The secret: --generate random bytes, or standard input (not empty). */
 static int enroll_secret(const char *verb, const struct user_args *a, char **ret, size_t *ret_size) {
         _cleanup_secret_ char *data = NULL;
+        char prompt[USER_NAME_MAX + 64];
         size_t size;
         int r;
 
@@ -242,12 +268,10 @@ static int enroll_secret(const char *verb, const struct user_args *a, char **ret
                 *ret = TAKE_PTR(data);
                 return 0;
         }
-        r = cli_read_capped(STDIN_FILENO, SEALED_DATA_MAX, &data, &size);
-        if (r == -EFBIG)
-                return cli_error(verb, "the secret on standard input is larger than %u bytes, the most a "
-                                 "sealed object holds", SEALED_DATA_MAX), r;
+        (void) snprintf(prompt, sizeof(prompt), "Secret '%s' for uid %u", a->name, (unsigned) a->uid);
+        r = cli_secret_input(verb, "the secret on standard input", prompt, SEALED_DATA_MAX, &data, &size);
         if (r < 0)
-                return cli_error(verb, "cannot read the secret: %s", strerror(-r)), r;
+                return r;
         if (size == 0)
                 return cli_error(verb, "the secret on standard input is empty (use --generate=BYTES for "
                                  "a random one)"), -EINVAL;
@@ -318,11 +342,12 @@ static int run_user_enroll(struct cli *cli, const struct cli_verb *verb, int arg
 
 static const struct cli_verb verb_user_enroll = {
         .name = "user enroll",
-        .args = "--name=NAME [--user=USER] [--password | --password-file=FILE] "
-                "[--generate=BYTES] [--replace] [< SECRET]",
+        .args = "NAME [--user=USER] [--password | --password-file=FILE] [--generate=BYTES] [--replace] "
+                "[< SECRET]",
         .summary = "Seal a secret for a user (purpose user/UID/NAME) into the agent's user store",
         .options =
-                "  --name=NAME               the secret's name (required; pam_snpseal's name=)\n"
+                "  --name=NAME               the same as NAME, the secret's name (pam_snpseal's\n"
+                "                            name=)\n"
                 "  --user=USER               the user (name or uid); default yourself\n"
                 "  --password                add a password layer (asked twice on the terminal)\n"
                 "  --password-file=FILE      add a password layer with the first line of FILE\n"
@@ -369,11 +394,32 @@ static void list_entry_text(json_object *e) {
         printf("%-20s %-6s %-62s %s\n", name, password ? "yes" : "no", binding, ident);
 }
 
+/* The agent's list, each recorded identity in the CLI's form. */
+static int list_json(json_object *secrets) {
+        _cleanup_(json_object_putp) json_object *out = json_object_new_array();
+        size_t n = json_object_array_length(secrets);
+
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(secrets, i), *id, *copy = NULL;
+
+                if (json_object_deep_copy(e, &copy, NULL) < 0 || json_object_array_add(out, copy) < 0) {
+                        json_object_put(copy);
+                        return -ENOMEM;
+                }
+                if (json_object_object_get_ex(e, "identity", &id) && json_object_is_type(id, json_type_object) &&
+                    json_add(copy, "identity", json_values_identity(id)) < 0)
+                        return -ENOMEM;
+        }
+        return cli_json_print(out);
+}
+
 static int list_print(const struct cli *cli, const struct user_args *a, json_object *secrets) {
         size_t n = json_object_array_length(secrets);
 
         if (cli->json)
-                return cli_json_print(secrets);
+                return list_json(secrets);
         if (n == 0) {
                 printf("No user secrets for uid %u.\n", (unsigned) a->uid);
                 return 0;
@@ -425,15 +471,17 @@ static int run_user_remove(struct cli *cli, const struct cli_verb *verb, int arg
                 return r;
         if (user_call(cli, verb->name, "RemoveUserSecret", user_params(&a), &reply) < 0)
                 return EXIT_FAILURE;
-        return EXIT_SUCCESS;
+        if (change_print(cli, &a, "Removed", "", "removed", -1) < 0)
+                return cli_error(verb->name, "cannot write the output");
+        return flush_stdout(verb->name);
 }
 
 static const struct cli_verb verb_user_remove = {
         .name = "user remove",
-        .args = "--name=NAME [--user=USER]",
+        .args = "NAME [--user=USER]",
         .summary = "Remove a user's secret",
         .options =
-                "  --name=NAME               the secret's name (required)\n"
+                "  --name=NAME               the same as NAME, the secret's name\n"
                 "  --user=USER               the user (name or uid); default yourself\n",
         .run = run_user_remove,
 };
@@ -485,15 +533,18 @@ static int run_user_rewrap(struct cli *cli, const struct cli_verb *verb, int arg
         if (user_call(cli, verb->name, "RewrapUserSecret",
                       user_params_secrets(&a, "old_password", old_pw, "new_password", new_pw), &reply) < 0)
                 return EXIT_FAILURE;
-        return EXIT_SUCCESS;
+        if (change_print(cli, &a, "Rewrapped", new_pw ? " with a new password layer" : " without a password layer",
+                         "rewrapped", new_pw != NULL) < 0)
+                return cli_error(verb->name, "cannot write the output");
+        return flush_stdout(verb->name);
 }
 
 static const struct cli_verb verb_user_rewrap = {
         .name = "user rewrap",
-        .args = "--name=NAME [--user=USER] [--old-password-file=FILE] [--password-file=FILE | --no-password]",
+        .args = "NAME [--user=USER] [--old-password-file=FILE] [--password-file=FILE | --no-password]",
         .summary = "Change the password layer of a user's secret (root: also without the old password)",
         .options =
-                "  --name=NAME               the secret's name (required)\n"
+                "  --name=NAME               the same as NAME, the secret's name\n"
                 "  --user=USER               the user (name or uid); default yourself\n"
                 "  --old-password-file=FILE  the old password is the first line of FILE; without\n"
                 "                            it root rewraps from the VM layer, others are asked\n"
@@ -581,10 +632,10 @@ static int run_user_unseal(struct cli *cli, const struct cli_verb *verb, int arg
 
 static const struct cli_verb verb_user_unseal = {
         .name = "user unseal",
-        .args = "--name=NAME [--user=USER] [--password | --password-file=FILE] [--force] > SECRET",
+        .args = "NAME [--user=USER] [--password | --password-file=FILE] [--force] > SECRET",
         .summary = "Unseal a user's secret and write it to standard output",
         .options =
-                "  --name=NAME               the secret's name (required)\n"
+                "  --name=NAME               the same as NAME, the secret's name\n"
                 "  --user=USER               the user (name or uid); default yourself\n"
                 "  --password                ask for the password (asked anyway when the secret\n"
                 "                            has a password layer)\n"
@@ -625,18 +676,19 @@ const struct cli_verb cli_verb_user = {
         .args = "enroll|list|remove|rewrap|unseal [ARGS...]",
         .summary = "Manage per-user secrets (unsealed at login by pam_snpseal)",
         .options =
-                "  enroll --name=NAME [--user=USER] [--password | --password-file=FILE]\n"
+                "  enroll NAME [--user=USER] [--password | --password-file=FILE]\n"
                 "         [--generate=BYTES] [--replace] [< SECRET]\n"
                 "                            seal a secret for a user\n"
                 "  list [--user=USER]        list a user's secrets\n"
-                "  remove --name=NAME [--user=USER]\n"
+                "  remove NAME [--user=USER]\n"
                 "                            remove a secret\n"
-                "  rewrap --name=NAME [--user=USER] [--old-password-file=FILE]\n"
+                "  rewrap NAME [--user=USER] [--old-password-file=FILE]\n"
                 "         [--password-file=FILE | --no-password]\n"
                 "                            change a secret's password (root: without the old one)\n"
-                "  unseal --name=NAME [--user=USER] [--password-file=FILE] [--force] > SECRET\n"
+                "  unseal NAME [--user=USER] [--password-file=FILE] [--force] > SECRET\n"
                 "                            write a secret to standard output\n"
                 "\n"
+                "  NAME may also be given as --name=NAME.\n"
                 "  '" PROG " user COMMAND --help' shows a command's options.\n",
         .run = run_user,
 };

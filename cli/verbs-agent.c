@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "hexutil.h"
 #include "json-util.h"
+#include "json-values.h"
 #include "purpose.h"
 #include "sealed.h"
 #include "secret.h"
@@ -129,13 +130,16 @@ static void status_tcbs(json_object *st) {
         }
 }
 
+#define SIMULATOR_BANNER \
+        "*** SIMULATOR: this agent runs on the firmware simulator; keys have no hardware protection ***"
+
 static void status_print(json_object *st) {
         char text[SNP_DECODE_TEXT_MAX];
         json_object *pi;
         uint64_t v, policy = 0;
 
         if (status_is_simulator(st))
-                puts("*** SIMULATOR: this agent runs on the firmware simulator; keys have no hardware protection ***");
+                puts(SIMULATOR_BANNER);
         field("backend", "%s", cli_json_str(st, "backend") ?: "(missing)");
         if (cli_json_u64(st, "vmpl", &v) >= 0)
                 field("vmpl", "%" PRIu64, v);
@@ -168,8 +172,12 @@ static int run_status(struct cli *cli, const struct cli_verb *verb, int argc, ch
                 return r;
         if (cli_agent_call1(cli, verb->name, "GetStatus", NULL, &st) < 0)
                 return EXIT_FAILURE;
-        if (cli->json)
-                return cli_json_print(st) < 0 ? cli_error(verb->name, "cannot write the output") : EXIT_SUCCESS;
+        if (cli->json) {
+                _cleanup_(json_object_putp) json_object *out = json_values_status(st);
+
+                return !out || cli_json_print(out) < 0 ? cli_error(verb->name, "cannot write the output")
+                                                       : EXIT_SUCCESS;
+        }
         status_print(st);
         return flush_stdout(verb->name);
 }
@@ -300,7 +308,8 @@ static int run_report(struct cli *cli, const struct cli_verb *verb, int argc, ch
                 CLI_GLOBAL_OPTIONS,
                 {}
         };
-        _cleanup_(json_object_putp) json_object *decoded = NULL;
+        _cleanup_(json_object_putp) json_object *decoded = NULL, *out = NULL;
+        _cleanup_(json_object_put_wipep) json_object *st = NULL;
         struct varlink_client *client = NULL;
         struct report_binding binding = {};
         struct report_args a = {};
@@ -320,17 +329,25 @@ static int run_report(struct cli *cli, const struct cli_verb *verb, int argc, ch
                 return r;
         if (cli_agent_connect(cli, &client) < 0)
                 return EXIT_FAILURE;
-        r = report_get(cli, client, verb->name, a.report_data, a.vmpl_set ? &a.vmpl : NULL, &rep, &binding);
+        /* The backend, for the same SIMULATOR banner as status. */
+        r = cli_agent_call(cli, client, verb->name, "GetStatus", NULL, &st, NULL);
+        if (r >= 0)
+                r = report_get(cli, client, verb->name, a.report_data, a.vmpl_set ? &a.vmpl : NULL, &rep,
+                               &binding);
         varlink_client_free(client);
         if (r < 0)
                 return EXIT_FAILURE;
         if (a.raw && report_write_raw(verb->name, a.raw, &rep) < 0)
                 return EXIT_FAILURE;
         if (!cli->json)
-                return snp_report_format(&rep, stdout) < 0 || report_binding_print(&binding, NULL) < 0 ?
+                return (status_is_simulator(st) && puts(SIMULATOR_BANNER) == EOF) ||
+                       snp_report_format(&rep, stdout) < 0 || report_binding_print(&binding, NULL) < 0 ?
                        cli_error(verb->name, "cannot write the output") : EXIT_SUCCESS;
         decoded = snp_report_to_json(&rep);
-        if (!decoded || report_binding_print(&binding, decoded) < 0 || cli_json_print(decoded) < 0)
+        out = decoded ? json_values_report(decoded) : NULL;
+        if (!out || report_binding_print(&binding, out) < 0 ||
+            json_add(out, "backend", json_object_new_string(cli_json_str(st, "backend") ?: "unknown")) < 0 ||
+            cli_json_print(out) < 0)
                 return cli_error(verb->name, "cannot write the output");
         return EXIT_SUCCESS;
 }
@@ -501,13 +518,12 @@ static int password_args_check(const char *verb, const struct password_args *a) 
         return 0;
 }
 
-/* Read the input to seal; too large is an error of its own. */
+/* Read the sealed object to unseal; too large is an error of its own. */
 static int read_input(const char *verb, size_t max, char **ret, size_t *ret_size) {
         int r = cli_read_capped(STDIN_FILENO, max, ret, ret_size);
 
         if (r == -EFBIG)
-                cli_error(verb, "the input is larger than %zu bytes, the most %s", max,
-                          strcmp(verb, "unseal") == 0 ? "a sealed object can be" : "a sealed object holds");
+                cli_error(verb, "the input is larger than %zu bytes, the most a sealed object can be", max);
         else if (r < 0)
                 cli_error(verb, "cannot read the input: %s", strerror(-r));
         return r;
@@ -519,11 +535,15 @@ static int seal_do(struct cli *cli, const char *verb, const char *purpose, const
         _cleanup_(json_object_putp) json_object *binding = NULL;
         _cleanup_(freep) char *text = NULL;
         struct varlink_client *client = NULL;
+        char prompt[PURPOSE_MAX + 32];
         size_t size, pw_len;
         int r;
 
-        if (read_input(verb, SEALED_DATA_MAX, &data, &size) < 0)
+        (void) snprintf(prompt, sizeof(prompt), "Secret to seal (purpose %s)", purpose);
+        if (cli_secret_input(verb, "the input", prompt, SEALED_DATA_MAX, &data, &size) < 0)
                 return EXIT_FAILURE;
+        if (size == 0)
+                return cli_error(verb, "the input is empty: nothing to seal");
         if ((pa->ask || pa->file) && cli_password_get(verb, pa->file, true, &pw, &pw_len) < 0)
                 return EXIT_FAILURE;
         if (cli_agent_connect(cli, &client) < 0)

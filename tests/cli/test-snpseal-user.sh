@@ -86,12 +86,12 @@ chmod 0644 "$WORK/secret" "$WORK/pw-old" "$WORK/pw-new" "$WORK/pw-wrong"
 
 # ---------------------------------------------------------------- usage
 check_output "--help lists user" '^  user ' "$SNPSEAL" --help
-check_output "user --help lists the subcommands" 'rewrap --name=NAME' "$SNPSEAL" user --help
+check_output "user --help lists the subcommands" 'rewrap NAME' "$SNPSEAL" user --help
 check_output "user enroll --help lists --generate" '--generate=BYTES' "$SNPSEAL" user enroll --help
 check_eq "user without subcommand: exit 2" 2 "$(exit_code "$SNPSEAL" user)"
 check_fails "user frob is named" "unknown subcommand 'frob'" "$SNPSEAL" user frob
 check_eq "enroll without --name: exit 2" 2 "$(exit_code "$SNPSEAL" user enroll)"
-check_fails "enroll without --name says so" 'user enroll: --name= is required' "$SNPSEAL" user enroll
+check_fails "enroll without a name says so" 'user enroll: missing NAME \(or --name=NAME\)' "$SNPSEAL" user enroll
 long=$(printf 'a%.0s' $(seq 65))
 for n in ../x a/b .hidden 'sp ace' '' .. "$long"; do
         check_eq "name '$n' refused (exit 2)" 2 "$(exit_code "$SNPSEAL" user enroll --name="$n" --generate=8)"
@@ -170,7 +170,7 @@ check_eq "unseal --generate'd secret: 64 bytes" 64 "$(wc -c <"$WORK/gen" | tr -d
 check "unseal pw with its password" unseals_to "$WORK/secret" --name=pw --password-file="$WORK/pw-old"
 check_fails "unseal pw with a wrong password" 'user unseal: wrong password' \
         "$SNPSEAL" user unseal --name=pw --password-file="$WORK/pw-wrong"
-check_fails "unseal a missing secret: NoSuchSecret" 'user unseal: no such secret' \
+check_fails "unseal a missing secret: NoSuchSecret" 'user unseal: no user secret "missing" for uid 0' \
         "$SNPSEAL" user unseal --name=missing
 check_eq "unseal a missing secret: exit 1" 1 "$(exit_code "$SNPSEAL" user unseal --name=missing)"
 
@@ -190,15 +190,34 @@ check_output "list: pw without password now" '^pw +no ' "$SNPSEAL" user list
 check "unseal pw without a password" unseals_to "$WORK/secret" --name=pw
 check "rewrap adds a password layer again" "$SNPSEAL" user rewrap --name=pw --password-file="$WORK/pw-new"
 check_output "list: pw with password again" '^pw +yes ' "$SNPSEAL" user list
-check_fails "rewrap a missing secret" 'user rewrap: .*no such secret' \
+check_fails "rewrap a missing secret" 'user rewrap: no user secret "missing" for uid 0' \
         "$SNPSEAL" user rewrap --name=missing --no-password
 
+# Issue 12, finding 12: NAME may be given as credential verbs take their
+# ID; every change says what it did (--json: in JSON).
+check_output "rewrap --no-password confirms" "^Rewrapped 'pw' for uid 0 without a password layer\\.\$" \
+        "$SNPSEAL" user rewrap pw --no-password
+check_output "rewrap with a password confirms" "^Rewrapped 'pw' for uid 0 with a new password layer\\.\$" \
+        "$SNPSEAL" user rewrap pw --password-file="$WORK/pw-new"
+check_output "rewrap --json" '"password": true' "$SNPSEAL" --json user rewrap pw --password-file="$WORK/pw-new"
+check_output "enroll NAME (positional)" "^Enrolled 'posname' for uid 0: $STORE/0/posname.sealed\$" \
+        "$SNPSEAL" user enroll posname --generate=8
+check_fails "NAME and --name= together" 'user remove: give the name once: NAME or --name=NAME' \
+        "$SNPSEAL" user remove posname --name=posname
+check_output "remove NAME --json" '"removed": true' "$SNPSEAL" user remove posname --json
+check_eq "remove NAME: the file is gone" no "$([ -e "$STORE/0/posname.sealed" ] && echo yes || echo no)"
+if command -v jq >/dev/null; then
+        "$SNPSEAL" status --json >"$WORK/st.json"
+        check_eq "list --json: the identity's policy as status shows it" "$(jq -r .policy "$WORK/st.json")" \
+                "$("$SNPSEAL" user list --json | jq -r '.[] | select(.name == "pw") | .identity.policy')"
+fi
+
 # ---------------------------------------------------------------- remove
-check "remove byname" "$SNPSEAL" user remove --name=byname
+check_output "remove byname, confirmed" "^Removed 'byname' for uid 0\\.\$" "$SNPSEAL" user remove --name=byname
 check_eq "the file is gone" "no" "$( [ -e "$STORE/0/byname.sealed" ] && echo yes || echo no)"
 check_fails "remove it again: no such secret" 'user remove: .*no such secret' \
         "$SNPSEAL" user remove --name=byname
-check_fails "unseal the removed secret" 'user unseal: no such secret' "$SNPSEAL" user unseal --name=byname
+check_fails "unseal the removed secret" 'user unseal: no user secret "byname"' "$SNPSEAL" user unseal --name=byname
 
 # ---------------------------------------------------------------- another user (nobody)
 if ! setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
@@ -216,16 +235,16 @@ else
         check_eq "nobody's file is root-owned 0600" "600 0" "$(mode_of "$STORE/65534/mine.sealed")"
         check_output "nobody: list its own" '^mine +yes ' as_nobody "$NOBODY_SNPSEAL" user list
         check_output "nobody: --user=65534 is itself" '^mine +yes ' as_nobody "$NOBODY_SNPSEAL" user list --user=65534
-        check_fails "nobody: list root's refused" 'user list: not permitted' \
+        check_fails "nobody: list root's refused" 'user list: uid 65534 may not use the user secrets of uid 0' \
                 as_nobody "$NOBODY_SNPSEAL" user list --user=root
-        check_fails "nobody: enroll for root refused" 'user enroll: not permitted' \
+        check_fails "nobody: enroll for root refused" 'user enroll: uid 65534 may not use the user secrets of uid 0' \
                 as_nobody "$NOBODY_SNPSEAL" user enroll --name=evil --user=0 --generate=8
         check_eq "nothing stored for root" "no" "$( [ -e "$STORE/0/evil.sealed" ] && echo yes || echo no)"
-        check_fails "nobody: remove root's refused" 'user remove: not permitted' \
+        check_fails "nobody: remove root's refused" 'user remove: uid 65534 may not use the user secrets of uid 0' \
                 as_nobody "$NOBODY_SNPSEAL" user remove --name=login --user=root
-        check_fails "nobody: unseal root's refused" 'user unseal: not permitted' \
+        check_fails "nobody: unseal root's refused" 'user unseal: uid 65534 may not use the user secrets of uid 0' \
                 as_nobody "$NOBODY_SNPSEAL" user unseal --name=login --user=0
-        check_fails "nobody: rewrap root's refused" 'user rewrap: not permitted' \
+        check_fails "nobody: rewrap root's refused" 'user rewrap: uid 65534 may not use the user secrets of uid 0' \
                 as_nobody "$NOBODY_SNPSEAL" user rewrap --name=pw --user=0 --old-password-file="$WORK/pw-new" --no-password
         check "nobody: unseal its own with the password" \
                 as_nobody sh -c '"$1" user unseal --name=mine --password-file="$2" | cmp -s - "$3"' \

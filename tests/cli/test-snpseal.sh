@@ -121,7 +121,7 @@ check_output "status: simulator warning" 'running on the simulator: no hardware 
 check_output "status: SMT is informational" 'SMT allowed \(policy bit 16\): informational' "$SNPSEAL" status
 check_eq "status: no debug warning by default" 0 "$("$SNPSEAL" status | grep -c 'debugging allowed')"
 check_output "status --json: backend" '"backend": "simulator"' "$SNPSEAL" status --json
-check_output "status --json: decoded TCBs" '"tcb_decoded"' "$SNPSEAL" --json status
+check_output "status --json: decoded TCBs" '"launch_tcb_decoded"' "$SNPSEAL" --json status
 check_output "status --json: policy flags" '"debug": false' "$SNPSEAL" status --json
 check "status --socket= explicit" env -u SNPSEAL_SOCKET "$SNPSEAL" --socket="$WORK/agent.sock" status
 
@@ -145,6 +145,9 @@ check_eq "report --raw is 1184 bytes" 1184 "$(stat -c %s "$WORK/report.bin")"
 check_eq "report --raw mode 0644" 644 "$(stat -c %a "$WORK/report.bin")"
 check_output "report --json" "\"report_data\": \"${RD}0{96}\"" "$SNPSEAL" report --json --report-data=$RD
 check_output "report --json: decoded policy" '"debug": false' "$SNPSEAL" report --json
+# Issue 12, finding 12: report on the simulator says so, as status does.
+check_output "report: the SIMULATOR banner first" '^\*\*\* SIMULATOR: ' sh -c '"$1" report | head -n 1' - "$SNPSEAL"
+check_output "report --json: the backend" '"backend": "simulator"' "$SNPSEAL" report --json
 
 # ---------------------------------------------------------------- seal / unseal
 head -c 300 /dev/urandom >"$WORK/plain"
@@ -184,7 +187,7 @@ if command -v setsid >/dev/null 2>&1; then
                 setsid -w sh -c '"$1" unseal <"$2"' - "$SNPSEAL" "$WORK/sealed-pw"
 fi
 
-check_fails "seal: binding without measurement refused" 'seal: invalid parameter: binding (.*) does not bind measurement' \
+check_fails "seal: binding without measurement refused" '^snpseal: seal: binding (.*) does not bind measurement' \
         from "$WORK/plain" seal --purpose=cred/weak --bind=policy,tcb_version
 check_fails "seal: --force alone never lowers the binding floor" \
         'does not bind measurement.*only allow_weak_bindings = yes in snpseald.conf allows it' \
@@ -199,7 +202,7 @@ check "explicit binding round trip" sh -c '"$1" unseal <"$2" | cmp - "$3"' - "$S
 M=$(printf 'ab%.0s' $(seq 48))
 check "simulator: change the measurement" "$SNPSEAL_SIM" set "$S" measurement="$M"
 check_fails "unseal after an image change names the measurement" \
-        '^snpseal: unseal: identity mismatch: measurement changed: sealed to [0-9a-f]{8}.*, running abababab' \
+        '^snpseal: unseal: measurement changed: sealed to [0-9a-f]{8}.*, running abababab' \
         from "$WORK/sealed" unseal
 check_eq "identity mismatch exits 1" 1 "$(from "$WORK/sealed" unseal >/dev/null 2>&1; echo $?)"
 restore_state
@@ -245,7 +248,8 @@ check_output "credential list --json" '"id": "db"' "$SNPSEAL" credential list --
 check_output "credential list --json: invalid entries" '"valid": false' "$SNPSEAL" --json credential list --credstore="$CS"
 check_eq "credential list of a missing store is empty" 1 \
         "$("$SNPSEAL" credential list --credstore="$WORK/nostore" | wc -l | tr -d ' ')"
-check "credential remove" "$SNPSEAL" credential remove web --credstore="$CS"
+check_output "credential remove confirms" "^Removed credential 'web': $CS/web.sealed\$" \
+        "$SNPSEAL" credential remove web --credstore="$CS"
 check_eq "the file is gone" no "$([ -e "$CS/web.sealed" ] && echo yes || echo no)"
 check_fails "credential remove of a missing ID" "no credential 'web' in $CS" \
         "$SNPSEAL" credential remove web --credstore="$CS"
@@ -253,6 +257,110 @@ check_eq "credential remove of a missing ID exits 1" 1 \
         "$(exit_code "$SNPSEAL" credential remove web --credstore="$CS")"
 check "SNPSEAL_CREDSTORE is used" sh -c '"$1" credential add envcred <"$2" >/dev/null' - "$SNPSEAL" "$WORK/secret"
 check_eq "SNPSEAL_CREDSTORE: file written there" yes "$([ -f "$SNPSEAL_CREDSTORE/envcred.sealed" ] && echo yes)"
+
+# ---------------------------------------------------------------- issue 12: messages and output
+# A change is confirmed; --json answers in JSON.
+check_output "credential add confirms on stderr" "^Sealed credential 'conf': $CS/conf.sealed; in the service's unit:\$" \
+        sh -c '"$1" credential add conf --credstore="$2" <"$3" 2>&1 >/dev/null' - "$SNPSEAL" "$CS" "$WORK/secret"
+check_output "credential remove --json" '"removed": true' "$SNPSEAL" --json credential remove conf --credstore="$CS"
+# Empty input is named by the CLI, not by the agent's parameter.
+check_fails "seal: empty input" '^snpseal: seal: the input is empty: nothing to seal$' \
+        "$SNPSEAL" seal --purpose=cred/empty
+check_fails "credential add: empty input" \
+        '^snpseal: credential add: the secret on standard input is empty: nothing to seal$' \
+        "$SNPSEAL" credential add empty --credstore="$CS"
+# The agent's error names (InvalidParameter, NotPermitted, IdentityMismatch)
+# are the protocol's: never in a message.
+"$SNPSEAL" seal --purpose=cred/w --bind=policy,tcb_version <"$WORK/secret" >/dev/null 2>"$WORK/err1"
+"$SNPSEAL" seal --purpose=cred/w --tcb=ffffffffffffffff <"$WORK/secret" >/dev/null 2>"$WORK/err2"
+check_eq "no agent error names in messages" 0 \
+        "$(cat "$WORK/err1" "$WORK/err2" | grep -ciE 'invalid parameter|not permitted:|identity mismatch|InvalidParameter|NotPermitted')"
+check_eq "the refusals were printed" 2 "$(cat "$WORK/err1" "$WORK/err2" | grep -c '^snpseal: seal: ')"
+
+# One JSON form per value (snpseal(1), JSON OUTPUT): the policy, the TCBs
+# and the identity read the same in status, report and credential list.
+if command -v jq >/dev/null; then
+        "$SNPSEAL" status --json >"$WORK/st.json"
+        "$SNPSEAL" report --json >"$WORK/rep.json"
+        "$SNPSEAL" credential list --json --credstore="$CS" >"$WORK/cl.json"
+        check_output "status --json: policy is 0x and 16 hex digits" '^0x[0-9a-f]{16}$' jq -r .policy "$WORK/st.json"
+        check_eq "report --json: the same policy string" "$(jq -r .policy "$WORK/st.json")" \
+                "$(jq -r .policy "$WORK/rep.json")"
+        check_eq "credential list --json: the same policy in the identity" "$(jq -r .policy "$WORK/st.json")" \
+                "$(jq -r '.[] | select(.id == "db") | .identity.policy' "$WORK/cl.json")"
+        check_eq "report --json: policy_decoded carries the raw value" "$(jq -r .policy "$WORK/st.json")" \
+                "$(jq -r .policy_decoded.raw "$WORK/rep.json")"
+        check_eq "status --json: policy_decoded too" false "$(jq -r .policy_decoded.debug "$WORK/st.json")"
+        check_eq "status and report: the same committed TCB string" "$(jq -r .committed_tcb "$WORK/st.json")" \
+                "$(jq -r .committed_tcb "$WORK/rep.json")"
+        check_eq "the identity's tcb in the same form" "$(jq -r .committed_tcb "$WORK/st.json")" \
+                "$(jq -r '.[] | select(.id == "db") | .identity.tcb' "$WORK/cl.json")"
+        check_eq "status --json: launch_tcb_decoded" 3 "$(jq -r .launch_tcb_decoded.boot_loader "$WORK/st.json")"
+        check_eq "report --json: platform_info a string, decoded beside it" \
+                "$(jq -r .platform_info "$WORK/st.json") true" \
+                "$(jq -r '.platform_info + " " + (.platform_info_decoded.ecc_enabled | tostring)' "$WORK/rep.json")"
+        check_eq "no value is an object where another command has a string" "" \
+                "$(jq -r 'to_entries[] | select(.value | type == "object") | select(.key | endswith("_decoded") | not) | .key' \
+                        "$WORK/st.json" "$WORK/rep.json" | grep -v '^cpuid$')"
+        check_eq "the old status keys are gone" "null null" \
+                "$(jq -r '[.policy_flags, .tcb_decoded] | map(tostring) | join(" ")' "$WORK/st.json")"
+else
+        echo "# jq not installed: the JSON form checks are skipped"
+fi
+
+# Issue 12, finding 11: on a terminal, credential add asks twice without
+# echo and stores the secret without the newline.
+if command -v python3 >/dev/null; then
+        cat >"$WORK/answer-tty.py" <<'PY'
+import os, pty, select, sys, time
+# answer-tty.py ANSWER1 ANSWER2 CMD...: answer the prompts on a terminal; print what it showed
+a1, a2, cmd = sys.argv[1], sys.argv[2], sys.argv[3:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(cmd[0], cmd)
+out = b""
+def until(pat, t=20):
+    global out
+    end = time.time() + t
+    while (pat is None or pat not in out) and time.time() < end:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                d = os.read(fd, 4096)
+            except OSError:
+                break
+            if not d:
+                break
+            out += d
+until(b": ")
+os.write(fd, a1.encode() + b"\n")
+if a2 != "-":
+    until(b"(again): ")
+    os.write(fd, a2.encode() + b"\n")
+until(None, 10)
+st = os.waitpid(pid, 0)[1]
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(os.WEXITSTATUS(st) if os.WIFEXITED(st) else 99)
+PY
+        python3 "$WORK/answer-tty.py" tty-secret tty-secret "$SNPSEAL" credential add tty --credstore="$CS" >"$WORK/pty.out"
+        check_eq "credential add on a terminal: exit 0" 0 "$?"
+        check_output "it asks for the secret" "Secret for credential 'tty': " cat "$WORK/pty.out"
+        check_output "and again" "Secret for credential 'tty' \(again\): " cat "$WORK/pty.out"
+        check_eq "the secret is not echoed" 0 "$(grep -c tty-secret "$WORK/pty.out")"
+        check_output "the unit setting follows" '^LoadCredential=tty:' tr -d '\r' <"$WORK/pty.out"
+        printf 'tty-secret' >"$WORK/tty-secret"
+        check "the credential holds the secret without the newline" \
+                sh -c '"$1" unseal <"$2" | cmp - "$3"' - "$SNPSEAL" "$CS/tty.sealed" "$WORK/tty-secret"
+        python3 "$WORK/answer-tty.py" one two "$SNPSEAL" credential add tty2 --credstore="$CS" >"$WORK/pty.out"
+        check_eq "two different entries: exit 1" 1 "$?"
+        check_output "two different entries: said so" 'credential add: the two entries do not match; nothing sealed' \
+                cat "$WORK/pty.out"
+        check_eq "two different entries: nothing written" no "$([ -e "$CS/tty2.sealed" ] && echo yes || echo no)"
+        python3 "$WORK/answer-tty.py" "" - "$SNPSEAL" credential add tty3 --credstore="$CS" >"$WORK/pty.out"
+        check_output "an empty entry is refused" 'credential add: the secret on standard input is empty' \
+                cat "$WORK/pty.out"
+else
+        echo "# python3 not installed: the terminal checks are skipped"
+fi
 
 # ---------------------------------------------------------------- agent gone
 stop_agent
