@@ -37,10 +37,12 @@ static const char *const luks_steps[] = {
         "verified",             /* the new token opened the volume through the plugin */
         "rolled-back-keyslot",  /* a failed verification: the new keyslot is removed again */
         "recovery-added",       /* enroll --recovery-key: the recovery keyslot is written */
+        "recovery-marked",      /* and its systemd-recovery token */
         "recovery-printed",     /* the recovery key is on stdout */
         "slot-wiped",           /* enroll --wipe-slot: after each wiped keyslot */
         "old-keyslot-removed",  /* reseal: the old token's keyslot is destroyed */
         "old-token-removed",    /* reseal: the old token is removed */
+        "token-copied",         /* reseal: the new token is written at the old one's number too */
         "keyslot-removed",      /* remove: the token's keyslot is destroyed */
         "token-removed",        /* remove: the token is removed */
         "repair-keyslot-removed", /* a half-added token's keyslot is destroyed (luks_repair) */
@@ -231,13 +233,141 @@ void luks_slots_format(uint32_t mask, char *buf, size_t size) {
                 (void) snprintf(buf, size, "none");
 }
 
-/* ---- tokens ---- */
-
 static int token_max(void) {
         int n = crypt_token_max(CRYPT_LUKS2);
 
         return n < 0 ? 0 : n > LUKS_TOKENS_MAX ? LUKS_TOKENS_MAX : n;
 }
+
+/* ---- keyslot kinds ---- */
+
+uint32_t luks_keyslots_of_type(const struct luks *l, const char *type) {
+        uint32_t mask = 0;
+
+        for (int id = 0; id < token_max(); id++) {
+                const char *t = NULL;
+                crypt_token_info st = crypt_token_status(l->cd, id, &t);
+
+                if ((st == CRYPT_TOKEN_INTERNAL || st == CRYPT_TOKEN_EXTERNAL ||
+                     st == CRYPT_TOKEN_EXTERNAL_UNKNOWN || st == CRYPT_TOKEN_INTERNAL_UNKNOWN) &&
+                    t && (!type || strcmp(t, type) == 0))
+                        mask |= luks_token_keyslots(l, id);
+        }
+        return mask & luks_keyslots_active(l);
+}
+
+uint32_t luks_keyslots_vm_free(const struct luks *l) {
+        return luks_keyslots_active(l) & ~luks_keyslots_of_type(l, SNPSEAL_TOKEN_TYPE);
+}
+
+const char *luks_keyslot_kind(const struct luks *l, int keyslot, char *buf, size_t size) {
+        uint32_t bit = UINT32_C(1) << keyslot;
+        const char *type = NULL;
+
+        for (int id = 0; id < token_max(); id++) {
+                crypt_token_info st = crypt_token_status(l->cd, id, &type);
+
+                if (st == CRYPT_TOKEN_INACTIVE || st == CRYPT_TOKEN_INVALID || !type ||
+                    !(luks_token_keyslots(l, id) & bit))
+                        continue;
+                if (strcmp(type, SNPSEAL_TOKEN_TYPE) == 0)
+                        (void) snprintf(buf, size, "snpseal token %d", id);
+                else if (strcmp(type, LUKS_RECOVERY_TOKEN_TYPE) == 0)
+                        (void) snprintf(buf, size, "recovery key (token %d)", id);
+                else
+                        (void) snprintf(buf, size, "%s token %d", type, id);
+                return buf;
+        }
+        (void) snprintf(buf, size, "passphrase");
+        return buf;
+}
+
+int luks_recovery_token_add(const struct luks *l, int keyslot) {
+        char json[96];
+        int r;
+
+        (void) snprintf(json, sizeof(json), "{\"type\":\"" LUKS_RECOVERY_TOKEN_TYPE "\",\"keyslots\":[\"%d\"]}",
+                        keyslot);
+        r = crypt_token_json_set(l->cd, CRYPT_ANY_TOKEN, json);
+        if (r < 0)
+                return cli_error(l->verb, "%s: cannot mark keyslot %d as the recovery key: %s", l->path, keyslot,
+                                 strerror(-r)), r;
+        return r;
+}
+
+/* Whether keyslot opens with the empty passphrase. */
+static bool keyslot_empty(const struct luks *l, int keyslot) {
+        return crypt_activate_by_passphrase(l->cd, NULL, keyslot, "", 0, 0) >= 0;
+}
+
+static const struct {
+        const char *name;
+        const char *token_type;         /* keyslots of these tokens; NULL: see the code */
+} wipe_names[] = {
+        { "password", NULL },
+        { "recovery", LUKS_RECOVERY_TOKEN_TYPE },
+        { "empty", NULL },
+        { "all", NULL },
+        { "snpseal", SNPSEAL_TOKEN_TYPE },
+        { "pkcs11", "systemd-pkcs11" },
+        { "fido2", "systemd-fido2" },
+        { "tpm2", "systemd-tpm2" },
+};
+
+bool luks_wipe_name_valid(const char *word) {
+        uint32_t n;
+
+        if (parse_u32(word, LUKS_KEYSLOTS_MAX - 1, &n) >= 0)
+                return true;
+        for (size_t i = 0; i < ELEMENTSOF(wipe_names); i++)
+                if (strcmp(word, wipe_names[i].name) == 0)
+                        return true;
+        return false;
+}
+
+static uint32_t wipe_word(const struct luks *l, const char *word) {
+        uint32_t active = luks_keyslots_active(l), n;
+
+        if (parse_u32(word, LUKS_KEYSLOTS_MAX - 1, &n) >= 0)
+                return UINT32_C(1) << n;
+        if (strcmp(word, "all") == 0)
+                return active;
+        if (strcmp(word, "password") == 0)
+                return active & ~luks_keyslots_of_type(l, NULL);
+        if (strcmp(word, "empty") == 0) {
+                uint32_t mask = 0, pw = active & ~luks_keyslots_of_type(l, NULL);
+
+                for (int i = 0; i < LUKS_KEYSLOTS_MAX; i++)
+                        if ((pw & (UINT32_C(1) << i)) && keyslot_empty(l, i))
+                                mask |= UINT32_C(1) << i;
+                return mask;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(wipe_names); i++)
+                if (wipe_names[i].token_type && strcmp(word, wipe_names[i].name) == 0)
+                        return luks_keyslots_of_type(l, wipe_names[i].token_type);
+        return 0;
+}
+
+int luks_wipe_resolve(const struct luks *l, const char *spec, uint32_t *ret) {
+        _cleanup_(freep) char *copy = strdup(spec);
+        uint32_t mask = 0, active = luks_keyslots_active(l);
+        char *save = NULL;
+
+        if (!copy)
+                return cli_error(l->verb, "out of memory"), -ENOMEM;
+        for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                uint32_t m = wipe_word(l, w), n;
+
+                if (parse_u32(w, LUKS_KEYSLOTS_MAX - 1, &n) >= 0 && !(active & m))
+                        return cli_error(l->verb, "%s: --wipe-slot: keyslot %s is not in use", l->path, w), -EINVAL;
+                mask |= m;
+        }
+        *ret = mask;
+        return 0;
+}
+
+/* ---- tokens ---- */
+
 
 void luks_tokens_free(struct luks_token *tokens, size_t n) {
         if (!tokens)
@@ -983,9 +1113,45 @@ static int orphan_find(struct luks *l, const struct snpseal_token *t, const char
         return -1;
 }
 
+/* Whether tokens a and b are the same JSON text (libcryptsetup's). */
+static bool token_json_same(const struct luks *l, int a, int b) {
+        _cleanup_(freep) char *ta = NULL;
+        const char *t = NULL;
+
+        if (crypt_token_json_get(l->cd, a, &t) < 0 || !t || !(ta = strdup(t)) ||
+            crypt_token_json_get(l->cd, b, &t) < 0 || !t)
+                return false;
+        return strcmp(ta, t) == 0;
+}
+
+/* A reseal interrupted while it gave the new token the old one's number
+ * leaves the same token twice: the copy at the higher number goes. */
+static int repair_copies(struct luks *l, const struct luks_token *tokens, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n; j++) {
+                        const struct luks_token *a = &tokens[i], *b = &tokens[j];
+                        int r;
+
+                        if (a->parse_error < 0 || b->parse_error < 0 || a->t.keyslot < 0 ||
+                            a->t.keyslot != b->t.keyslot || memcmp(a->t.salt, b->t.salt, sizeof(a->t.salt)) != 0 ||
+                            !token_json_same(l, a->id, b->id))
+                                continue;
+                        r = crypt_token_json_set(l->cd, b->id, NULL);
+                        if (r < 0)
+                                return cli_error(l->verb, "%s: cannot remove token %d: %s", l->path, b->id,
+                                                 strerror(-r)), r;
+                        fprintf(stderr, PROG ": %s: removed token %d, a copy of token %d left by an interrupted "
+                                "reseal\n", l->verb, b->id, a->id);
+                }
+        return 0;
+}
+
 int luks_repair(struct luks *l, const struct luks_token *tokens, size_t n, const char *pin, size_t pin_len) {
         int r, slot;
 
+        r = repair_copies(l, tokens, n);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < n; i++) {
                 const struct luks_token *e = &tokens[i];
 

@@ -81,6 +81,29 @@ uint32_t luks_token_keyslots(const struct luks *l, int token);
 /* "1,3" for a mask. */
 void luks_slots_format(uint32_t mask, char *buf, size_t size);
 
+/* ---- keyslot kinds (as systemd-cryptenroll sees them) ---- */
+
+/* systemd-cryptenroll's mark of a recovery key keyslot. */
+#define LUKS_RECOVERY_TOKEN_TYPE "systemd-recovery"
+
+/* Active keyslots assigned to tokens of type (NULL: of any type). */
+uint32_t luks_keyslots_of_type(const struct luks *l, const char *type);
+/* Active keyslots that open the volume whatever this VM's identity:
+ * passphrases, the recovery key, tokens of other types — all but the
+ * snpseal tokens' keyslots. */
+uint32_t luks_keyslots_vm_free(const struct luks *l);
+/* "passphrase", "recovery key (token 2)", "snpseal token 0",
+ * "systemd-tpm2 token 1" (into buf). */
+const char *luks_keyslot_kind(const struct luks *l, int keyslot, char *buf, size_t size);
+/* Mark keyslot as the recovery key with a systemd-recovery token: the
+ * token id, or -errno (printed). */
+int luks_recovery_token_add(const struct luks *l, int keyslot);
+/* --wipe-slot: keyslot numbers and systemd-cryptenroll's names (password,
+ * recovery, empty, all, snpseal, pkcs11, fido2, tpm2), ','-separated. */
+bool luks_wipe_name_valid(const char *word);
+/* The keyslots spec names now (printed error for a number not in use). */
+int luks_wipe_resolve(const struct luks *l, const char *spec, uint32_t *ret);
+
 /* ---- tokens ---- */
 
 struct luks_token {

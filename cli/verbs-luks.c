@@ -36,6 +36,7 @@
 #include "json-util.h"
 #include "luks.h"
 #include "secret.h"
+#include "varlink.h"
 
 struct luks_args {
         struct cli_binding_args binding;
@@ -43,10 +44,13 @@ struct luks_args {
         bool pin;
         const char *pin_file;
         bool recovery;
-        uint32_t wipe;          /* keyslots to wipe after enrollment */
+        const char *wipe_spec;  /* --wipe-slot=, validated words */
+        uint32_t wipe;          /* the keyslots it names, resolved before any change */
+        bool force;             /* --force: also wipe the last way in that does not need this VM */
         int token;              /* --token=, -1 unset */
         const char *crypttab;   /* reseal --crypttab[=FILE], or NULL */
         bool test;
+        bool dry_run;           /* reseal --dry-run */
         bool debug;
 };
 
@@ -60,6 +64,7 @@ enum {
         OPT_TOKEN,
         OPT_CRYPTTAB,
         OPT_TEST,
+        OPT_DRY_RUN,
         OPT_DEBUG,
 };
 
@@ -79,22 +84,23 @@ static void luks_args_init(struct luks_args *a) {
         cli_binding_args_init(&a->binding);
 }
 
-static int parse_slots(const char *verb, const char *value, uint32_t *ret) {
+static int parse_slots(const char *verb, const char *value, const char **ret) {
         _cleanup_(freep) char *copy = strdup(value);
         char *save = NULL;
-        uint32_t mask = 0, n;
+        bool any = false;
 
         if (!copy)
                 return cli_error(verb, "out of memory");
         for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-                if (parse_u32(p, LUKS_KEYSLOTS_MAX - 1, &n) < 0)
-                        return cli_usage_error(verb, "invalid --wipe-slot '%s': expected keyslot numbers "
-                                               "0..%d separated by ','", value, LUKS_KEYSLOTS_MAX - 1);
-                mask |= UINT32_C(1) << n;
+                if (!luks_wipe_name_valid(p))
+                        return cli_usage_error(verb, "invalid --wipe-slot '%s': expected keyslot numbers 0..%d or "
+                                               "password, recovery, empty, all, snpseal, pkcs11, fido2, tpm2, "
+                                               "separated by ','", p, LUKS_KEYSLOTS_MAX - 1);
+                any = true;
         }
-        if (mask == 0)
-                return cli_usage_error(verb, "--wipe-slot= needs keyslot numbers");
-        *ret = mask;
+        if (!any)
+                return cli_usage_error(verb, "--wipe-slot= needs keyslot numbers or names");
+        *ret = value;
         return CLI_CONTINUE;
 }
 
@@ -132,7 +138,7 @@ static int luks_option(const char *verb, struct luks_args *a, int c, const char 
         case OPT_UNLOCK_TOKEN:
                 return parse_token_id(verb, "unlock-token", value, &a->unlock.token);
         case OPT_WIPE_SLOT:
-                return parse_slots(verb, value, &a->wipe);
+                return parse_slots(verb, value, &a->wipe_spec);
         case OPT_TOKEN:
                 return parse_token_id(verb, "token", value, &a->token);
         case OPT_CRYPTTAB:
@@ -141,6 +147,9 @@ static int luks_option(const char *verb, struct luks_args *a, int c, const char 
                 return file_option(verb, "crypttab", value, &a->crypttab);
         case OPT_TEST:
                 a->test = true;
+                return CLI_CONTINUE;
+        case OPT_DRY_RUN:
+                a->dry_run = true;
                 return CLI_CONTINUE;
         case OPT_DEBUG:
                 a->debug = true;
@@ -173,6 +182,7 @@ static int parse_args(struct cli *cli, const struct cli_verb *verb, const struct
                 return r;
         if (a->unlock.key_file && a->unlock.token >= 0)
                 return cli_usage_error(verb->name, "--unlock-key-file= and --unlock-token= exclude each other");
+        a->force = a->binding.force;
         r = luks_steps_check(verb->name);
         if (r != 0)
                 return r > 0 ? EXIT_SUCCESS : EXIT_USAGE;
@@ -204,24 +214,40 @@ static int repair(struct luks *l, const char *pin, size_t pin_len) {
 
 /* ---------------------------------------------------------------- enroll */
 
-/* Up front: --wipe-slot names slots in use and leaves another way in. */
-static int wipe_check(const struct luks *l, const struct luks_args *a) {
-        uint32_t active = luks_keyslots_active(l);
+/* Up front, before any change: the keyslots --wipe-slot names (never the
+ * ones this run adds, which do not exist yet), and that a way in that does
+ * not depend on this VM's identity stays (plus added, such as a new recovery
+ * key), unless forced with a warning. */
+static int wipe_check(struct luks *l, struct luks_args *a, unsigned added) {
+        uint32_t left;
         char list[128];
+        int r;
 
-        for (int i = 0; i < LUKS_KEYSLOTS_MAX; i++)
-                if ((a->wipe & (UINT32_C(1) << i)) && !(active & (UINT32_C(1) << i)))
-                        return cli_error(l->verb, "%s: --wipe-slot: keyslot %d is not in use", l->path, i), -EINVAL;
+        if (!a->wipe_spec)
+                return 0;
+        r = luks_wipe_resolve(l, a->wipe_spec, &a->wipe);
+        if (r < 0)
+                return r;
         luks_slots_format(a->wipe, list, sizeof(list));
-        if (a->wipe && !(active & ~a->wipe) && !a->recovery)
-                return cli_error(l->verb, "%s: refusing to wipe keyslot %s: the new snpseal token would be the only "
-                                 "way to open the volume, and it stops working when the VM's measurement "
-                                 "changes; keep a passphrase or add --recovery-key", l->path, list), -EBUSY;
+        if (a->wipe == 0)
+                fprintf(stderr, PROG ": %s: --wipe-slot=%s names no keyslot of %s: nothing to wipe\n", l->verb,
+                        a->wipe_spec, l->path);
+        left = luks_keyslots_vm_free(l) & ~a->wipe;
+        if (left || added > 0)
+                return 0;
+        if (!a->force)
+                return cli_error(l->verb, "%s: refusing to wipe keyslot %s: afterwards only snpseal tokens would open "
+                                 "the volume, and they stop working when this VM's measurement or firmware changes; "
+                                 "keep a passphrase, add --recovery-key, or force it with --force", l->path, list),
+                       -EBUSY;
+        fprintf(stderr, PROG ": %s: warning: after wiping keyslot %s only snpseal tokens open %s: when this VM's "
+                "identity changes, the volume cannot be opened any more\n", l->verb, list, l->path);
         return 0;
 }
 
-/* Wipe the slots; tokens left without any keyslot go too. */
-static int wipe_slots(const struct luks *l, uint32_t wipe) {
+/* Wipe the slots; tokens left without any keyslot go too. Each change is
+ * a line on out (NULL: quiet, the JSON output said it). */
+static int wipe_slots(const struct luks *l, uint32_t wipe, FILE *out) {
         uint32_t before[LUKS_TOKENS_MAX];
         int r;
 
@@ -233,12 +259,13 @@ static int wipe_slots(const struct luks *l, uint32_t wipe) {
                 r = crypt_keyslot_destroy(l->cd, i);
                 if (r < 0)
                         return cli_error(l->verb, "%s: cannot wipe keyslot %d: %s", l->path, i, strerror(-r)), r;
-                printf("Wiped keyslot %d.\n", i);
+                if (out)
+                        fprintf(out, "Wiped keyslot %d.\n", i);
                 luks_step("slot-wiped");
         }
         for (int id = 0; id < LUKS_TOKENS_MAX; id++)
-                if (before[id] && !(before[id] & ~wipe) && crypt_token_json_set(l->cd, id, NULL) >= 0)
-                        printf("Removed token %d (its keyslots were wiped).\n", id);
+                if (before[id] && !(before[id] & ~wipe) && crypt_token_json_set(l->cd, id, NULL) >= 0 && out)
+                        fprintf(out, "Removed token %d (its keyslots were wiped).\n", id);
         return 0;
 }
 
@@ -253,26 +280,68 @@ static int recovery_add(const struct luks *l, const char *vk, size_t vk_size, ch
         if (r < 0)
                 return r;
         luks_step("recovery-added");
+        /* Marked as systemd-cryptenroll marks its own, so that its
+         * --wipe-slot=password and systemd's tools know it. Unmarked (an
+         * interruption) it is still a passphrase that opens the volume. */
+        r = luks_recovery_token_add(l, slot);
+        if (r < 0) {
+                (void) crypt_keyslot_destroy(l->cd, slot);
+                return r;
+        }
+        luks_step("recovery-marked");
         *ret_key = TAKE_PTR(key);
         *ret_slot = slot;
         return 0;
 }
 
+/* As systemd-cryptenroll: what happened on standard error, only the
+ * recovery key on standard output (or everything as JSON there). */
 static void enroll_print(const struct luks *l, const struct luks_enrolled *e, const char *recovery, int rslot) {
         char b[256];
 
+        if (l->cli->json)
+                return;
         if (snp_binding_format(&e->binding, b, sizeof(b)) < 0)
                 b[0] = '\0';
-        printf("Enrolled snpseal token %d (keyslot %d) on %s, bound to: %s\n", e->token, e->keyslot, l->path, b);
-        if (recovery)
-                printf("\nRecovery key (keyslot %d), shown only this once; write it down and keep it safe.\n"
-                       "Type it, with the dashes, when cryptsetup asks for a passphrase:\n\n"
-                       "        %s\n\n", rslot, recovery);
-        (void) fflush(stdout);
+        fprintf(stderr, "Enrolled snpseal token %d (keyslot %d) on %s, bound to: %s\n", e->token, e->keyslot,
+                l->path, b);
+        if (recovery) {
+                fprintf(stderr, "\nRecovery key (keyslot %d), shown only this once; write it down and keep it safe.\n"
+                        "Type it, with the dashes, when cryptsetup asks for a passphrase:\n\n", rslot);
+                printf("        %s\n", recovery);
+                (void) fflush(stdout);
+                fputc('\n', stderr);
+        }
 }
 
-static int enroll_do(struct luks *l, const struct luks_args *a) {
+/* [0, 3] for a keyslot mask. */
+static json_object *slots_json(uint32_t mask) {
+        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
+
+        for (int i = 0; a && i < LUKS_KEYSLOTS_MAX; i++)
+                if ((mask & (UINT32_C(1) << i)) && json_object_array_add(a, json_object_new_int(i)) < 0)
+                        return NULL;
+        return TAKE_PTR(a);
+}
+
+static json_object *enroll_json(const struct luks *l, const struct luks_enrolled *e, const char *recovery,
+                                int rslot, uint32_t wipe) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+        if (!o || json_add(o, "device", json_object_new_string(l->path)) < 0 ||
+            json_add(o, "token", json_object_new_int(e->token)) < 0 ||
+            json_add(o, "keyslot", json_object_new_int(e->keyslot)) < 0 ||
+            json_add(o, "binding", snp_binding_to_json(&e->binding)) < 0 ||
+            (recovery && (json_add(o, "recovery_key", json_object_new_string(recovery)) < 0 ||
+                          json_add(o, "recovery_keyslot", json_object_new_int(rslot)) < 0)) ||
+            json_add(o, "wiped", slots_json(wipe)) < 0)
+                return NULL;
+        return TAKE_PTR(o);
+}
+
+static int enroll_do(struct luks *l, struct luks_args *a) {
         _cleanup_secret_ char *pin = NULL, *vk = NULL, *recovery = NULL;
+        _cleanup_(json_object_putp) json_object *json = NULL;
         struct luks_enrolled e;
         struct snp_binding b;
         size_t pin_len = 0, vk_size;
@@ -284,7 +353,7 @@ static int enroll_do(struct luks *l, const struct luks_args *a) {
         if (r >= 0)
                 r = repair(l, NULL, 0);
         if (r >= 0)
-                r = wipe_check(l, a);
+                r = wipe_check(l, a, a->recovery ? 1 : 0);
         if (r >= 0 && a->pin)
                 r = pin_get(l->verb, a, true, &pin, &pin_len);
         if (r >= 0)
@@ -299,10 +368,14 @@ static int enroll_do(struct luks *l, const struct luks_args *a) {
                                 l->verb, e.token, e.keyslot);
                 return EXIT_FAILURE;
         }
+        json = l->cli->json ? enroll_json(l, &e, recovery, rslot, a->wipe) : NULL;
+        if (l->cli->json && (!json || cli_json_print(json) < 0))
+                return cli_error(l->verb, "cannot write the output");
         enroll_print(l, &e, recovery, rslot);
         if (recovery)
                 luks_step("recovery-printed");
-        if (a->wipe && wipe_slots(l, a->wipe) < 0)
+        /* In JSON the keyslots to wipe were announced with the rest. */
+        if (a->wipe && wipe_slots(l, a->wipe, l->cli->json ? NULL : stderr) < 0)
                 return EXIT_FAILURE;
         return ferror(stdout) ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
 }
@@ -343,8 +416,10 @@ const struct cli_verb cli_verb_enroll = {
                 "  --pin-file=FILE           the PIN is the first line of FILE (implies --pin)\n"
                 "  --recovery-key            also add a random recovery passphrase, printed once\n"
                 HELP_UNLOCK
-                "  --wipe-slot=N[,N...]      after success, wipe these keyslots (never the new ones,\n"
-                "                            never the last way in besides the token)\n"
+                "  --wipe-slot=SLOTS         after success, wipe these keyslots: numbers, or password,\n"
+                "                            recovery, empty, all, snpseal, pkcs11, fido2, tpm2 (never\n"
+                "                            the new ones; never the last way in that does not need\n"
+                "                            this VM, unless --force)\n"
                 HELP_DEBUG,
         .run = run_enroll,
 };
@@ -428,19 +503,70 @@ static json_object *list_json_one(const struct luks_token *e, int state, const c
         return TAKE_PTR(o);
 }
 
+/* Every keyslot with its kind, as systemd-cryptenroll DEVICE lists them. */
+static int list_keyslots(const struct luks *l, json_object *array) {
+        uint32_t active = luks_keyslots_active(l);
+        char kind[64];
+
+        if (!array)
+                printf("Keyslots:\n");
+        for (int i = 0; i < LUKS_KEYSLOTS_MAX; i++) {
+                json_object *o;
+
+                if (!(active & (UINT32_C(1) << i)))
+                        continue;
+                luks_keyslot_kind(l, i, kind, sizeof(kind));
+                if (!array) {
+                        printf("  %d: %s\n", i, kind);
+                        continue;
+                }
+                o = json_object_new_object();
+                if (!o || json_object_array_add(array, o) < 0) {
+                        json_object_put(o);
+                        return -ENOMEM;
+                }
+                if (json_add(o, "keyslot", json_object_new_int(i)) < 0 ||
+                    json_add(o, "kind", json_object_new_string(kind)) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* The TCB snpseal reseal would move token e to, when that is newer: the
+ * default TCB of this VM (resolved once, when the agent answers). */
+static bool list_behind(struct luks *l, const struct luks_token *e, int state, struct snp_binding *target,
+                        int *have_target) {
+        struct cli_binding_args none;
+
+        if (e->parse_error < 0 || state == LUKS_TOKEN_UNKNOWN)
+                return false;
+        if (*have_target == 0) {
+                cli_binding_args_init(&none);
+                *have_target = luks_binding_get(l, &none, target) >= 0 ? 1 : -1;
+        }
+        return *have_target > 0 && e->t.binding.tcb_version != target->tcb_version &&
+               snp_tcb_le(e->t.binding.tcb_version, target->tcb_version);
+}
+
 static int list_do(struct luks *l, const struct cli *cli) {
         _cleanup_(json_object_putp) json_object *array = json_object_new_array();
+        _cleanup_(json_object_putp) json_object *keyslots = json_object_new_array();
         struct luks_token *tokens = NULL;
+        struct snp_binding target = {};
+        int have_target = 0;
+        char tcb[TCB_HEX_LEN + 1];
         size_t n = 0;
         int r = 0;
 
-        if (!array || luks_tokens_load(l, &tokens, &n) < 0)
+        if (!array || !keyslots || luks_tokens_load(l, &tokens, &n) < 0)
                 return EXIT_FAILURE;
         if (n == 0 && !cli->json)
                 printf("No snpseal tokens on %s.\n", l->path);
         for (size_t i = 0; i < n; i++) {
                 char why[1024] = "";
                 int state = LUKS_TOKEN_UNKNOWN;
+                bool behind;
+                json_object *o = NULL;
 
                 if (tokens[i].parse_error == 0) {
                         state = luks_token_check(l, &tokens[i].t, NULL, 0, NULL, NULL, why, sizeof(why));
@@ -449,19 +575,36 @@ static int list_do(struct luks *l, const struct cli *cli) {
                                 break;
                         }
                 }
-                if (!cli->json)
+                behind = list_behind(l, &tokens[i], state, &target, &have_target);
+                tcb_to_hex(target.tcb_version, tcb);
+                if (!cli->json) {
                         list_print(&tokens[i], state, why);
-                else if (json_object_array_add(array, list_json_one(&tokens[i], state, why)) < 0)
+                        if (behind)
+                                printf("        behind:    the TCB of this VM is %s; snpseal reseal %s moves it "
+                                       "there\n", tcb, l->path);
+                } else if (!(o = list_json_one(&tokens[i], state, why)) ||
+                           (behind && json_add(o, "reseal_tcb", json_object_new_string(tcb)) < 0) ||
+                           json_object_array_add(array, o) < 0) {
+                        json_object_put(o);
                         state = -ENOMEM;
+                }
                 if (state < 0) {
                         r = state;
                         break;
                 }
         }
         luks_tokens_free(tokens, n);
+        if (r >= 0)
+                r = list_keyslots(l, cli->json ? keyslots : NULL);
         if (r < 0)
                 return cli_error(l->verb, "%s", strerror(-r));
-        r = cli->json ? cli_json_print(array) : 0;
+        if (cli->json) {
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+                r = !o || json_add(o, "device", json_object_new_string(l->path)) < 0 ||
+                    json_add(o, "tokens", json_object_get(array)) < 0 ||
+                    json_add(o, "keyslots", json_object_get(keyslots)) < 0 ? -ENOMEM : cli_json_print(o);
+        }
         if (r < 0 || fflush(stdout) != 0)
                 return cli_error(l->verb, "cannot write the output");
         return EXIT_SUCCESS;
@@ -494,6 +637,25 @@ const struct cli_verb cli_verb_list = {
 /* ---------------------------------------------------------------- remove */
 
 /* A token without keyslot: with the unassigned keyslot its key opens, if any. */
+static int remove_print(const struct luks *l, int token, uint32_t keyslots) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        char slots[128];
+
+        if (l->cli->json) {
+                o = json_object_new_object();
+                if (!o || json_add(o, "device", json_object_new_string(l->path)) < 0 ||
+                    json_add(o, "removed_token", json_object_new_int(token)) < 0 ||
+                    json_add(o, "removed_keyslots", slots_json(keyslots)) < 0 || cli_json_print(o) < 0)
+                        return cli_error(l->verb, "cannot write the output");
+        } else if (keyslots == 0)
+                printf("Removed token %d from %s (it had no keyslot).\n", token, l->path);
+        else {
+                luks_slots_format(keyslots, slots, sizeof(slots));
+                printf("Removed token %d and keyslot %s from %s.\n", token, slots, l->path);
+        }
+        return fflush(stdout) != 0 ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
+}
+
 static int remove_unassigned(struct luks *l, int token) {
         struct luks_token *tokens = NULL;
         size_t n = 0;
@@ -509,8 +671,7 @@ static int remove_unassigned(struct luks *l, int token) {
         if (crypt_token_status(l->cd, token, NULL) != CRYPT_TOKEN_INACTIVE &&
             luks_token_remove(l, token, "") < 0)
                 return EXIT_FAILURE;
-        printf("Removed token %d from %s (it had no keyslot).\n", token, l->path);
-        return fflush(stdout) != 0 ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
+        return remove_print(l, token, 0);
 }
 
 static int remove_do(struct luks *l, int token) {
@@ -530,13 +691,31 @@ static int remove_do(struct luks *l, int token) {
                 return remove_unassigned(l, token);
         if (luks_token_remove(l, token, "") < 0)
                 return EXIT_FAILURE;
-        printf("Removed token %d and keyslot %s from %s.\n", token, slots, l->path);
+        return remove_print(l, token, mask);
+}
+
+/* remove --wipe-slot=: wipe without enrolling (as systemd-cryptenroll
+ * --wipe-slot= does), with the same guard as enroll. */
+static int wipe_do(struct luks *l, struct luks_args *a) {
+        if (wipe_check(l, a, 0) < 0)
+                return EXIT_FAILURE;
+        if (a->wipe && wipe_slots(l, a->wipe, l->cli->json ? NULL : stdout) < 0)
+                return EXIT_FAILURE;
+        if (l->cli->json) {
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+                if (!o || json_add(o, "device", json_object_new_string(l->path)) < 0 ||
+                    json_add(o, "wiped", slots_json(a->wipe)) < 0 || cli_json_print(o) < 0)
+                        return cli_error(l->verb, "cannot write the output");
+        }
         return fflush(stdout) != 0 ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
 }
 
 static int run_remove(struct cli *cli, const struct cli_verb *verb, int argc, char **argv) {
         static const struct option options[] = {
-                { "token", required_argument, NULL, OPT_TOKEN },
+                { "token",     required_argument, NULL, OPT_TOKEN },
+                { "wipe-slot", required_argument, NULL, OPT_WIPE_SLOT },
+                { "force",     no_argument,       NULL, CLI_OPT_FORCE },
                 OPTION_DEBUG,
                 CLI_GLOBAL_OPTIONS,
                 {}
@@ -548,21 +727,25 @@ static int run_remove(struct cli *cli, const struct cli_verb *verb, int argc, ch
         r = parse_args(cli, verb, options, argc, argv, &a, 1, 1);
         if (r != CLI_CONTINUE)
                 return r;
-        if (a.token < 0)
-                return cli_usage_error(verb->name, "--token=ID is required (snpseal list DEVICE shows the ids)");
+        if ((a.token < 0) == !a.wipe_spec)
+                return cli_usage_error(verb->name, "give either --token=ID (snpseal list DEVICE shows the ids) or "
+                                       "--wipe-slot=SLOTS");
         if (luks_open(cli, verb->name, argv[optind], &l) < 0)
                 return EXIT_FAILURE;
-        r = remove_do(&l, a.token);
+        r = a.wipe_spec ? wipe_do(&l, &a) : remove_do(&l, a.token);
         luks_close(&l);
         return r;
 }
 
 const struct cli_verb cli_verb_remove = {
         .name = "remove",
-        .args = "DEVICE --token=ID",
-        .summary = "Remove a snpseal token and its keyslot",
+        .args = "DEVICE --token=ID | --wipe-slot=SLOTS",
+        .summary = "Remove a snpseal token and its keyslot, or wipe keyslots",
         .options =
-                "  --token=ID                the token to remove (required)\n"
+                "  --token=ID                the token to remove\n"
+                "  --wipe-slot=SLOTS         wipe these keyslots instead: numbers, or password,\n"
+                "                            recovery, empty, all, snpseal, pkcs11, fido2, tpm2\n"
+                "  --force                   wipe even the last way in that does not need this VM\n"
                 HELP_DEBUG,
         .run = run_remove,
 };
@@ -581,7 +764,52 @@ struct reseal {
         size_t vk_size;
         unsigned moved;
         const char *prefix;     /* before each line: "" or "NAME: " (--crypttab) */
+        json_object *json;      /* --json: one object per change, instead of the lines */
 };
+
+enum reseal_action { RESEAL_RESEALED, RESEAL_REPLACED, RESEAL_DROPPED };
+
+/* One line per change ("would" with --dry-run), or a JSON object. */
+static void reseal_report(struct reseal *rs, const struct luks_token *e, uint32_t mask, enum reseal_action action,
+                          const char *why, int new_token, int new_keyslot) {
+        static const char *const names[] = { "resealed", "replaced", "removed" };
+        bool dry = rs->a->dry_run;
+        char slots[128];
+
+        rs->moved++;
+        luks_slots_format(mask, slots, sizeof(slots));
+        if (rs->json) {
+                json_object *o = json_object_new_object();
+
+                if (!o || json_object_array_add(rs->json, o) < 0) {
+                        json_object_put(o);
+                        return;
+                }
+                (void) json_add(o, "token", json_object_new_int(e->id));
+                (void) json_add(o, "keyslots", slots_json(mask));
+                (void) json_add(o, "action", json_object_new_string(names[action]));
+                (void) json_add(o, "dry_run", json_object_new_boolean(dry));
+                (void) json_add(o, "reason", json_object_new_string(why));
+                if (action != RESEAL_DROPPED && !dry) {
+                        (void) json_add(o, "new_token", json_object_new_int(new_token));
+                        (void) json_add(o, "new_keyslot", json_object_new_int(new_keyslot));
+                }
+                return;
+        }
+        if (action == RESEAL_DROPPED)
+                printf("%stoken %d: it had no keyslot (an interrupted remove or reseal): %s\n", rs->prefix, e->id,
+                       dry ? "would be removed" : "removed");
+        else if (dry)
+                printf("%stoken %d (keyslot %s): %s: would be %s\n", rs->prefix, e->id, slots, why,
+                       action == RESEAL_REPLACED ? "removed (a token already bound to the target replaces it)"
+                                                 : "resealed");
+        else if (action == RESEAL_REPLACED)
+                printf("%stoken %d (keyslot %s): %s: replaced by token %d (keyslot %d), already bound to the "
+                       "target: removed\n", rs->prefix, e->id, slots, why, new_token, new_keyslot);
+        else
+                printf("%stoken %d (keyslot %s): %s: resealed as token %d (keyslot %d)\n", rs->prefix, e->id, slots,
+                       why, new_token, new_keyslot);
+}
 
 /* What token e is resealed to: the binding options when given (changing a
  * binding takes them); otherwise its own binding — root key, fields, VMPL,
@@ -630,7 +858,7 @@ static int reseal_check(struct reseal *rs, const struct luks_token *e, int *ret_
         bool differs = !luks_binding_equal(&e->t.binding, target);
         int state;
 
-        if (e->t.pin && differs && reseal_pin(rs) < 0)
+        if (e->t.pin && differs && !rs->a->dry_run && reseal_pin(rs) < 0)
                 return -EINVAL;
         state = luks_token_check(rs->l, &e->t, e->t.pin ? rs->pin : NULL, rs->pin_len, rs->vk ? NULL : &vk,
                                  &vk_size, why, whylen);
@@ -646,7 +874,7 @@ static int reseal_check(struct reseal *rs, const struct luks_token *e, int *ret_
         else if (state == LUKS_TOKEN_OPENS || state == LUKS_TOKEN_NEEDS_PIN)
                 return 0;
         if ((state != LUKS_TOKEN_NO_KEYSLOT || luks_token_volume_key_changed(rs->l, &e->t)) && e->t.pin &&
-            reseal_pin(rs) < 0)
+            !rs->a->dry_run && reseal_pin(rs) < 0)
                 return -EINVAL;
         return 1;
 }
@@ -654,12 +882,11 @@ static int reseal_check(struct reseal *rs, const struct luks_token *e, int *ret_
 /* A token without keyslot (an interrupted remove or reseal) opens
  * nothing: finish its removal instead of resealing it. */
 static int reseal_drop(struct reseal *rs, const struct luks_token *e) {
-        int r = luks_token_remove(rs->l, e->id, "old-");
+        int r = rs->a->dry_run ? 0 : luks_token_remove(rs->l, e->id, "old-");
 
         if (r < 0)
                 return r;
-        printf("%stoken %d: it had no keyslot (an interrupted remove or reseal): removed\n", rs->prefix, e->id);
-        rs->moved++;
+        reseal_report(rs, e, 0, RESEAL_DROPPED, "no keyslot", -1, -1);
         return 0;
 }
 
@@ -667,22 +894,21 @@ static int reseal_drop(struct reseal *rs, const struct luks_token *e) {
  * as far as verifying it): only the old token goes. */
 static int reseal_replaced(struct reseal *rs, const struct luks_token *e, const struct luks_token *by,
                            const char *why) {
-        char slots[128];
         int r;
 
-        luks_slots_format(luks_token_keyslots(rs->l, e->id), slots, sizeof(slots));
-        r = luks_token_remove(rs->l, e->id, "old-");
+        uint32_t mask = luks_token_keyslots(rs->l, e->id);
+
+        r = rs->a->dry_run ? 0 : luks_token_remove(rs->l, e->id, "old-");
         if (r < 0)
                 return r;
-        printf("%stoken %d (keyslot %s): %s: replaced by token %d (keyslot %d), already bound to the target: "
-               "removed\n", rs->prefix, e->id, slots, why, by->id, by->t.keyslot);
-        rs->moved++;
+        reseal_report(rs, e, mask, RESEAL_REPLACED, why, by->id, by->t.keyslot);
         return 0;
 }
 
 static int reseal_one(struct reseal *rs, const struct luks_token *e, const struct luks_token *by,
                       const char *why) {
         struct luks_enrolled n;
+        uint32_t old_mask;
         char slots[128];
         int r;
 
@@ -690,6 +916,10 @@ static int reseal_one(struct reseal *rs, const struct luks_token *e, const struc
                 return reseal_drop(rs, e);
         if (by)
                 return reseal_replaced(rs, e, by, why);
+        if (rs->a->dry_run) {
+                reseal_report(rs, e, luks_token_keyslots(rs->l, e->id), RESEAL_RESEALED, why, -1, -1);
+                return 0;
+        }
 
         if (!rs->vk) {
                 fprintf(stderr, PROG ": %s: no snpseal token opens %s in this VM; unlocking it another way\n",
@@ -698,7 +928,8 @@ static int reseal_one(struct reseal *rs, const struct luks_token *e, const struc
                 if (r < 0)
                         return r;
         }
-        luks_slots_format(luks_token_keyslots(rs->l, e->id), slots, sizeof(slots));
+        old_mask = luks_token_keyslots(rs->l, e->id);
+        luks_slots_format(old_mask, slots, sizeof(slots));
         r = reseal_floor(rs, e);
         if (r < 0)
                 return r;
@@ -715,9 +946,13 @@ static int reseal_one(struct reseal *rs, const struct luks_token *e, const struc
         r = luks_token_move(rs->l, n.token, e->id);
         if (r >= 0)
                 n.token = r;
-        printf("%stoken %d (keyslot %s): %s: resealed as token %d (keyslot %d)\n", rs->prefix, e->id, slots, why,
-               n.token, n.keyslot);
-        rs->moved++;
+        if (rs->json)
+                reseal_report(rs, e, old_mask, RESEAL_RESEALED, why, n.token, n.keyslot);
+        else {
+                printf("%stoken %d (keyslot %s): %s: resealed as token %d (keyslot %d)\n", rs->prefix, e->id, slots,
+                       why, n.token, n.keyslot);
+                rs->moved++;
+        }
         return 0;
 }
 
@@ -761,19 +996,69 @@ static int reseal_all(struct reseal *rs, struct luks_token *tokens, size_t n) {
         return 0;
 }
 
+/* The launch and committed TCB (GetStatus), for what reseal says. */
+static int agent_tcbs(struct luks *l, uint64_t *ret_launch, uint64_t *ret_committed) {
+        _cleanup_(json_object_putp) json_object *params = json_object_new_object();
+        struct varlink_reply reply = {};
+        const char *launch, *committed;
+        int r;
+
+        if (!params || luks_agent(l) < 0)
+                return -EIO;
+        r = varlink_client_call(l->agent, VARLINK_INTERFACE_AGENT ".GetStatus", params, &reply);
+        if (r >= 0 && reply.error)
+                r = -EPROTO;
+        launch = r >= 0 ? cli_json_str(reply.parameters, "launch_tcb") : NULL;
+        committed = r >= 0 ? cli_json_str(reply.parameters, "committed_tcb") : NULL;
+        if (r >= 0 && (!launch || !committed || tcb_from_hex(launch, ret_launch) < 0 ||
+                       tcb_from_hex(committed, ret_committed) < 0))
+                r = -EBADMSG;
+        varlink_reply_done(&reply);
+        return r;
+}
+
+/* When nothing moved: say so, and why a firmware update did not count yet. */
+static void reseal_nothing(struct reseal *rs, size_t n) {
+        struct luks *l = rs->l;
+        uint64_t launch, committed;
+        char target[TCB_HEX_LEN + 1], c[TCB_HEX_LEN + 1];
+
+        tcb_to_hex(rs->target.tcb_version, target);
+        if (n == 0) {
+                printf("Nothing to reseal: there are no snpseal tokens on %s.\n", l->path);
+                return;
+        }
+        if (rs->a->binding.any)
+                printf("Nothing to reseal on %s: every snpseal token is bound as asked and opens in this VM.\n",
+                       l->path);
+        else
+                printf("Nothing to reseal on %s: every snpseal token opens in this VM with its own binding at TCB "
+                       "%s or newer.\n", l->path, target);
+        if (!rs->a->binding.any && agent_tcbs(l, &launch, &committed) >= 0 && launch != committed &&
+            snp_tcb_le(launch, committed)) {
+                tcb_to_hex(committed, c);
+                printf("The committed TCB %s is newer than the launch TCB %s: tokens move to it once the VM is "
+                       "launched on the new firmware (the default TCB is the per-component minimum of the two).\n",
+                       c, target);
+        }
+}
+
 static int reseal_do(struct luks *l, const struct luks_args *a) {
+        _cleanup_(json_object_putp) json_object *json = NULL;
         struct reseal rs = { .l = l, .a = a, .prefix = "" };
         struct luks_token *tokens = NULL;
-        char b[256];
         size_t n = 0;
         int r;
 
+        if (l->cli->json && !(json = json_object_new_array()))
+                return cli_error(l->verb, "out of memory");
+        rs.json = json;
         r = luks_plugin_check(l);
         if (r >= 0)
                 r = luks_binding_get(l, &a->binding, &rs.target);
-        if (r >= 0 && a->pin_file)
+        if (r >= 0 && a->pin_file && !a->dry_run)
                 r = reseal_pin(&rs);
-        if (r >= 0)
+        if (r >= 0 && !a->dry_run)
                 r = repair(l, rs.pin, rs.pin_len);
         if (r >= 0)
                 r = luks_tokens_load(l, &tokens, &n);
@@ -790,17 +1075,18 @@ static int reseal_do(struct luks *l, const struct luks_args *a) {
         free(rs.targets);
         secret_free(rs.pin);
         secret_free(rs.vk);
+        if (json) {
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+                if (!o || json_add(o, "device", json_object_new_string(l->path)) < 0 ||
+                    json_add(o, "dry_run", json_object_new_boolean(a->dry_run)) < 0 ||
+                    json_add(o, "changes", json_object_get(json)) < 0 || cli_json_print(o) < 0)
+                        return cli_error(l->verb, "cannot write the output");
+        }
         if (r < 0)
                 return EXIT_FAILURE;
-        tcb_to_hex(rs.target.tcb_version, b);
-        if (n == 0)
-                printf("Nothing to reseal: there are no snpseal tokens on %s.\n", l->path);
-        else if (rs.moved == 0 && a->binding.any)
-                printf("Nothing to reseal on %s: every snpseal token is bound as asked and opens in this VM.\n",
-                       l->path);
-        else if (rs.moved == 0)
-                printf("Nothing to reseal on %s: every snpseal token opens in this VM with its own binding at TCB "
-                       "%s or newer.\n", l->path, b);
+        if (rs.moved == 0 && !json)
+                reseal_nothing(&rs, n);
         return fflush(stdout) != 0 ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
 }
 
@@ -1102,6 +1388,7 @@ static int run_reseal(struct cli *cli, const struct cli_verb *verb, int argc, ch
                 CLI_BINDING_OPTIONS,
                 { "pin-file", required_argument, NULL, OPT_PIN_FILE },
                 { "crypttab", optional_argument, NULL, OPT_CRYPTTAB },
+                { "dry-run",  no_argument,       NULL, OPT_DRY_RUN },
                 OPTIONS_UNLOCK,
                 OPTION_DEBUG,
                 CLI_GLOBAL_OPTIONS,
@@ -1116,6 +1403,9 @@ static int run_reseal(struct cli *cli, const struct cli_verb *verb, int argc, ch
                 r = reseal_args_check(verb->name, &a, argc - optind);
         if (r != CLI_CONTINUE)
                 return r;
+        if (a.crypttab && (cli->json || a.dry_run))
+                return cli_usage_error(verb->name, "--crypttab does not take --json or --dry-run (it logs one line "
+                                       "per token)");
         if (a.crypttab)
                 return reseal_crypttab(cli, verb->name, &a);
         if (luks_open(cli, verb->name, argv[optind], &l) < 0)
@@ -1128,9 +1418,12 @@ static int run_reseal(struct cli *cli, const struct cli_verb *verb, int argc, ch
 const struct cli_verb cli_verb_reseal = {
         .name = "reseal",
         .args = "DEVICE [OPTIONS] | --crypttab[=FILE]",
-        .summary = "Re-bind snpseal tokens to the current (or given) binding, e.g. after a firmware update",
+        .summary = "Move snpseal tokens to the current TCB keeping their binding (or to a given binding)",
         .options =
                 CLI_BINDING_OPTIONS_HELP
+                "                            (given: every token moves to that binding; without them\n"
+                "                            each keeps its own and only its TCB moves up)\n"
+                "  --dry-run                 only say what would move\n"
                 "  --pin-file=FILE           the PIN of PIN tokens (default: asked on the terminal)\n"
                 HELP_UNLOCK
                 "                            (used when no snpseal token opens in this VM)\n"
@@ -1166,7 +1459,15 @@ static int unlock_do(struct luks *l, const struct luks_args *a, const char *name
         }
         if (r < 0)
                 return EXIT_FAILURE;
-        if (a->test)
+        if (l->cli->json) {
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+
+                if (!o || json_add(o, "device", json_object_new_string(l->path)) < 0 ||
+                    json_add(o, "keyslot", json_object_new_int(r)) < 0 ||
+                    json_object_object_add(o, "activated", a->test ? NULL : json_object_new_string(name)) < 0 ||
+                    cli_json_print(o) < 0)
+                        return cli_error(l->verb, "cannot write the output");
+        } else if (a->test)
                 printf("%s: a snpseal token opens keyslot %d (nothing activated).\n", l->path, r);
         else
                 printf("%s: activated as /dev/mapper/%s (keyslot %d).\n", l->path, name, r);

@@ -108,4 +108,116 @@ check_eq "both at the new TCB" "04000000000008d1 04000000000008d1" \
         "$(token_field "$NUM" 0 snpseal_binding.tcb_version) $(token_field "$NUM" 1 snpseal_binding.tcb_version)"
 restore_state
 
+# ---------------------------------------------------------------- 2. the recovery key is marked
+RK=$(luks_make_image rk) || exit 1
+enroll "$RK" --recovery-key >"$W/rk.out" 2>"$W/rk.err"
+check_eq "enroll --recovery-key: exit 0" 0 $?
+RKSLOT=$(cryptsetup luksDump "$RK" | sed -n '/systemd-recovery/,/Keyslot:/s/^[[:space:]]*Keyslot:[[:space:]]*\([0-9]*\).*/\1/p' | head -n 1)
+check_output "a systemd-recovery token marks the recovery keyslot" '^[0-9]+$' echo "$RKSLOT"
+sed -n 's/^[[:space:]]*\([A-Za-z0-9]\{4\}\(-[A-Za-z0-9]\{4\}\)\{7\}\)[[:space:]]*$/\1/p' "$W/rk.out" | tr -d '\n' >"$W/rk.key"
+check_output "the recovery key was printed" '^.{39}$' cat "$W/rk.key"
+check "the recovery key opens keyslot $RKSLOT" luks_in_ns cryptsetup open --test-passphrase --disable-external-tokens \
+        --key-slot="$RKSLOT" --key-file="$W/rk.key" "$RK"
+# systemd-cryptenroll (package systemd) is what users run next to snpseal.
+check_output "systemd-cryptenroll lists it as a recovery key" "^ *$RKSLOT +recovery" systemd-cryptenroll "$RK"
+check "systemd-cryptenroll --wipe-slot=password" systemd-cryptenroll "$RK" --wipe-slot=password
+check "the recovery key survives it" luks_in_ns cryptsetup open --test-passphrase \
+        --disable-external-tokens --key-file="$W/rk.key" "$RK"
+check "the token too" open_token "$RK"
+
+# ---------------------------------------------------------------- 3. --wipe-slot guard
+WS=$(luks_make_image ws) || exit 1
+check "enroll (no recovery key)" enroll "$WS"
+check_eq "enroll again wiping the passphrase: refused (exit 1)" 1 \
+        "$(snp_rc enroll "$WS" --unlock-token=0 --wipe-slot=0)"
+check_output "refused: only snpseal tokens would be left" \
+        'refusing to wipe keyslot 0: afterwards only snpseal tokens would open the volume.*--recovery-key.*--force' \
+        cat "$W/err"
+check_eq "refused: nothing added (one snpseal token)" 1 "$(snp_tokens "$WS" | wc -l | tr -d ' ')"
+check_eq "--wipe-slot=frob: usage error (exit 2)" 2 "$(snp_rc enroll "$WS" --unlock-token=0 --wipe-slot=frob)"
+check_output "--wipe-slot=frob: names the accepted words" "invalid --wipe-slot 'frob'.*password, recovery, empty, all, snpseal" \
+        cat "$W/err"
+check_eq "remove --wipe-slot=password: refused too (exit 1)" 1 "$(snp_rc remove "$WS" --wipe-slot=password)"
+check_output "remove --wipe-slot=password: says why" 'refusing to wipe keyslot 0' cat "$W/err"
+check "still opens with the passphrase" luks_in_ns cryptsetup open --test-passphrase --disable-external-tokens \
+        --key-file="$(pass_of "$WS")" "$WS"
+check "enroll --recovery-key --wipe-slot=password: allowed (the recovery key stays)" \
+        snp enroll "$WS" --unlock-token=0 --recovery-key --wipe-slot=password
+check_eq "the passphrase is gone" 2 "$(luks_in_ns cryptsetup open --test-passphrase --disable-external-tokens \
+        --key-file="$(pass_of "$WS")" "$WS" >/dev/null 2>&1; echo $?)"
+check_output "a recovery key is left" 'systemd-recovery' cryptsetup luksDump "$WS"
+check_eq "remove --wipe-slot=recovery: refused (exit 1)" 1 "$(snp_rc remove "$WS" --wipe-slot=recovery)"
+check_eq "remove --wipe-slot=recovery --force: exit 0" 0 "$(snp_rc remove "$WS" --wipe-slot=recovery --force)"
+check_output "forced: an explicit warning" 'warning: after wiping keyslot [0-9]+ only snpseal tokens open' cat "$W/err"
+check_output "forced: says what it wiped" '^Wiped keyslot [0-9]+' cat "$W/out"
+check_eq "forced: no systemd-recovery token left" 0 "$(cryptsetup luksDump "$WS" | grep -c systemd-recovery)"
+check "the snpseal tokens still open it" open_token "$WS"
+
+EM=$(luks_make_image em) || exit 1
+: >"$W/empty.key"
+check "luksAddKey an empty passphrase" cryptsetup luksAddKey -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+        --key-file "$(pass_of "$EM")" "$EM" "$W/empty.key"
+check_eq "remove --wipe-slot=empty: exit 0" 0 "$(snp_rc remove "$EM" --wipe-slot=empty)"
+check_output "it wiped keyslot 1 (the empty one)" '^Wiped keyslot 1\.$' cat "$W/out"
+check "the passphrase still opens" luks_in_ns cryptsetup open --test-passphrase --disable-external-tokens \
+        --key-file="$(pass_of "$EM")" "$EM"
+check_eq "remove with neither --token nor --wipe-slot: usage error" 2 "$(snp_rc remove "$EM")"
+
+# ---------------------------------------------------------------- 4. --json means JSON
+command -v jq >/dev/null || { echo "jq is not installed (.ci/packages)" >&2; exit 1; }
+JS=$(luks_make_image js) || exit 1
+check_eq "--json enroll --recovery-key: exit 0" 0 "$(snp_rc --json enroll "$JS" --recovery-key \
+        --unlock-key-file="$(pass_of "$JS")")"
+check "--json enroll: standard output is one JSON object" jq -e 'type == "object"' "$W/out"
+check_output "--json enroll: token, keyslot, binding, recovery key" \
+        '^[0-9]+ [0-9]+ vcek [a-z2-9]{4}(-[a-z2-9]{4}){7} [0-9]+$' \
+        jq -r '"\(.token) \(.keyslot) \(.binding.root_key) \(.recovery_key) \(.recovery_keyslot)"' "$W/out"
+check_eq "--json enroll: nothing on standard error" "" "$(cat "$W/err")"
+check_eq "enroll --recovery-key: exit 0" 0 "$(snp_rc enroll "$JS" --recovery-key --unlock-key-file="$(pass_of "$JS")")"
+check_output "enroll --recovery-key: standard output is only the key" '^ *[a-z2-9]{4}(-[a-z2-9]{4}){7}$' cat "$W/out"
+check_eq "enroll --recovery-key: one line on standard output" 1 "$(wc -l <"$W/out" | tr -d ' ')"
+check_output "enroll --recovery-key: what happened on standard error" \
+        'Enrolled snpseal token [0-9]+ \(keyslot [0-9]+\).*Recovery key \(keyslot [0-9]+\), shown only this once' \
+        sh -c 'tr "\n" " " <"$1"' sh "$W/err"
+check_eq "--json list: exit 0" 0 "$(snp_rc --json list "$JS")"
+check_eq "--json list: tokens and keyslots" "2 5" "$(jq -r '"\(.tokens | length) \(.keyslots | length)"' "$W/out")"
+check_eq "--json list: the kinds" "passphrase,snpseal token 0,recovery key (token 1),snpseal token 2,recovery key (token 3)" \
+        "$(jq -r '[.keyslots[].kind] | join(",")' "$W/out")"
+check_eq "--json remove --token=2: exit 0" 0 "$(snp_rc --json remove "$JS" --token=2)"
+check_eq "--json remove: the token and its keyslot" "2 1" "$(jq -r '"\(.removed_token) \(.removed_keyslots | length)"' "$W/out")"
+check_eq "--json unlock --test: exit 0" 0 "$(snp_rc --json unlock "$JS" --test)"
+check_eq "--json unlock --test: the keyslot, nothing activated" "true null" \
+        "$(jq -r '"\(.keyslot >= 0) \(.activated)"' "$W/out")"
+check_eq "--json remove --wipe-slot=4 (the second recovery key): exit 0" 0 "$(snp_rc --json remove "$JS" --wipe-slot=4)"
+check_eq "--json remove --wipe-slot: what was wiped" "4" "$(jq -r '.wiped | join(",")' "$W/out")"
+check_eq "--json reseal --crypttab: usage error" 2 "$(snp_rc --json reseal --crypttab="$W/none.tab")"
+
+# ---------------------------------------------------------------- 5. list, dry run, the launch TCB
+snp list "$JS" >"$W/list.out"
+check_output "list: Keyslots section" '^Keyslots:$' cat "$W/list.out"
+check_output "list: the passphrase" '^  0: passphrase$' cat "$W/list.out"
+check_output "list: the snpseal token" '^  1: snpseal token 0$' cat "$W/list.out"
+check_output "list: the recovery key" '^  2: recovery key \(token 1\)$' cat "$W/list.out"
+# The committed TCB rises first (the firmware is updated); the launch TCB
+# only when the VM is launched again on it.
+"$SNPSEAL_SIM" set "$LUKS_STATE" committed_tcb=04000000000008d1 current_tcb=04000000000008d1 >/dev/null
+check_output "reseal before the launch TCB rose: nothing, and says why" \
+        'The committed TCB 04000000000008d1 is newer than the launch TCB 03000000000008d1: tokens move to it once the VM is launched on the new firmware' \
+        snp reseal "$JS"
+tcb_up
+check_output "list: behind the VM's TCB, and what reseal does" \
+        "behind: +the TCB of this VM is 04000000000008d1; snpseal reseal $JS moves it there" snp list "$JS"
+snp --json list "$JS" >"$W/list.json"
+check_eq "--json list: reseal_tcb" 04000000000008d1 "$(jq -r '.tokens[0].reseal_tcb' "$W/list.json")"
+check_output "reseal --dry-run: what would move" \
+        "^token 0 \\(keyslot 1\\): tcb 03000000000008d1 → 04000000000008d1: would be resealed$" snp reseal "$JS" --dry-run
+check_eq "dry run: nothing moved" 03000000000008d1 "$(token_field "$JS" 0 snpseal_binding.tcb_version)"
+check_eq "--json reseal --dry-run: exit 0" 0 "$(snp_rc --json reseal "$JS" --dry-run)"
+check_eq "--json reseal --dry-run: one change, not done" "1 resealed true" \
+        "$(jq -r '"\(.changes | length) \(.changes[0].action) \(.changes[0].dry_run)"' "$W/out")"
+check_eq "--json reseal: exit 0" 0 "$(snp_rc --json reseal "$JS")"
+check_eq "--json reseal: moved, same number" "0 0" "$(jq -r '"\(.changes[0].token) \(.changes[0].new_token)"' "$W/out")"
+check_eq "after reseal: the new TCB" 04000000000008d1 "$(token_field "$JS" 0 snpseal_binding.tcb_version)"
+restore_state
+
 tap_done

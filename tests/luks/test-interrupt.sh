@@ -27,8 +27,8 @@ RECOVERY_RE='[a-z2-9]{4}(-[a-z2-9]{4}){7}'
 
 # The steps each command must pass through (a step of the list that a command
 # does not reach makes it finish normally: reported as a skip).
-EXPECT_enroll="keyslot-added token-written verified recovery-added recovery-printed"
-EXPECT_reseal="keyslot-added token-written verified old-keyslot-removed old-token-removed"
+EXPECT_enroll="keyslot-added token-written verified recovery-added recovery-marked recovery-printed"
+EXPECT_reseal="keyslot-added token-written verified old-keyslot-removed old-token-removed token-copied"
 EXPECT_remove="keyslot-removed token-removed"
 
 restore_state() {
