@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Runs every libFuzzer harness of a fuzzing build for a short while, starting
-# from a copy of its seed corpus; fails when any harness finds a crash, a
-# leak, a timeout or a broken invariant. Builds nothing.
+# Runs every libFuzzer harness of a fuzzing build for a short while (or for a
+# number of executions), starting from a copy of its seed corpus; fails when
+# any harness finds a crash, a leak, a timeout or a broken invariant. Builds
+# nothing. "make fuzz" runs it with FUZZ_RUNS and FUZZ_KEEP_CORPUS.
 #
 #   tests/fuzz/run-fuzzers.sh BUILDDIR [NAME...]
 #
@@ -10,6 +11,9 @@
 # --with-sanitizer=address,undefined) and built ("make"). NAME is a harness
 # without the "fuzz-" prefix (default: all). Environment:
 #   FUZZ_SECONDS    seconds per harness (default 20)
+#   FUZZ_RUNS       executions per harness instead (e.g. 10000000)
+#   FUZZ_KEEP_CORPUS=1  merge the inputs that add coverage back into the
+#                   seed corpus tests/fuzz/corpus/NAME (libFuzzer -merge=1)
 #   FUZZ_ARTIFACTS  where crash reproducers go (default BUILDDIR/fuzz-artifacts)
 # One line per harness; a failure also prints the end of the fuzzer's log and
 # the reproducer (replay it with BUILDDIR/tests/fuzz/fuzz-NAME FILE).
@@ -28,6 +32,10 @@ varlink 8192
 varlink-stream 8192
 sealed 8192
 luks2-meta 16384
+cert-ext 8192
+evidence 16384
+crypttab 8192
+pam-options 2048
 "
 
 usage() {
@@ -42,6 +50,13 @@ srcdir=$(cd "$(dirname "$0")" && pwd)
 seconds=${FUZZ_SECONDS:-20}
 artifacts=${FUZZ_ARTIFACTS:-"$builddir/fuzz-artifacts"}
 case $seconds in ''|*[!0-9]*) echo "FUZZ_SECONDS must be a number of seconds" >&2; exit 2 ;; esac
+runs=${FUZZ_RUNS:-}
+case $runs in *[!0-9]*) echo "FUZZ_RUNS must be a number of executions" >&2; exit 2 ;; esac
+if [ -n "$runs" ]; then
+        budget="-runs=$runs" budget_text="$runs runs"
+else
+        budget="-max_total_time=$seconds" budget_text="${seconds}s"
+fi
 mkdir -p "$artifacts" || exit 1
 work=$(mktemp -d "${TMPDIR:-/tmp}/snpseal-fuzz.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
@@ -75,20 +90,27 @@ fuzz() {
         cp "$srcdir/corpus/$name"/* "$work/$name"/ || return 1
         ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
         UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-        "$bin" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
+        "$bin" "$budget" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
                 -print_final_stats=1 -artifact_prefix="$artifacts/$name-" "$work/$name" >"$log" 2>&1
         rc=$?
-        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+        done_runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
         cov=$(sed -n 's/^#[0-9]*.*cov: \([0-9]*\).*/\1/p' "$log" | tail -n 1)
         if [ "$rc" -ne 0 ]; then
-                echo "FAIL $name: fuzzer exited with $rc after ${runs:-?} runs"
+                echo "FAIL $name: fuzzer exited with $rc after ${done_runs:-?} runs"
                 tail -n 40 "$log" | sed 's/^/    /'
                 for f in "$artifacts/$name-"*; do
                         [ -e "$f" ] && echo "    reproducer: $f"
                 done
                 return 1
         fi
-        echo "ok   $name: ${runs:-?} runs in ${seconds}s, coverage ${cov:-?}, corpus $(ls "$work/$name" | wc -l) inputs"
+        kept=
+        if [ "${FUZZ_KEEP_CORPUS:-}" = 1 ]; then
+                before=$(ls "$srcdir/corpus/$name" | wc -l)
+                "$bin" -merge=1 -max_len="$max_len" "$srcdir/corpus/$name" "$work/$name" >"$log.merge" 2>&1 ||
+                        { echo "FAIL $name: merging into $srcdir/corpus/$name failed"; return 1; }
+                kept=", $(( $(ls "$srcdir/corpus/$name" | wc -l) - before )) new inputs kept in the seed corpus"
+        fi
+        echo "ok   $name: ${done_runs:-?} runs (${budget_text}), coverage ${cov:-?}, corpus $(ls "$work/$name" | wc -l) inputs$kept"
         return 0
 }
 
@@ -104,6 +126,6 @@ echo "$HARNESSES" | {
                 echo "no harness matched: $*" >&2
                 exit 2
         fi
-        echo "fuzzed $ran harnesses for ${seconds}s each: $failed failed"
+        echo "fuzzed $ran harnesses for ${budget_text} each: $failed failed"
         [ "$failed" -eq 0 ]
 }
