@@ -317,10 +317,14 @@ int snp_report_rsp_check(const struct snp_msg_report_rsp *rsp, struct snp_report
                                      "malformed report response: REPORT_SIZE 0x%x, expected at least 0x%x "
                                      "and at most 0x%zx",
                                      rsp->report_size, SNP_REPORT_SIZE, max_size);
-        if (version < SNP_REPORT_VERSION_MIN || version > SNP_REPORT_VERSION_MAX)
+        /* A version above the newest known must not stop key derivation. */
+        if (version < SNP_REPORT_VERSION_MIN)
                 return snp_error_set(err, -EBADMSG, 0, 0,
-                                     "malformed report response: report version %u, expected %u to %u",
-                                     version, SNP_REPORT_VERSION_MIN, SNP_REPORT_VERSION_MAX);
+                                     "malformed report response: report version %u, expected %u or later",
+                                     version, SNP_REPORT_VERSION_MIN);
+        if (version > SNP_REPORT_VERSION_MAX)
+                log_debug("report version %u is newer than this snpseal knows (%u): decoding what is known",
+                          version, SNP_REPORT_VERSION_MAX);
         *report_out = rsp->report;
         return 0;
 }

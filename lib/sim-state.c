@@ -84,7 +84,7 @@ static const struct sim_key sim_keys[] = {
         { "cpuid_mod",      KIND_UINT,       FIELD(cpuid_mod),      .max = UINT8_MAX },
         { "cpuid_step",     KIND_UINT,       FIELD(cpuid_step),     .max = UINT8_MAX },
         { "report_version", KIND_UINT,       FIELD(report_version),
-          .min = SNP_REPORT_VERSION_MIN, .max = SNP_REPORT_VERSION_MAX },
+          .min = SNP_REPORT_VERSION_MIN, .max = SIM_REPORT_VERSION_MAX },
         { "fw_version",     KIND_FW_VERSION },
         { "vmpck_disabled", KIND_BOOL,       FIELD(vmpck_disabled), .optional = true },
         { "mask_chip_key",  KIND_BOOL,       FIELD(mask_chip_key),  .optional = true },

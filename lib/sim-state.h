@@ -65,6 +65,10 @@ int sim_state_set(struct sim_state *s, const char *key, const char *value, char 
 int sim_state_reboot(struct sim_state *s);
 void sim_state_wipe(struct sim_state *s);
 
+/* Report versions the simulator produces: 2..5, and 6 to play a firmware
+ * newer than snpseal knows (laid out as version 5). */
+#define SIM_REPORT_VERSION_MAX 6u
+
 /* Upper bound on the state file's size; larger files are refused (-EFBIG). */
 #define SIM_STATE_FILE_MAX (64u * 1024u)
 /* Enough for any value sim_state_get() formats, NUL included. */

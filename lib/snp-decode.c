@@ -460,10 +460,12 @@ int snp_report_validate(const void *buf, size_t size, struct snp_report *ret_rep
                                      "attestation report has %zu bytes, expected %u", size,
                                      SNP_REPORT_SIZE);
         memcpy(&r, buf, sizeof(r));
-        if (r.version < SNP_REPORT_VERSION_MIN || r.version > SNP_REPORT_VERSION_MAX)
+        /* A newer version than this code knows is decoded as far as known:
+         * the fields key derivation needs have never moved. */
+        if (r.version < SNP_REPORT_VERSION_MIN)
                 return snp_error_set(err, -EBADMSG, 0, 0,
-                                     "attestation report version %" PRIu32 " not supported (expected %u to %u)",
-                                     r.version, SNP_REPORT_VERSION_MIN, SNP_REPORT_VERSION_MAX);
+                                     "attestation report version %" PRIu32 " not supported (expected %u or later)",
+                                     r.version, SNP_REPORT_VERSION_MIN);
         if (r.signature_algo != SNP_SIG_ALGO_ECDSA_P384_SHA384)
                 return snp_error_set(err, -EBADMSG, 0, 0,
                                      "attestation report signature algorithm %" PRIu32
@@ -710,6 +712,10 @@ int snp_report_format(const struct snp_report *r, FILE *f) {
         for (size_t i = 0; i < ELEMENTSOF(report_fields); i++)
                 if (r->version >= report_fields[i].min_version)
                         format_field(f, r, &report_fields[i]);
+        if (r->version > SNP_REPORT_VERSION_MAX)
+                line(f, "note", "report version %" PRIu32 " is newer than this snpseal knows (%u): "
+                     "the fields of version %u are shown, what the newer version adds is not",
+                     r->version, SNP_REPORT_VERSION_MAX, SNP_REPORT_VERSION_MAX);
         if (fflush(f) != 0 || ferror(f))
                 return -EIO;
         return 0;

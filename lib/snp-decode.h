@@ -144,8 +144,10 @@ struct json_object *snp_signer_info_to_json(uint32_t raw);
 
 /* Validate an untrusted report buffer and copy it into *ret_report.
  *   -EINVAL   buf is NULL or size is not SNP_REPORT_SIZE (0x4A0)
- *   -EBADMSG  version outside 2..5, or signature algorithm not 1 (ECDSA P-384
+ *   -EBADMSG  version below 2, or signature algorithm not 1 (ECDSA P-384
  *             with SHA-384)
+ * A version above 5 (SNP_REPORT_VERSION_MAX) is accepted and decoded as far
+ * as known: the fields key derivation needs have never moved.
  * err (may be NULL) gets an English message. The signature is not checked. */
 int snp_report_validate(const void *buf, size_t size, struct snp_report *ret_report,
                         struct snp_error *err);
@@ -156,5 +158,6 @@ int snp_report_validate(const void *buf, size_t size, struct snp_report *ret_rep
 struct json_object *snp_report_to_json(const struct snp_report *r);
 
 /* A readable dump, one "name: value" line a field, values aligned; the names
- * are the JSON keys. Returns 0, or -EIO when writing failed. */
+ * are the JSON keys; a last "note" line for a version newer than known.
+ * Returns 0, or -EIO when writing failed. */
 int snp_report_format(const struct snp_report *r, FILE *f);

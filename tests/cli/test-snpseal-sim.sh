@@ -99,8 +99,8 @@ check_fails "guest_svn above 32 bits refused" 'guest_svn: 4294967296 is out of r
 check_fails "policy with a reserved bit refused" 'policy: 0x4030000 sets reserved bits 63:26' "$SIM" set "$S" policy=0x4030000
 check_fails "policy without bit 17 refused" 'policy: 0x10000 has bit 17 clear; bit 17 \(0x20000\) must be 1' "$SIM" set "$S" policy=0x10000
 check_fails "policy that is not a number refused" 'policy: "smt" is not a number' "$SIM" set "$S" policy=smt
-check_fails "report_version 6 refused" 'report_version: 6 is out of range \(2\.\.5\)' "$SIM" set "$S" report_version=6
-check_fails "report_version 1 refused" 'report_version: 1 is out of range \(2\.\.5\)' "$SIM" set "$S" report_version=1
+check_fails "report_version 7 refused" 'report_version: 7 is out of range \(2\.\.6\)' "$SIM" set "$S" report_version=7
+check_fails "report_version 1 refused" 'report_version: 1 is out of range \(2\.\.6\)' "$SIM" set "$S" report_version=1
 check_fails "delay_ms too large refused" 'delay_ms: 60001 is out of range \(0\.\.60000\)' "$SIM" set "$S" delay_ms=60001
 check_fails "cpuid_fam above 255 refused" 'cpuid_fam: 256 is out of range' "$SIM" set "$S" cpuid_fam=256
 check_fails "bad boolean refused" 'vmpck_disabled: "yes" is not a boolean' "$SIM" set "$S" vmpck_disabled=yes

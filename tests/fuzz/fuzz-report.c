@@ -7,8 +7,8 @@
  * snp_report_format() and the one-line decoders of its values.
  * The input is validated as it is, then padded or cut to SNP_REPORT_SIZE so
  * the decoders see every input.
- * Invariants: validate accepts exactly SNP_REPORT_SIZE bytes with a supported
- * version and signature algorithm, and says why otherwise; the JSON output
+ * Invariants: validate accepts exactly SNP_REPORT_SIZE bytes with a version of
+ * 2 or later (newer than known included) and the signature algorithm, and says why otherwise; the JSON output
  * is valid JSON; SNP_DECODE_TEXT_MAX suffices for each one-line decoder and
  * a small buffer gives -ENOBUFS.
  */
@@ -100,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                            strstr(err.message, "not supported"));
                 return 0;
         }
-        FUZZ_CHECK(r.version >= SNP_REPORT_VERSION_MIN && r.version <= SNP_REPORT_VERSION_MAX);
+        FUZZ_CHECK(r.version >= SNP_REPORT_VERSION_MIN);
         FUZZ_CHECK(r.signature_algo == SNP_SIG_ALGO_ECDSA_P384_SHA384);
         check_decoders(&r);
         return 0;
