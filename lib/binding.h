@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Bindings: the full MSG_KEY_REQ parameter set a key is derived with
- * (DESIGN.md "Key hierarchy"). A binding spec is what the user asked for
+ * (docs/PROTOCOL.md, "Identity and TCB rules"). A binding spec is what the user asked for
  * (CLI options); resolving it against the running VM's report gives a binding,
  * which maps 1:1 onto a key request and is stored next to every sealed object.
  *

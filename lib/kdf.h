@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Key derivation (DESIGN.md "Key hierarchy"), HKDF-SHA256 through OpenSSL 3:
+ * Key derivation (docs/PROTOCOL.md, "DeriveKey"), HKDF-SHA256 through OpenSSL 3:
  *   K_use = HKDF-SHA256(salt = per-object 32 bytes, ikm = K_fw [|| pin],
  *                       info = "snpseal/v1/" || purpose [|| "/pin"])
  *   K_mac = HKDF-SHA256(salt = the token's salt, ikm = K_fw,

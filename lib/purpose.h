@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Purposes separate keys by use and by caller (DESIGN.md "Key hierarchy"):
+ * Purposes separate keys by use and by caller (docs/PROTOCOL.md, "Authorization"):
  * "luks2", "cred/<id>" and "user/<uid>/<name>". At most PURPOSE_MAX bytes of
  * [A-Za-z0-9._@:+-] with '/' between non-empty segments that are not "." or "..".
  * uid 0 may use any purpose; any other peer only "user/<its own uid>/<name>".

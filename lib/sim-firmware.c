@@ -2,7 +2,7 @@
 #include "config.h"
 
 /*
- * The simulated guest-request path (SNP-FIRMWARE.md, "The simulator's rules").
+ * The simulated guest-request path (docs/SIMULATOR.md, "The rules the simulator implements").
  *
  * The key derivation below is a STAND-IN, NOT AMD's algorithm: AMD's KDF is
  * not public. It is an HMAC-SHA-256 chain that follows the firmware's rules on

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The simulated guest-request path: kernel layer and firmware layer of
- * SNP-FIRMWARE.md ("The simulator's rules"), shared by the simulator backend
+ * docs/SIMULATOR.md ("The rules the simulator implements"), shared by the simulator backend
  * and the LD_PRELOAD shim, so both answer exactly alike.
  *
  * The key derivation is a stand-in keyed hash, not AMD's (unpublished) KDF:

@@ -36,7 +36,7 @@ enum snp_key_sel {
 #define SNP_FIELD_VALID_V1      UINT64_C(0x3f)
 
 #define SNP_VMPL_MAX            3u
-#define SNP_MSG_VERSION         1   /* always: see SNP-FIRMWARE.md */
+#define SNP_MSG_VERSION         1   /* always (docs/SIMULATOR.md, kernel layer) */
 
 struct snp_msg_key_req {
         uint32_t root_key_select;     /* 0x00 */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Decoders for the values of the SEV-SNP attestation report (SNP-FIRMWARE.md):
+ * Decoders for the values of the SEV-SNP attestation report (AMD's SEV-SNP ABI specification):
  * guest policy, TCB_VERSION, platform info, signer info and the whole report.
  *
  * Every decoder has three forms:

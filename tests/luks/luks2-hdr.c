@@ -3,7 +3,7 @@
 
 /*
  * luks2-hdr: the host, which writes every byte of the disks a confidential VM
- * sees, editing a LUKS2 header (test tool; DESIGN.md "Threat model", issue 10).
+ * sees, editing a LUKS2 header (test tool; docs/BOOT.md "Threat model", issue 10).
  * Works on an image file or a block device:
  *
  *   luks2-hdr dump DEV                the JSON metadata, pretty-printed (input for put)

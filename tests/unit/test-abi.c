@@ -159,7 +159,7 @@ static const struct layout kernel_layouts[] = {
         KSIZE(snp_report_req, snp_msg_report_req),
         KOFF(snp_report_req, user_data, snp_msg_report_req, report_data),
         KOFF(snp_report_req, vmpl, snp_msg_report_req, vmpl),
-        /* The kernel's rsvd word is the firmware's KEY_SEL (SNP-FIRMWARE.md). */
+        /* The kernel's rsvd word is the firmware's KEY_SEL (AMD's SEV-SNP ABI specification). */
         KOFF(snp_report_req, rsvd, snp_msg_report_req, key_sel),
         KSIZE(snp_guest_request_ioctl, snp_guest_req_ioctl),
         KOFF(snp_guest_request_ioctl, msg_version, snp_guest_req_ioctl, msg_version),

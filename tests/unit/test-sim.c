@@ -2,8 +2,8 @@
 #include "config.h"
 
 /*
- * The simulated firmware (lib/sim-firmware.c) against SNP-FIRMWARE.md, "The
- * simulator's rules": every rule accepted at its boundary and rejected one
+ * The simulated firmware (lib/sim-firmware.c) against docs/SIMULATOR.md, "The
+ * rules the simulator implements": every rule accepted at its boundary and rejected one
  * step beyond, the kernel layer, the key derivation's sensitivity, signed
  * reports, and the simulator backend through snp_backend_*.
  */

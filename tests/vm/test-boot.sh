@@ -358,7 +358,7 @@ expect "6 firmware upgrade: the file still reads back" reseal data fact_is resea
 cp "$W/state0.json" "$LUKS_STATE"
 
 # ---------------------------------------------------------------- 7: hostile host
-# The host writes every byte of the data disk (DESIGN.md, "Threat model").
+# The host writes every byte of the data disk (docs/BOOT.md, "Threat model").
 # The guest tree of cases 1-6 (firmware upgraded: the token opens whether or
 # not case 6 moved it), the volume in crypttab with nofail, no reseal.
 systemctl --root="$T" --quiet disable snpseal-reseal.service
