@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,9 @@
 #define USER_FREE_MIN_INODES 10000ull
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+/* StoreUserSecret's limit check and write, one call at a time. */
+static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* One call's target: the uid, the name (NULL for List), the purpose and the
  * file name; the store and uid directories once open. */
@@ -526,6 +530,8 @@ int agent_op_store_user_secret(struct agent *a, const struct agent_peer *peer,
                 r = store_check_existing(&t, p->replace, reply);
         if (r >= 0)
                 r = store_seal(a, &t, p, &text, reply);
+        /* calls run on threads: the limits hold for the check and the write together */
+        (void) pthread_mutex_lock(&store_lock);
         if (r >= 0)
                 r = store_check_limits(&t, strlen(text), reply);
         if (r >= 0 && (r = file_write(t.dir_fd, t.file, text, p->replace)) < 0 && r != -ENOMEM)
@@ -534,6 +540,7 @@ int agent_op_store_user_secret(struct agent *a, const struct agent_peer *peer,
                                                        "replace to overwrite it", t.name, (unsigned) t.uid) :
                          agent_reply_error(reply, AGENT_ERROR_INVALID_PARAMETER, "cannot write %s/%u/%s: %s",
                                            t.store, (unsigned) t.uid, t.file, strerror(-r)));
+        (void) pthread_mutex_unlock(&store_lock);
         if (r >= 0 && asprintf(&path, "%s/%u/%s", t.store, (unsigned) t.uid, t.file) < 0) {
                 path = NULL;
                 r = -ENOMEM;
