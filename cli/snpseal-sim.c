@@ -15,10 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pem.h>
+
 #include "macro.h"
 #include "secret.h"
 #include "sim-firmware.h"
 #include "sim-state.h"
+#include "sim-x509.h"
 
 #define PROG "snpseal-sim"
 #define EXIT_USAGE 2
@@ -41,6 +44,9 @@ static void help(FILE *f) {
               "  set FILE KEY=VALUE...     change keys (all or nothing)\n"
               "  show FILE [--json]        print the state; secrets show as (set)/(none)\n"
               "  vcek-pem FILE             print the simulated VCEK public key (PEM)\n"
+              "  chain FILE [--ark]        print the simulated certificate chain (PEM: VCEK or,\n"
+              "                            with a VLEK installed, VLEK, then ASK/ASVK, ARK);\n"
+              "                            --ark: only the simulated ARK, to trust explicitly\n"
               "  reboot FILE               simulate a reboot: new VMRK, message key enabled\n"
               "\n"
               "Options:\n"
@@ -161,6 +167,31 @@ static int verb_vcek_pem(char **args, unsigned n_args, bool flag) {
         return EXIT_SUCCESS;
 }
 
+/* The simulated chain for the reports the state gives by default (KEY_SEL 0:
+ * the VLEK when one is installed). */
+static int verb_chain(char **args, unsigned n_args, bool ark_only) {
+        _cleanup_(sim_state_wipe) struct sim_state s = {};
+        STACK_OF(X509) *chain = NULL;
+        int r;
+
+        if (load_or_complain(args[0], &s) < 0)
+                return EXIT_FAILURE;
+        r = sim_cert_chain(&s, s.vlek_present, &chain);
+        if (r < 0) {
+                fprintf(stderr, PROG ": %s: cannot make the simulated chain: %s\n", args[0], strerror(-r));
+                return EXIT_FAILURE;
+        }
+        for (int i = ark_only ? 2 : 0; r >= 0 && i < sk_X509_num(chain); i++)
+                if (PEM_write_X509(stdout, sk_X509_value(chain, i)) != 1)
+                        r = -EIO;
+        sk_X509_pop_free(chain, X509_free);
+        if (r < 0 || fflush(stdout) != 0) {
+                fprintf(stderr, PROG ": cannot write the chain\n");
+                return EXIT_FAILURE;
+        }
+        return EXIT_SUCCESS;
+}
+
 static int verb_reboot(char **args, unsigned n_args, bool flag) {
         _cleanup_(sim_state_wipe) struct sim_state s = {};
         int r;
@@ -180,6 +211,7 @@ static const struct verb verbs[] = {
         { "set",      NULL,      2, UINT_MAX, verb_set },
         { "show",     "--json",  1, 1,        verb_show },
         { "vcek-pem", NULL,      1, 1,        verb_vcek_pem },
+        { "chain",    "--ark",   1, 1,        verb_chain },
         { "reboot",   NULL,      1, 1,        verb_reboot },
 };
 

@@ -165,6 +165,27 @@ check "vcek-pem is deterministic" cmp "$WORK/vcek.pem" "$WORK/vcek2.pem"
 if "$SIM" vcek-pem "$S" | grep -qi "$chip"; then r=leaked; else r=hidden; fi
 check_eq "vcek-pem does not print the chip secret" hidden "$r"
 
+# ---------------------------------------------------------------- chain
+C=$WORK/chain-state.json
+"$SIM" init "$C" >/dev/null
+check_eq "chain prints three certificates" 3 "$("$SIM" chain "$C" | grep -c -- '-----BEGIN CERTIFICATE-----')"
+check_eq "chain --ark prints one" 1 "$("$SIM" chain --ark "$C" | grep -c -- '-----BEGIN CERTIFICATE-----')"
+if command -v openssl >/dev/null 2>&1; then
+        "$SIM" chain --ark "$C" >"$WORK/ark.pem"
+        "$SIM" chain "$C" >"$WORK/chain.pem"
+        check_output "the simulated ARK says what it is" 'CN ?= ?ARK-Milan' openssl x509 -in "$WORK/ark.pem" -noout -subject
+        check_output "its organisation is the simulator" 'O ?= ?snpseal simulator' openssl x509 -in "$WORK/ark.pem" -noout -subject
+        check_output "the leaf is a VCEK" 'CN ?= ?SEV-VCEK' openssl x509 -in "$WORK/chain.pem" -noout -subject
+        check_output "openssl verifies the chain under the simulated ARK" 'OK' \
+                openssl verify -CAfile "$WORK/ark.pem" -untrusted "$WORK/chain.pem" "$WORK/chain.pem"
+        "$SIM" set "$C" vlek="$V" >/dev/null
+        "$SIM" chain "$C" >"$WORK/vchain.pem"
+        check_output "with a VLEK, the leaf is the VLEK" 'CN ?= ?SEV-VLEK$' openssl x509 -in "$WORK/vchain.pem" -noout -subject
+        "$SIM" set "$C" vlek= >/dev/null
+fi
+check_eq "chain FILE missing: exit 1" 1 "$(exit_code "$SIM" chain "$WORK/nonexistent.json")"
+check_eq "chain --frob: usage (exit 2)" 2 "$(exit_code "$SIM" chain --frob "$C")"
+
 # ---------------------------------------------------------------- reboot
 check "set vmpck_disabled before reboot" "$SIM" set "$S" vmpck_disabled=true
 check "reboot" "$SIM" reboot "$S"
