@@ -5,16 +5,20 @@
 #
 #   bash demo/run.sh        (fresh Debian 12, as root)
 #
-# 1. installs the build dependencies (.ci/packages; skipped when not root or
-#    when they are all installed already),
+# 1. installs what the demo needs (demo/packages: the build dependencies and
+#    cryptsetup, not the test suite's QEMU, clang or valgrind; skipped when
+#    not root or when they are all installed already),
 # 2. builds snpseal in _build-demo/ (./autogen.sh first when there is no
-#    ./configure yet),
+#    ./configure yet; configure --disable-tests; make honours MAKEFLAGS, else
+#    runs one job per CPU),
 # 3. runs the demo in a private mount namespace in which the real cryptsetup
 #    loads the token plugin from the build tree (tests/luks/luks-env.sh):
 #    create a LUKS2 image, start the agent on the simulator, enroll with a
 #    recovery key, unlock through the token, luksDump, "reboot" into another
 #    measurement, watch the token refuse, recover with the recovery key
-#    through `snpseal reseal`, unlock through the token again.
+#    through `snpseal reseal`, unlock through the token again; then it
+#    prints how to start the agent and run snpseal yourself, and runs that
+#    too, so that what it prints works when typed.
 #
 # Every step says what it shows and checks that it does; the demo stops with
 # a non-zero exit and a "DEMO FAILED" line at the first step that does not.
@@ -45,7 +49,7 @@ die() {
 
 install_deps() {
         local pkgs missing=() p
-        pkgs=$(grep -v '^#' "$top/.ci/packages" | tr '\n' ' ')
+        pkgs=$(grep -v '^#' "$top/demo/packages" | tr '\n' ' ')
         if [ "$(id -u)" -ne 0 ]; then
                 echo "not root: not installing packages; assuming these are installed: $pkgs"
                 return 0
@@ -55,13 +59,13 @@ install_deps() {
                         missing+=("$p")
         done
         if [ ${#missing[@]} -eq 0 ]; then
-                echo "all build dependencies are installed (.ci/packages)"
+                echo "everything the demo needs is installed (demo/packages)"
                 return 0
         fi
         echo "installing: ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -q && apt-get install -y -q --no-install-recommends $pkgs ||
-                die "installing the build dependencies failed"
+        apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}" ||
+                die "installing the demo's packages failed"
 }
 
 build() {
@@ -77,11 +81,19 @@ build() {
         mkdir -p "$build"
         if [ ! -f "$build/Makefile" ]; then
                 echo "configure in $build"
-                (cd "$build" && "$top/configure" >configure.out 2>&1) ||
+                (cd "$build" && "$top/configure" --disable-tests >configure.out 2>&1) ||
                         { tail -n 30 "$build/configure.out"; die "configure failed (see $build/configure.out)"; }
         fi
-        echo "make -j$jobs (log: $build/make.out; a minute or two)"
-        (cd "$build" && make -j"$jobs" >make.out 2>&1) ||
+        # MAKEFLAGS (say -j1 on a small machine) is make's to read; only
+        # without it does the demo pick one job per CPU.
+        local jobsopt=()
+        if [ -n "${MAKEFLAGS:-}" ]; then
+                echo "make, with MAKEFLAGS=$MAKEFLAGS (log: $build/make.out; a minute or two)"
+        else
+                jobsopt=(-j"$jobs")
+                echo "make -j$jobs (log: $build/make.out; a minute or two)"
+        fi
+        (cd "$build" && make "${jobsopt[@]}" >make.out 2>&1) ||
                 { tail -n 40 "$build/make.out"; die "the build failed (see $build/make.out)"; }
         echo "built in $build"
 }
@@ -106,15 +118,20 @@ harness() {
         . "$top/tests/luks/luks-env.sh"
 }
 
-# ns cryptsetup|snpseal ARGS…: print the command as a user types it on a
-# system where snpseal is installed, then run it inside the namespace.
+# ns cryptsetup|snpseal ARGS…: print the command as a user types it in the
+# demo's directory on a system where snpseal is installed (snpseal with the
+# socket of the demo's agent, which it reaches through SNPSEAL_SOCKET), then
+# run it inside the namespace.
 ns() {
         local prog=$1
         shift
-        printf '$ %s %s\n' "$prog" "$*" | sed "s|$work/||g"
         case $prog in
-        snpseal) luks_in_ns "$SNPSEAL" "$@" ;;
-        *) luks_in_ns "$prog" "$@" ;;
+        snpseal)
+                printf '$ snpseal --socket=agent.sock %s\n' "$*" | sed "s|$work/||g"
+                luks_in_ns "$SNPSEAL" "$@" ;;
+        *)
+                printf '$ %s %s\n' "$prog" "$*" | sed "s|$work/||g"
+                luks_in_ns "$prog" "$@" ;;
         esac
 }
 sim() {
@@ -132,6 +149,10 @@ demo() {
         work=$LUKS_TMP
         trap 'luks_agent_stop >/dev/null 2>&1 || true; luks_env_cleanup >/dev/null 2>&1 || true' EXIT
         cd "$work"
+        echo "The demo works in $work, runs the programs of $build, and shows each command"
+        echo "as you would type it there with snpseal installed. cryptsetup runs in a private mount"
+        echo "namespace in which the build's token plugin is in cryptsetup's token directory"
+        echo "($LUKS_TOKEN_DIR)."
         img=demo.img
         printf 'correct horse battery staple' >passphrase.txt
 
@@ -142,8 +163,10 @@ demo() {
         luks_in_ns cryptsetup isLuks --type luks2 "$img" || die "$img is not a LUKS2 volume"
 
         step "2. The agent, snpseald, on the firmware simulator (there is no SEV-SNP hardware here)"
+        echo "$ snpseal-sim init sim-state.json"
+        agent_line
         luks_agent_start >agent-start.out 2>&1 || { cat agent-start.out; die "the agent did not start"; }
-        echo "snpseald --backend=simulator --simulator-state=$(basename "$LUKS_STATE") is listening on $SNPSEAL_SOCKET"
+        echo "snpseald is listening on $SNPSEAL_SOCKET (agent.sock); the snpseal commands below use it"
         ns snpseal status || die "snpseal status failed"
 
         step "3. Enroll: a keyslot whose passphrase only this VM can derive, the snpseal token, and a recovery key"
@@ -168,8 +191,10 @@ demo() {
 
         step "6. \"Reboot\" into another image: the launch measurement changes (the agent restarts with the VM)"
         luks_agent_stop >/dev/null 2>&1 || true
+        echo "(the agent is stopped)"
         sim set "$LUKS_STATE" measurement="$(printf '%096d' 1)"
         sim reboot "$LUKS_STATE"
+        agent_line
         luks_agent_start >agent-start.out 2>&1 || { cat agent-start.out; die "the agent did not start again"; }
 
         step "7. The token refuses: the firmware's key differs, and the message says which field changed"
@@ -201,6 +226,48 @@ demo() {
         printf '%s\n' "$out" | grep -q 'opens now: *yes' || die "snpseal list does not say the token opens"
 
         section "demo done: every step behaved as shown"
+        try_yourself
+}
+
+# How luks_agent_start (tests/luks/luks-env.sh) starts the agent, as typed in
+# the demo's directory.
+agent_line() {
+        echo "$ snpseald --backend=simulator --simulator-state=sim-state.json --listen=agent.sock \\"
+        echo "      --credentials-listen=cred.sock --credstore=credstore --config=snpseald.conf &"
+}
+
+# What to type to go on by hand once the demo has removed its files and
+# stopped its agent; printed, then run exactly as printed (in a directory
+# of its own, its agent stopped at the end), so that it is known to work.
+try_yourself() {
+        local recipe out tmp
+        recipe="cd \"\$(mktemp -d)\"
+$build/cli/snpseal-sim init vm.json
+$build/agent/snpseald --backend=simulator --simulator-state=vm.json --listen=agent.sock \\
+    --credentials-listen=cred.sock --credstore=credstore &
+sleep 1    # until it listens
+export SNPSEAL_SOCKET=\$PWD/agent.sock
+$build/cli/snpseal status
+printf 'a secret' | $build/cli/snpseal seal --purpose=cred/demo > demo.sealed
+$build/cli/snpseal unseal --force < demo.sealed
+kill \$!    # stop the agent"
+        section "try it yourself"
+        echo "When the demo ends, its directory and its agent are gone. To start an agent on the"
+        echo "simulator and talk to it yourself (as root, in a shell of its own):"
+        echo
+        printf '%s\n' "$recipe" | sed 's/^/    /'
+        echo
+        echo "For the LUKS2 commands, cryptsetup must find the token plugin in its token directory"
+        echo "($LUKS_TOKEN_DIR): 'make install' in $build (configured with the"
+        echo "directories of README.md) puts it there, with snpseald where the plugin runs it."
+        echo
+        echo "(checking that these commands work ...)"
+        tmp=$(mktemp -d)
+        out=$(cd /tmp && TMPDIR=$tmp bash -euc "$recipe" 2>&1) ||
+                { printf '%s\n' "$out"; rm -rf "$tmp"; die "the commands above failed"; }
+        rm -rf "$tmp"
+        printf '%s\n' "$out" | grep -q '^a secret$' || { printf '%s\n' "$out"; die "the commands above did not unseal the secret"; }
+        echo "they do."
 }
 
 # The recovery key from enroll's output: the indented line of dash-separated
