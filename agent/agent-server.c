@@ -10,9 +10,9 @@
  * processed from a deferred event source, one per loop iteration, so a client
  * pipelining many requests does not starve the others.
  *
- * Method calls (but org.varlink.service's) run on threads (agent-worker.c):
- * while one runs, its connection neither reads nor times out; the loop goes
- * on serving the others.
+ * Method calls (but org.varlink.service's) and credential requests run on
+ * threads (agent-worker.c): while one runs, its connection neither reads nor
+ * times out; the loop goes on serving the others.
  *
  * Starvation: a non-root uid may hold at most agent_server_uid_limit()
  * connections, and the last agent_server_root_reserve() slots are for uid 0
@@ -693,8 +693,32 @@ static int on_varlink_accept(sd_event_source *s, int fd, uint32_t revents, void 
         return 0;
 }
 
+/* A credential request on a worker thread: it reaches the firmware. */
+struct cred_job {
+        struct agent_server *srv;
+        int fd;
+};
+
+static void cred_job_run(void *arg) {
+        struct cred_job *j = arg;
+
+        agent_credentials_serve(j->srv->agent, TAKE_FD(j->fd));
+}
+
+static void cred_job_done(void *arg, bool ran) {
+        struct cred_job *j = arg;
+
+        if (j->fd >= 0)
+                (void) close(j->fd);
+        if (ran)
+                server_idle_update(j->srv);
+        free(j);
+}
+
 static int on_credentials_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct agent_server *srv = userdata;
+        struct agent_peer peer = {};
+        struct cred_job *j;
         int cfd;
 
         cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
@@ -702,6 +726,15 @@ static int on_credentials_accept(sd_event_source *s, int fd, uint32_t revents, v
                 if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
                         log_warning("accept on the credential socket failed: %m");
                 return 0;
+        }
+        /* the peer is checked when served; its uid only decides admission here */
+        (void) peer_of(cfd, &peer);
+        j = srv->worker ? malloc(sizeof(*j)) : NULL;
+        if (j) {
+                *j = (struct cred_job) { .srv = srv, .fd = cfd };
+                if (agent_worker_submit(srv->worker, peer.uid, cred_job_run, cred_job_done, j) >= 0)
+                        return 0;
+                free(j);
         }
         agent_credentials_serve(srv->agent, cfd);
         server_idle_update(srv);

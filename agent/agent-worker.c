@@ -3,7 +3,8 @@
 
 /*
  * Slow work off the event loop: every method call that may reach the
- * firmware or run a KDF runs on a thread of its own, and its completion is
+ * firmware or run a KDF, and every credential request, runs on a thread of
+ * its own, and its completion is
  * handed back to the loop through a pipe. The loop never waits for a call, so
  * one slow call (an expensive Unseal, a stalled firmware request) does not
  * delay the others.
