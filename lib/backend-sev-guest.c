@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "hexutil.h"
 #include "log.h"
+#include "snp-cert-table.h"
 #include "secret.h"
 
 /*
@@ -25,8 +26,13 @@ struct sev_guest {
         int fd;
 };
 
+/* Linux 6.17-rc1 alone (commit 7ffeb2fc2670, fixed by c08ba63078dd before
+ * rc2) refused every SNP_GET_DERIVED_KEY with -EINVAL ("buffers must be in
+ * linear mapping"): no firmware call, the message key intact. Only -EINVAL
+ * can be that. */
 static const char kernel_derived_key_note[] =
-        "; some mid-2025 kernels broke SNP_GET_DERIVED_KEY (fixed August 2025); update the guest kernel";
+        "; if this is Linux 6.17-rc1, its SNP_GET_DERIVED_KEY is broken (a \"buffers must be in linear "
+        "mapping\" kernel warning; fixed in 6.17-rc2): use another kernel";
 
 /* One ioctl. The kernel copies the argument back only when exitinfo2 is
  * non-zero, so exitinfo2 starts at 0 and 0 afterwards means "not reported". */
@@ -71,7 +77,7 @@ static int sev_guest_derive_key(struct snp_backend *b, const struct snp_msg_key_
                 return snp_error_set(err, -ENOMEM, 0, 0, "out of memory for the key response");
 
         r = sev_guest_ioctl(b, SNP_IOCTL_GET_DERIVED_KEY, req, rsp, err);
-        if (r == -EINVAL || r == -EIO)
+        if (r == -EINVAL)
                 append_note(err, kernel_derived_key_note);
         if (r < 0)
                 return r;
@@ -92,6 +98,31 @@ static int sev_guest_get_report(struct snp_backend *b, const struct snp_msg_repo
         return snp_report_rsp_check((const struct snp_msg_report_rsp *) buf, report_out, err);
 }
 
+/* SNP_GET_EXT_REPORT with a 16 KiB, page-aligned buffer for the host's
+ * certificate table (Linux's limit). */
+static int sev_guest_get_ext_report(struct snp_backend *b, const struct snp_msg_report_req *req,
+                                    struct snp_report *report_out, uint8_t *certs, struct snp_error *err) {
+        _cleanup_(freep) uint8_t *buf = calloc(1, SNP_REPORT_RESP_BUF_LEN);
+        _cleanup_(freep) uint8_t *blob = aligned_alloc(SNP_CERT_BLOB_PAGE, SNP_CERT_BLOB_MAX);
+        struct snp_msg_ext_report_req ereq = { .data = *req, .certs_len = SNP_CERT_BLOB_MAX };
+        int r;
+
+        if (!buf || !blob)
+                return snp_error_set(err, -ENOMEM, 0, 0, "out of memory for the extended report");
+        memset(blob, 0, SNP_CERT_BLOB_MAX);
+        ereq.certs_address = (uint64_t) (uintptr_t) blob;
+        r = sev_guest_ioctl(b, SNP_IOCTL_GET_EXT_REPORT, &ereq, buf, err);
+        if (r == -EIO && err && err->vmm_error == SNP_VMM_ERR_INVALID_LEN)
+                append_note(err, "; the host's certificates need more than the 16 KiB Linux allows");
+        if (r < 0)
+                return r;
+        r = snp_report_rsp_check((const struct snp_msg_report_rsp *) buf, report_out, err);
+        if (r < 0)
+                return r;
+        memcpy(certs, blob, SNP_CERT_BLOB_MAX);
+        return 0;
+}
+
 static void sev_guest_free(struct snp_backend *b) {
         struct sev_guest *g = b->data;
 
@@ -107,6 +138,7 @@ static const struct snp_backend_ops sev_guest_ops = {
         .name = "sev-guest",
         .derive_key = sev_guest_derive_key,
         .get_report = sev_guest_get_report,
+        .get_ext_report = sev_guest_get_ext_report,
         .free = sev_guest_free,
 };
 

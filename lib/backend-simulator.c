@@ -19,6 +19,7 @@
 #include "log.h"
 #include "secret.h"
 #include "sim-firmware.h"
+#include "snp-cert-table.h"
 #include "sim-state.h"
 
 struct sim_backend {
@@ -101,6 +102,31 @@ static int sim_backend_get_report(struct snp_backend *b, const struct snp_msg_re
         return snp_report_rsp_check(&rsp, report_out, err);
 }
 
+static int sim_backend_get_ext_report(struct snp_backend *b, const struct snp_msg_report_req *req,
+                                      struct snp_report *report_out, uint8_t *certs, struct snp_error *err) {
+        const struct sim_backend *sb = b->data;
+        _cleanup_(sim_state_freep) struct sim_state *s = NULL;
+        struct snp_msg_report_rsp rsp = {};
+        uint64_t exitinfo2 = SNP_EXITINFO2_NO_FW_CALL;
+        uint32_t certs_len = SNP_CERT_BLOB_MAX;
+        bool was_disabled;
+        int r, k;
+
+        r = sim_backend_load(sb->state_path, &s, err);
+        if (r < 0)
+                return r;
+        was_disabled = s->vmpck_disabled;
+        r = sim_guest_ext_report(s, SNP_MSG_VERSION, req, &rsp, certs, &certs_len, &exitinfo2);
+        if (s->vmpck_disabled != was_disabled) {
+                k = sim_state_save(sb->state_path, s);
+                if (k < 0)
+                        log_debug("simulator: saving %s failed: %s", sb->state_path, strerror(-k));
+        }
+        if (r < 0)
+                return snp_transport_error(r, exitinfo2, err);
+        return snp_report_rsp_check(&rsp, report_out, err);
+}
+
 static void sim_backend_free(struct snp_backend *b) {
         struct sim_backend *sb = b->data;
 
@@ -115,6 +141,7 @@ static const struct snp_backend_ops sim_backend_ops = {
         .name = "simulator",
         .derive_key = sim_backend_derive_key,
         .get_report = sim_backend_get_report,
+        .get_ext_report = sim_backend_get_ext_report,
         .free = sim_backend_free,
 };
 

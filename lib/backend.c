@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "hexutil.h"
 #include "log.h"
+#include "snp-cert-table.h"
 #include "secret.h"
 
 void snp_backend_free(struct snp_backend *b) {
@@ -152,10 +153,10 @@ int snp_key_req_check_limits(const struct snp_msg_key_req *req, uint32_t own_vmp
  * device serializes them anyway, and a backend need not be reentrant. */
 static pthread_mutex_t firmware_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int snp_backend_get_report(struct snp_backend *b, const uint8_t report_data[SNP_REPORT_DATA_LEN],
-                           uint32_t vmpl, struct snp_report *report_out, struct snp_error *err) {
+/* Validate and build a report request. */
+static int report_req_make(struct snp_backend *b, const uint8_t *report_data, uint32_t vmpl,
+                           struct snp_msg_report_req *ret, struct snp_error *err) {
         struct snp_msg_report_req req = { .vmpl = vmpl };
-        struct snp_report report;
         int r;
 
         if (vmpl > SNP_VMPL_MAX)
@@ -166,7 +167,42 @@ int snp_backend_get_report(struct snp_backend *b, const uint8_t report_data[SNP_
                 return r;
         if (report_data)
                 memcpy(req.report_data, report_data, SNP_REPORT_DATA_LEN);
+        *ret = req;
+        return 0;
+}
 
+int snp_backend_get_ext_report(struct snp_backend *b, const uint8_t report_data[SNP_REPORT_DATA_LEN],
+                               uint32_t vmpl, struct snp_report *report_out, uint8_t *certs,
+                               struct snp_error *err) {
+        struct snp_msg_report_req req;
+        struct snp_report report;
+        int r;
+
+        r = report_req_make(b, report_data, vmpl, &req, err);
+        if (r < 0)
+                return r;
+        memset(certs, 0, SNP_CERT_BLOB_MAX);
+        (void) pthread_mutex_lock(&firmware_lock);
+        if (b->ops->get_ext_report)
+                r = b->ops->get_ext_report(b, &req, &report, certs, err);
+        else
+                r = b->ops->get_report(b, &req, &report, err);
+        (void) pthread_mutex_unlock(&firmware_lock);
+        if (r < 0)
+                return r;
+        *report_out = report;
+        return 0;
+}
+
+int snp_backend_get_report(struct snp_backend *b, const uint8_t report_data[SNP_REPORT_DATA_LEN],
+                           uint32_t vmpl, struct snp_report *report_out, struct snp_error *err) {
+        struct snp_msg_report_req req;
+        struct snp_report report;
+        int r;
+
+        r = report_req_make(b, report_data, vmpl, &req, err);
+        if (r < 0)
+                return r;
         (void) pthread_mutex_lock(&firmware_lock);
         r = b->ops->get_report(b, &req, &report, err);
         (void) pthread_mutex_unlock(&firmware_lock);
@@ -218,8 +254,7 @@ static const struct transport_explain transport_explain_table[] = {
                       "disabled the VM's message key: reboot required" },
         { -EAGAIN, "the hypervisor is busy (VMM error: busy); try again later" },
         { -EINVAL, "the kernel refused the guest request as invalid (message version or buffers); no firmware "
-                   "call, the message key is intact (on Linux 6.17-rc1 alone SNP_GET_DERIVED_KEY always fails "
-                   "this way, with a \"buffers must be in linear mapping\" kernel warning: use another kernel)" },
+                   "call, the message key is intact" },
         { -EBADMSG, "the response to the guest request failed the kernel's integrity check (AES-GCM): a hostile "
                     "or broken host; the kernel has now disabled the VM's message key: reboot required" },
         { -EFAULT, "the kernel could not access the guest request buffers (bad address): a bug in snpseal" },

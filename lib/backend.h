@@ -30,6 +30,11 @@ struct snp_backend_ops {
         /* Send one MSG_REPORT_REQ; on success *report_out holds the report. */
         int (*get_report)(struct snp_backend *b, const struct snp_msg_report_req *req,
                           struct snp_report *report_out, struct snp_error *err);
+        /* The same through SNP_GET_EXT_REPORT: also the host's certificate
+         * table into certs (SNP_CERT_BLOB_MAX bytes, zeroed when the host
+         * gives none). NULL when the backend has no such call. */
+        int (*get_ext_report)(struct snp_backend *b, const struct snp_msg_report_req *req,
+                              struct snp_report *report_out, uint8_t *certs, struct snp_error *err);
         /* Release b->data; snp_backend_free() then frees b itself. */
         void (*free)(struct snp_backend *b);
 };
@@ -76,6 +81,13 @@ int snp_backend_derive_key(struct snp_backend *b, const struct snp_msg_key_req *
 /* Report for report_data (NULL = zeros) at vmpl (validated first). */
 int snp_backend_get_report(struct snp_backend *b, const uint8_t report_data[SNP_REPORT_DATA_LEN],
                            uint32_t vmpl, struct snp_report *report_out, struct snp_error *err);
+
+/* The same with the host's certificate table (lib/snp-cert-table.h) into
+ * certs, SNP_CERT_BLOB_MAX bytes; all zero (an empty table) when the host
+ * gives none or the backend cannot ask. */
+int snp_backend_get_ext_report(struct snp_backend *b, const uint8_t report_data[SNP_REPORT_DATA_LEN],
+                               uint32_t vmpl, struct snp_report *report_out, uint8_t *certs,
+                               struct snp_error *err);
 
 /* ---- shared by the backends (implemented in backend.c) ---- */
 

@@ -39,6 +39,8 @@
 #include "log.h"
 #include "secret.h"
 #include "sim-firmware.h"
+#include "sim-x509.h"
+#include "snp-cert-table.h"
 
 /* The firmware's "hardware error" status (HWERROR_PLATFORM, 0x13 in Linux's
  * psp-sev.h): the simulator answers it when its own crypto fails, which
@@ -155,6 +157,40 @@ int sim_guest_request(struct sim_state *s, enum sim_msg_type type, uint8_t msg_v
         else
                 (void) sim_fw_report_request(s, req, resp);
         sim_set_exitinfo2(ret_exitinfo2, 0);
+        return 0;
+}
+
+int sim_guest_ext_report(struct sim_state *s, uint8_t msg_version, const struct snp_msg_report_req *req,
+                         struct snp_msg_report_rsp *resp, uint8_t *certs, uint32_t *certs_len,
+                         uint64_t *ret_exitinfo2) {
+        _cleanup_(freep) uint8_t *table = NULL;
+        bool want = certs && certs_len && *certs_len > 0, vlek;
+        size_t len = 0, need;
+        int r;
+
+        if (want && (*certs_len % SNP_CERT_BLOB_PAGE != 0 || *certs_len > SNP_CERT_BLOB_MAX)) {
+                sim_set_exitinfo2(ret_exitinfo2, SNP_EXITINFO2_NO_FW_CALL);
+                return -EINVAL;
+        }
+        r = sim_guest_request(s, SIM_MSG_REPORT_REQ, msg_version, req, resp, ret_exitinfo2);
+        if (r < 0 || !want || resp->status != SNP_FW_SUCCESS)
+                return r;
+        vlek = ((resp->report.signer_info & SNP_SIGNER_SIGNING_KEY_MASK) >> SNP_SIGNER_SIGNING_KEY_SHIFT) ==
+                SNP_SIGNING_KEY_VLEK;
+        table = calloc(1, SNP_CERT_BLOB_MAX);
+        if (!table)
+                return -ENOMEM;
+        if (sim_cert_table(s, vlek, table, SNP_CERT_BLOB_MAX, &len) < 0)
+                len = 0;  /* the host has no certificates: an empty table */
+        need = (len + SNP_CERT_BLOB_PAGE - 1) / SNP_CERT_BLOB_PAGE * SNP_CERT_BLOB_PAGE;
+        if (need > *certs_len) {
+                memset(resp, 0, sizeof(*resp));
+                *certs_len = (uint32_t) need;
+                sim_set_exitinfo2(ret_exitinfo2, (uint64_t) SNP_VMM_ERR_INVALID_LEN << SNP_VMM_ERR_SHIFT);
+                return -EIO;
+        }
+        memset(certs, 0, *certs_len);
+        memcpy(certs, table, len);
         return 0;
 }
 

@@ -34,6 +34,20 @@ enum sim_msg_type {
 int sim_guest_request(struct sim_state *s, enum sim_msg_type type, uint8_t msg_version,
                       const void *req, void *resp, uint64_t *ret_exitinfo2);
 
+/*
+ * SNP_GET_EXT_REPORT as the kernel handles it: the report request, then the
+ * host's certificate table (sim_cert_table(): the chain of the key that
+ * signed the report) into certs, *certs_len bytes — a multiple of 4096, at
+ * most SNP_CERT_BLOB_MAX; certs NULL or *certs_len 0 ask for no table.
+ * -EINVAL for another length (nothing sent); -EIO with VMM error 1 (invalid
+ * length) in exitinfo2 and *certs_len set to what is needed when the table
+ * does not fit (the message key stays enabled); otherwise as
+ * sim_guest_request().
+ */
+int sim_guest_ext_report(struct sim_state *s, uint8_t msg_version, const struct snp_msg_report_req *req,
+                         struct snp_msg_report_rsp *resp, uint8_t *certs, uint32_t *certs_len,
+                         uint64_t *ret_exitinfo2);
+
 /* The firmware layer alone (after the kernel layer let the request through). */
 uint32_t sim_fw_key_request(const struct sim_state *s, const struct snp_msg_key_req *req,
                             struct snp_msg_key_rsp *rsp);

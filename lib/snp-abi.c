@@ -60,6 +60,10 @@ A(struct snp_msg_report_rsp, report_size, 0x04);
 A(struct snp_msg_report_rsp, report, 0x20);
 _Static_assert(sizeof(struct snp_msg_report_rsp) <= SNP_REPORT_RESP_BUF_LEN, "fits the kernel buffer");
 
+_Static_assert(sizeof(struct snp_msg_ext_report_req) == 112, "SNP_GET_EXT_REPORT request is 112 bytes");
+A(struct snp_msg_ext_report_req, certs_address, 0x60);
+A(struct snp_msg_ext_report_req, certs_len, 0x68);
+
 _Static_assert(sizeof(struct snp_guest_req_ioctl) == 32, "ioctl argument is 32 bytes");
 A(struct snp_guest_req_ioctl, req_data, 0x08);
 A(struct snp_guest_req_ioctl, resp_data, 0x10);
@@ -82,6 +86,9 @@ _Static_assert(sizeof(struct snp_derived_key_resp) == sizeof(struct snp_msg_key_
 _Static_assert(sizeof(struct snp_report_req) == sizeof(struct snp_msg_report_req), "kernel report req");
 A(struct snp_report_req, vmpl, offsetof(struct snp_msg_report_req, vmpl));
 _Static_assert(sizeof(struct snp_report_resp) == SNP_REPORT_RESP_BUF_LEN, "kernel report resp");
+_Static_assert(sizeof(struct snp_ext_report_req) == sizeof(struct snp_msg_ext_report_req), "kernel ext report req");
+A(struct snp_ext_report_req, certs_address, offsetof(struct snp_msg_ext_report_req, certs_address));
+A(struct snp_ext_report_req, certs_len, offsetof(struct snp_msg_ext_report_req, certs_len));
 _Static_assert(sizeof(struct snp_guest_request_ioctl) == sizeof(struct snp_guest_req_ioctl),
                "kernel ioctl argument");
 A(struct snp_guest_request_ioctl, msg_version, 0x00);

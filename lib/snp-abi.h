@@ -147,6 +147,18 @@ struct snp_msg_report_rsp {
         struct snp_report report;       /* 0x20 */
 } __attribute__((packed));
 
+/* SNP_GET_EXT_REPORT's request: the report request, then where the host's
+ * certificate table goes (a multiple of 4096 bytes, at most 16 KiB in Linux;
+ * lib/snp-cert-table.h). Not packed: 112 bytes as in the kernel. When the
+ * table does not fit the ioctl fails with -EIO, VMM error 1 (invalid length),
+ * and the kernel writes the length needed into certs_len. */
+struct snp_msg_ext_report_req {
+        struct snp_msg_report_req data;           /* 0x00 */
+        uint64_t certs_address;                   /* 0x60 */
+        uint32_t certs_len;                       /* 0x68 */
+        uint32_t pad;                             /* 0x6C */
+};
+
 /* The kernel's response buffer for SNP_GET_REPORT. */
 #define SNP_REPORT_RESP_BUF_LEN 4000u
 

@@ -41,7 +41,7 @@
 #include "snp-abi.h"
 
 #define SHIM_MAX_FDS 64
-#define SHIM_REQ_MAX 96  /* the largest request: MSG_REPORT_REQ */
+#define SHIM_REQ_MAX 112  /* the largest request: SNP_GET_EXT_REPORT's */
 
 /* The interposed entry points (prototypes for -Wmissing-prototypes where the
  * libc headers do not declare them). */
@@ -231,8 +231,11 @@ struct shim_cmd {
         const char *name;
 };
 
-/* SNP_GET_EXT_REPORT is not modelled: it answers ENOTTY like an unknown number. */
+/* SNP_GET_EXT_REPORT also writes the host's certificate table (the
+ * simulated chain) to the user's buffer (sim_guest_ext_report()). */
 static const struct shim_cmd shim_cmds[] = {
+        { SNP_IOCTL_GET_EXT_REPORT, SIM_MSG_REPORT_REQ, sizeof(struct snp_msg_ext_report_req),
+          SNP_REPORT_RESP_BUF_LEN, "ext-report" },
         { SNP_IOCTL_GET_DERIVED_KEY, SIM_MSG_KEY_REQ, sizeof(struct snp_msg_key_req),
           sizeof(struct snp_msg_key_rsp), "key" },
         { SNP_IOCTL_GET_REPORT, SIM_MSG_REPORT_REQ, sizeof(struct snp_msg_report_req),
@@ -265,7 +268,7 @@ static void shim_count(const char *name) {
 /* The request through the simulated kernel and firmware; copies the
  * response out only on success, as the driver does. */
 static int shim_request(const struct shim_cmd *cmd, struct sim_state *st, struct snp_guest_req_ioctl *arg) {
-        uint8_t req[SHIM_REQ_MAX];
+        _Alignas(8) uint8_t req[SHIM_REQ_MAX];
         _cleanup_secret_ uint8_t *resp = secret_alloc(SNP_REPORT_RESP_BUF_LEN);
         void *user_resp = (void *) (uintptr_t) arg->resp_data;
         const void *user_req = (const void *) (uintptr_t) arg->req_data;
@@ -277,8 +280,20 @@ static int shim_request(const struct shim_cmd *cmd, struct sim_state *st, struct
                 return -ENOMEM;
         if (user_req)
                 memcpy(req, user_req, cmd->req_len);
-        r = sim_guest_request(st, cmd->type, arg->msg_version, user_req ? req : NULL,
-                              user_resp ? resp : NULL, &exitinfo2);
+        if (cmd->nr == SNP_IOCTL_GET_EXT_REPORT && user_req) {
+                struct snp_msg_ext_report_req *ext = (struct snp_msg_ext_report_req *) req;
+                uint32_t certs_len = ext->certs_len;
+
+                r = sim_guest_ext_report(st, arg->msg_version, &ext->data,
+                                         user_resp ? (struct snp_msg_report_rsp *) resp : NULL,
+                                         (uint8_t *) (uintptr_t) ext->certs_address, &certs_len, &exitinfo2);
+                /* The kernel tells the caller the length it needs. */
+                if (r == -EIO && certs_len != ext->certs_len)
+                        memcpy((uint8_t *) user_req + offsetof(struct snp_msg_ext_report_req, certs_len), &certs_len,
+                               sizeof(certs_len));
+        } else
+                r = sim_guest_request(st, cmd->type, arg->msg_version, user_req ? req : NULL,
+                                      user_resp ? resp : NULL, &exitinfo2);
         arg->exitinfo2 = exitinfo2;
         if (exitinfo2 != SNP_EXITINFO2_NO_FW_CALL)
                 shim_count(cmd->name);
@@ -303,6 +318,13 @@ static int shim_guest_ioctl(unsigned long nr, void *argp) {
         memcpy(&arg, argp, sizeof(arg));
         if (arg.msg_version == 0)
                 return -EINVAL;
+        /* Tests: play a kernel that refuses every request as invalid
+         * (Linux 6.17-rc1's SNP_GET_DERIVED_KEY), with the 0xff preset. */
+        if (getenv("SNPSEAL_SHIM_EINVAL")) {
+                arg.exitinfo2 = SNP_EXITINFO2_NO_FW_CALL;
+                memcpy(argp, &arg, sizeof(arg));
+                return -EINVAL;
+        }
         cmd = shim_cmd_find(nr);
         if (!cmd)
                 return -ENOTTY;

@@ -455,7 +455,7 @@ static const struct transport_case transport_cases[] = {
         /* Linux up to 6.16 copies back its 0xff preset; all ones is "no firmware call" too. */
         { -EIO, 0xff, -EIO, 0, 0, "no firmware error reported", "reboot required" },
         { -EIO, UINT64_MAX, -EIO, 0, 0, "no firmware error reported", "reboot required" },
-        { -EINVAL, 0xff, -EINVAL, 0, 0, "no firmware call, the message key is intact", "Linux 6.17-rc1" },
+        { -EINVAL, 0xff, -EINVAL, 0, 0, "no firmware call", "the message key is intact" },
         { -EBADMSG, 0, -EBADMSG, 0, 0, "failed the kernel's integrity check (AES-GCM): a hostile or broken host",
           "disabled the VM's message key: reboot required" },
         { -ENOSPC, SNP_EXITINFO2_NO_FW_CALL, -ENOSPC, 0, 0, "guest request failed: ", "(errno 28)" },
