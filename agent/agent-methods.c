@@ -369,6 +369,9 @@ static int parse_get_report(struct call *c, struct agent_report_params *ret) {
                 p.vmpl = (uint32_t) vmpl;
         else if (r != -ENOENT)
                 return PARAM_FAIL(c, "vmpl", "parameter \"vmpl\" must be an integer 0..%u", SNP_VMPL_MAX);
+        r = param_bool(c, "certificates", &p.certificates);
+        if (r < 0)
+                return r;
         *ret = p;
         return 0;
 }
@@ -513,7 +516,7 @@ static const struct method {
         { "io.snpseal.Agent.DeriveKey",  PARAMS("binding", "salt", "purpose", "pin", "expect"), method_derive_key },
         { "io.snpseal.Agent.Seal",       PARAMS("purpose", "binding", "data", "password", "force"), method_seal },
         { "io.snpseal.Agent.Unseal",     PARAMS("sealed", "password"), method_unseal },
-        { "io.snpseal.Agent.GetReport",  PARAMS("report_data", "vmpl"), method_get_report },
+        { "io.snpseal.Agent.GetReport",  PARAMS("report_data", "vmpl", "certificates"), method_get_report },
         { "io.snpseal.Agent.StoreUserSecret",
           PARAMS("name", "uid", "data", "password", "replace"), method_store_user_secret },
         { "io.snpseal.Agent.ListUserSecrets",  PARAMS("uid"), method_list_user_secrets },

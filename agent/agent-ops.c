@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -29,6 +30,7 @@
 #include "purpose.h"
 #include "sealed.h"
 #include "secret.h"
+#include "snp-cert-table.h"
 #include "snp-decode.h"
 
 /* ---- replies ---- */
@@ -482,18 +484,69 @@ int agent_report_data_for_uid(uid_t uid, const uint8_t data[SNP_REPORT_DATA_LEN]
 
 /* For a caller other than root, the report speaks for the caller, not the
  * workload: REPORT_DATA binds its uid (agent_report_data_for_uid). */
+/* The host's certificate table as [{"kind": "vcek"|"ask"|…, "der": base64}];
+ * entries of unknown GUIDs are left out. An unreadable table is an empty
+ * list: the relying party fetches what it lacks from AMD. */
+static json_object *certs_to_json(const uint8_t *blob) {
+        struct snp_cert_entry e[SNP_CERT_TABLE_MAX];
+        json_object *list = json_object_new_array();
+        size_t n = 0;
+
+        if (!list)
+                return NULL;
+        if (snp_cert_table_parse(blob, SNP_CERT_BLOB_MAX, e, ELEMENTSOF(e), &n, NULL, 0) < 0)
+                n = 0;
+        for (size_t i = 0; i < n; i++) {
+                size_t len = base64_encoded_len(e[i].length);
+                _cleanup_(freep) char *b64 = NULL;
+                json_object *item;
+
+                if (e[i].kind == SNP_CERT_GUID_OTHER)
+                        continue;
+                b64 = malloc(len + 1);
+                item = json_object_new_object();
+                if (!b64 || !item || base64_encode(blob + e[i].offset, e[i].length, b64, len + 1) < 0 ||
+                    json_add(item, "kind", json_object_new_string(snp_cert_guid_to_string(e[i].kind))) < 0 ||
+                    json_add(item, "der", json_object_new_string(b64)) < 0 ||
+                    json_object_array_add(list, item) < 0) {
+                        json_object_put(item);
+                        json_object_put(list);
+                        return NULL;
+                }
+        }
+        return list;
+}
+
+static int get_ext_report(struct agent *a, const uint8_t *report_data, uint32_t vmpl, struct snp_report *ret,
+                          json_object **ret_certs, struct agent_reply *reply) {
+        _cleanup_(freep) uint8_t *blob = malloc(SNP_CERT_BLOB_MAX);
+        struct snp_error err = {};
+        int r;
+
+        if (!blob)
+                return -ENOMEM;
+        r = snp_backend_get_ext_report(a->backend, report_data, vmpl, ret, blob, &err);
+        if (r < 0)
+                return fail(r, agent_reply_backend_error(reply, &err));
+        *ret_certs = certs_to_json(blob);
+        return *ret_certs ? 0 : -ENOMEM;
+}
+
 int agent_op_get_report(struct agent *a, const struct agent_peer *peer, const struct agent_report_params *p,
                         struct agent_reply *reply) {
         char b64[((SNP_REPORT_SIZE + 2) / 3) * 4 + 1], hex[2 * SNP_REPORT_DATA_LEN + 1];
         uint8_t data[SNP_REPORT_DATA_LEN];
         bool bound = peer->uid != 0;
+        json_object *certs = NULL;
         struct snp_report rep;
         int r = 0;
 
         memcpy(data, p->report_data, sizeof(data));
         if (bound)
                 r = agent_report_data_for_uid(peer->uid, p->report_data, data);
-        if (r >= 0)
+        if (r >= 0 && p->certificates)
+                r = get_ext_report(a, data, p->vmpl, &rep, &certs, reply);
+        else if (r >= 0)
                 r = get_report(a, data, p->vmpl, &rep, reply);
         if (r < 0)
                 return op_finish(reply, r);
@@ -510,6 +563,9 @@ int agent_op_get_report(struct agent *a, const struct agent_peer *peer, const st
                 if (r >= 0)
                         r = reply_add(reply, "caller_report_data", json_object_new_string(hex));
         }
+        if (r >= 0 && certs)
+                r = reply_add(reply, "certificates", TAKE_PTR(certs));
+        json_object_put(certs);
         return op_finish(reply, r);
 }
 

@@ -167,6 +167,7 @@ struct agent_seal_params {
 struct agent_report_params {
         uint8_t report_data[SNP_REPORT_DATA_LEN];
         uint32_t vmpl;
+        bool certificates;   /* SNP_GET_EXT_REPORT: the host's certificate table too */
 };
 
 int agent_op_get_status(struct agent *a, struct agent_reply *reply);

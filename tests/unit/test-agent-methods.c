@@ -361,6 +361,7 @@ static void test_invalid_parameters(void **state) {
                 { "GetReport", "{\"report_data\":\"zz\"}", "report_data", "even number of hex digits" },
                 { "GetReport", "{\"vmpl\":4}", "vmpl", "integer 0..3" },
                 { "GetReport", "{\"vmpl\":\"1\"}", "vmpl", "integer 0..3" },
+                { "GetReport", "{\"certificates\":1}", "certificates", "must be a boolean" },
         };
         char binding[256], tcb[TCB_HEX_LEN + 1], method[64];
 
@@ -1582,6 +1583,35 @@ static void test_get_report_user_bound(void **state) {
         json_object_put(r);
 }
 
+/* Issue 13: the host's certificate table through SNP_GET_EXT_REPORT. */
+static void test_get_report_certificates(void **state) {
+        struct fixture *f = *state;
+        json_object *r, *list, *item;
+        static const char *const kinds[] = { "vcek", "ask", "ark" };
+
+        r = call_ok(f, ROOT, "io.snpseal.Agent.GetReport", "{\"report_data\":\"01\",\"certificates\":true}");
+        assert_true(json_object_object_get_ex(r, "certificates", &list));
+        assert_int_equal(json_object_array_length(list), 3);
+        for (size_t i = 0; i < 3; i++) {
+                item = json_object_array_get_idx(list, i);
+                assert_string_equal(get_str(item, "kind"), kinds[i]);
+                assert_true(strlen(get_str(item, "der")) > 100);
+        }
+        assert_int_equal(strncmp(get_str(get_obj(r, "decoded"), "report_data"), "0100", 4), 0);
+        json_object_put(r);
+        /* Without asking: no certificates. */
+        r = call_ok(f, ROOT, "io.snpseal.Agent.GetReport", "{\"certificates\":false}");
+        assert_false(json_object_object_get_ex(r, "certificates", NULL));
+        json_object_put(r);
+        /* A user gets them too, with the report bound to the user. */
+        r = call_ok(f, USER, "io.snpseal.Agent.GetReport", "{\"report_data\":\"01\",\"certificates\":true}");
+        assert_true(json_object_object_get_ex(r, "certificates", &list));
+        assert_int_equal(json_object_array_length(list), 3);
+        assert_int_equal(get_int(r, "bound_uid"), USER);
+        assert_int_not_equal(strncmp(get_str(get_obj(r, "decoded"), "report_data"), "0100", 4), 0);
+        json_object_put(r);
+}
+
 static void test_vmpl_below_own(void **state) {
         struct fixture *f = *state;
         struct snp_error err = {};
@@ -1672,6 +1702,7 @@ int main(void) {
                 T(test_user_invalid_parameters),
                 T(test_get_report),
                 T(test_get_report_user_bound),
+                T(test_get_report_certificates),
                 T(test_vmpl_below_own),
                 T(test_firmware_error_then_device_unavailable),
                 T(test_device_unavailable),
