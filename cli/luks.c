@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -488,6 +489,16 @@ int luks_volume_key_by_token(const struct luks *l, int token, const char *pin, s
         return r;
 }
 
+/* A key file every user may read gives the volume away: warn, as
+ * systemd-cryptenroll does (the key is used all the same). */
+static void luks_key_file_check_mode(const char *verb, const char *file, int fd) {
+        struct stat st;
+
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & (S_IROTH | S_IWOTH)))
+                fprintf(stderr, PROG ": %s: warning: the key file %s is readable or writable by every user "
+                        "(mode %04o); chmod 0600 it\n", verb, file, (unsigned) (st.st_mode & 07777));
+}
+
 static int read_key_file(const char *verb, const char *file, char **ret, size_t *ret_len) {
         _cleanup_(closep) int fd = -1;
         bool is_stdin = strcmp(file, "-") == 0;
@@ -498,6 +509,7 @@ static int read_key_file(const char *verb, const char *file, char **ret, size_t 
                 r = -errno;
                 return cli_error(verb, "cannot open the key file %s: %s", file, strerror(-r)), r;
         }
+        luks_key_file_check_mode(verb, file, fd);
         r = cli_read_capped(fd, LUKS_KEYFILE_MAX, ret, ret_len);
         if (r == -EFBIG)
                 return cli_error(verb, "the key file %s is larger than %u bytes", file, LUKS_KEYFILE_MAX), r;

@@ -34,6 +34,7 @@
 #include "crypttab.h"
 #include "hexutil.h"
 #include "json-util.h"
+#include "json-values.h"
 #include "luks.h"
 #include "secret.h"
 #include "varlink.h"
@@ -495,7 +496,7 @@ static json_object *list_json_one(const struct luks_token *e, int state, const c
         }
         if (json_object_object_add(o, "keyslot", e->t.keyslot >= 0 ? json_object_new_int(e->t.keyslot) : NULL) < 0 ||
             json_add(o, "binding", snp_binding_to_json(&e->t.binding)) < 0 ||
-            json_add(o, "identity", json_object_get(e->t.identity)) < 0 ||
+            json_add(o, "identity", json_values_identity(e->t.identity)) < 0 ||
             json_add(o, "pin", json_object_new_boolean(e->t.pin)) < 0 ||
             json_add(o, "state", json_object_new_string(states[state].name)) < 0 ||
             (why[0] && json_add(o, "reason", json_object_new_string(why)) < 0))
@@ -556,6 +557,7 @@ static int list_do(struct luks *l, const struct cli *cli) {
         int have_target = 0;
         char tcb[TCB_HEX_LEN + 1];
         size_t n = 0;
+        unsigned unknown = 0;   /* tokens that could not be checked (no agent?) */
         int r = 0;
 
         if (!array || !keyslots || luks_tokens_load(l, &tokens, &n) < 0)
@@ -592,6 +594,7 @@ static int list_do(struct luks *l, const struct cli *cli) {
                         r = state;
                         break;
                 }
+                unknown += tokens[i].parse_error == 0 && state == LUKS_TOKEN_UNKNOWN;
         }
         luks_tokens_free(tokens, n);
         if (r >= 0)
@@ -607,7 +610,8 @@ static int list_do(struct luks *l, const struct cli *cli) {
         }
         if (r < 0 || fflush(stdout) != 0)
                 return cli_error(l->verb, "cannot write the output");
-        return EXIT_SUCCESS;
+        /* Listed, but whether a token opens is not known: not a success. */
+        return unknown > 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
 static int run_list(struct cli *cli, const struct cli_verb *verb, int argc, char **argv) {
@@ -1406,6 +1410,9 @@ static int run_reseal(struct cli *cli, const struct cli_verb *verb, int argc, ch
         if (a.crypttab && (cli->json || a.dry_run))
                 return cli_usage_error(verb->name, "--crypttab does not take --json or --dry-run (it logs one line "
                                        "per token)");
+        if (geteuid() != 0)
+                return cli_error(verb->name, "needs root: only root may derive the keys of LUKS2 tokens and "
+                                 "write the LUKS2 header");
         if (a.crypttab)
                 return reseal_crypttab(cli, verb->name, &a);
         if (luks_open(cli, verb->name, argv[optind], &l) < 0)

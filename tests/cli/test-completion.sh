@@ -115,7 +115,7 @@ if (cd "$WORK/build" && PKG_CONFIG_PATH="$WORK/pc${PKG_CONFIG_PATH:+:$PKG_CONFIG
         "$top_srcdir/configure" --prefix=/opt/snp >"$WORK/configure.log" 2>&1); then
         check_eq "configure: completionsdir from bash-completion.pc, below --prefix" \
                 /opt/snp/share/bash-completion/completions-test \
-                "$(cd "$WORK/build" && make -s -f - print-dir <<'MK'
+                "$(cd "$WORK/build" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -f - print-dir <<'MK'
 include Makefile
 print-dir:
 	@echo $(bashcompletiondir)
