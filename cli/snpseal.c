@@ -22,6 +22,7 @@
 static const struct cli_verb *const verbs[] = {
         &cli_verb_status,
         &cli_verb_report,
+        &cli_verb_attest,
         &cli_verb_verify,
         &cli_verb_seal,
         &cli_verb_unseal,

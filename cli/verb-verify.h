@@ -21,7 +21,7 @@
 #define VERIFY_KDS_CACHE_DEFAULT "/var/cache/snpseal/kds"
 #define VERIFY_KDS_URL_DEFAULT   "https://kdsintf.amd.com"
 
-extern const struct cli_verb cli_verb_verify;
+extern const struct cli_verb cli_verb_verify, cli_verb_attest;
 
 /* ---- kds.c ---- */
 

@@ -12,7 +12,10 @@
  *   SNPSEAL_SHIM_STATE    the simulator state file; missing → open() fails
  *                         with ENOENT, like a guest without the device
  *   SNPSEAL_SHIM_EACCES   "1" → open() fails with EACCES
- *   SNPSEAL_SHIM_COUNTER  a file that gets one line ("key" or "report") for
+ *   SNPSEAL_SHIM_EINVAL   set → every request fails with EINVAL and exitinfo2
+ *                         0xff, as Linux 6.17-rc1's SNP_GET_DERIVED_KEY did
+ *   SNPSEAL_SHIM_COUNTER  a file that gets one line ("key", "report" or
+ *                         "ext-report") for
  *                         every request that left the kernel layer, so tests
  *                         can tell that a refused request was never sent
  *
