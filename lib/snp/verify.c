@@ -318,7 +318,9 @@ out:
         return r;
 }
 
-/* ---- the CRL: signed by the chain's ARK, and neither the ASK nor the leaf on it ---- */
+/* ---- the CRL: signed by the chain's ARK, and the ASK/ASVK not on it ----
+ * AMD's CRL is the ARK's: it lists what the ARK signed (ASKs, ASVKs). A VCEK
+ * is superseded by TCB, not revoked by serial. */
 
 static void check_crl(struct ctx *c) {
         X509_CRL *crl = c->in->crl;
@@ -342,18 +344,15 @@ static void check_crl(struct ctx *c) {
                 set(c, SNP_CHECK_CRL, SNP_CHECK_FAIL, "the CRL is not signed by the chain's ARK");
                 return;
         }
-        for (int i = 0; i < 2; i++) {
-                X509 *x = sk_X509_value(c->chain, i);
+        if (X509_CRL_get0_by_cert(crl, &rev, sk_X509_value(c->chain, 1)) == 1) {
                 char who[96];
 
-                if (X509_CRL_get0_by_cert(crl, &rev, x) == 1) {
-                        cert_label(x, who, sizeof(who));
-                        set(c, SNP_CHECK_CRL, SNP_CHECK_FAIL, "the %s (%s) is revoked by the CRL",
-                            i == 0 ? snp_cert_kind_to_string(c->leaf_kind) : "issuing key", who);
-                        return;
-                }
+                cert_label(sk_X509_value(c->chain, 1), who, sizeof(who));
+                set(c, SNP_CHECK_CRL, SNP_CHECK_FAIL, "the %s's issuer (%s) is revoked by the CRL",
+                    snp_cert_kind_to_string(c->leaf_kind), who);
+                return;
         }
-        set(c, SNP_CHECK_CRL, SNP_CHECK_PASS, "signed by the ARK; neither the %s nor its issuer is revoked",
+        set(c, SNP_CHECK_CRL, SNP_CHECK_PASS, "signed by the ARK; the %s's issuer is not revoked",
             snp_cert_kind_to_string(c->leaf_kind));
 }
 

@@ -16,8 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "sim-firmware.h"
 #include "sim-x509.h"
@@ -172,6 +175,90 @@ static void test_chain_wrong_kind(void **state) {
         free(res);
 }
 
+/* A CRL signed by the (simulated) ARK, revoking the certificate with serial
+ * revoke (0: none). */
+static X509_CRL *make_crl(const struct sim_state *s, X509 *ark, long revoke) {
+        EVP_PKEY *key = sim_key(s, SIM_KEY_ARK);
+        X509_CRL *crl = X509_CRL_new();
+        ASN1_TIME *now = ASN1_TIME_set(NULL, time(NULL) - 60), *next = ASN1_TIME_set(NULL, time(NULL) + 86400);
+
+        assert_non_null(key);
+        assert_non_null(crl);
+        assert_int_equal(X509_CRL_set_version(crl, 1), 1);
+        assert_int_equal(X509_CRL_set_issuer_name(crl, X509_get_subject_name(ark)), 1);
+        assert_int_equal(X509_CRL_set1_lastUpdate(crl, now), 1);
+        assert_int_equal(X509_CRL_set1_nextUpdate(crl, next), 1);
+        if (revoke) {
+                X509_REVOKED *rev = X509_REVOKED_new();
+                ASN1_INTEGER *serial = ASN1_INTEGER_new();
+
+                assert_int_equal(ASN1_INTEGER_set(serial, revoke), 1);
+                assert_int_equal(X509_REVOKED_set_serialNumber(rev, serial), 1);
+                assert_int_equal(X509_REVOKED_set_revocationDate(rev, now), 1);
+                assert_int_equal(X509_CRL_add0_revoked(crl, rev), 1);
+                ASN1_INTEGER_free(serial);
+        }
+        assert_true(X509_CRL_sign(crl, key, EVP_sha384()) > 0);
+        ASN1_TIME_free(now);
+        ASN1_TIME_free(next);
+        EVP_PKEY_free(key);
+        return crl;
+}
+
+static enum snp_verdict verify_crl(const struct snp_report *r, STACK_OF(X509) *chain, X509_CRL *crl,
+                                   struct snp_verify_result *res) {
+        STACK_OF(X509) *anchors = sk_X509_new_null();
+        struct snp_verify_input in = {
+                .report = r, .report_size = sizeof(*r), .certs = chain, .anchors = anchors, .crl = crl,
+        };
+
+        X509_up_ref(sk_X509_value(chain, 2));
+        sk_X509_push(anchors, sk_X509_value(chain, 2));
+        assert_int_equal(snp_verify(&in, res), 0);
+        sk_X509_pop_free(anchors, X509_free);
+        return res->verdict;
+}
+
+/* The CRL check: signed by the chain's ARK, not revoking the ASK (serial 2
+ * in the simulated chain). */
+static void test_crl(void **state) {
+        struct snp_verify_result *res = malloc(sizeof(*res));
+        STACK_OF(X509) *chain = NULL;
+        struct sim_state s, other;
+        struct snp_report r;
+        X509_CRL *crl;
+
+        assert_non_null(res);
+        base_state(&s);
+        report(&s, 0, &r);
+        assert_int_equal(sim_cert_chain(&s, false, &chain), 0);
+
+        crl = make_crl(&s, sk_X509_value(chain, 2), 0);
+        assert_int_equal(verify_crl(&r, chain, crl, res), SNP_VERDICT_OK);
+        assert_int_equal(res->checks[SNP_CHECK_CRL].status, SNP_CHECK_PASS);
+        X509_CRL_free(crl);
+
+        crl = make_crl(&s, sk_X509_value(chain, 2), 2);
+        assert_int_equal(verify_crl(&r, chain, crl, res), SNP_VERDICT_NOT_GENUINE);
+        assert_non_null(strstr(res->checks[SNP_CHECK_CRL].detail, "the VCEK's issuer (SEV-Milan) is revoked by the CRL"));
+        X509_CRL_free(crl);
+
+        /* The ARK's CRL speaks for what the ARK signed: serial 3 there is not the VCEK. */
+        crl = make_crl(&s, sk_X509_value(chain, 2), 3);
+        assert_int_equal(verify_crl(&r, chain, crl, res), SNP_VERDICT_OK);
+        X509_CRL_free(crl);
+
+        /* Another chip's ARK (same name, another key) signed it: not AMD's CRL for this chain. */
+        base_state(&other);
+        other.chip_secret[0] ^= 1;
+        crl = make_crl(&other, sk_X509_value(chain, 2), 0);
+        assert_int_equal(verify_crl(&r, chain, crl, res), SNP_VERDICT_NOT_GENUINE);
+        assert_non_null(strstr(res->checks[SNP_CHECK_CRL].detail, "not signed by the chain's ARK"));
+        X509_CRL_free(crl);
+        sk_X509_pop_free(chain, X509_free);
+        free(res);
+}
+
 static void test_cert_table(void **state) {
         uint8_t blob[SNP_CERT_BLOB_MAX];
         struct snp_cert_entry e[SNP_CERT_TABLE_MAX];
@@ -228,6 +315,7 @@ int main(void) {
                 cmocka_unit_test(test_chain_turin),
                 cmocka_unit_test(test_chain_vlek),
                 cmocka_unit_test(test_chain_wrong_kind),
+                cmocka_unit_test(test_crl),
                 cmocka_unit_test(test_cert_table),
         };
 
