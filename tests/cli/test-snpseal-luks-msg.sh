@@ -48,6 +48,20 @@ snp list "$IMG" >/dev/null 2>&1
 snp enroll "$IMG" --unlock-key-file="$W/keys.pass" --force >/dev/null 2>"$W/nowarn.err"
 check_eq "mode 0600: no warning" 0 "$(grep -c 'warning: the key file' "$W/nowarn.err")"
 
+# ---------------------------------------------------------------- a wrong PIN
+# What libcryptsetup-token-snpseal(8) says cryptsetup does with a wrong PIN.
+PINIMG=$(luks_make_image pin) || exit 1
+printf '1234\n' >"$W/pin.right"
+printf '9999\n' >"$W/pin.wrong"
+check "enroll with a PIN" snp enroll "$PINIMG" --pin --pin-file="$W/pin.right" --unlock-key-file="$W/pin.pass"
+pin_open() { # PINFILE [CRYPTSETUP-OPTION]: cryptsetup reads the PIN from stdin
+        luks_in_ns cryptsetup ${2:-} open --test-passphrase --token-only "$PINIMG" <"$1"
+}
+check "cryptsetup: the right PIN opens" pin_open "$W/pin.right"
+check_eq "cryptsetup: a wrong PIN, exit status 2" 2 "$(pin_open "$W/pin.wrong" >/dev/null 2>&1; echo $?)"
+check_fails "cryptsetup -v: a wrong PIN is a bad passphrase to it" 'no permission or bad passphrase' \
+        pin_open "$W/pin.wrong" -v
+
 # ---------------------------------------------------------------- list --json
 if command -v jq >/dev/null; then
         snp list --json "$IMG" >"$W/list.json" 2>/dev/null
