@@ -140,7 +140,7 @@ sim() {
 }
 
 demo() {
-        local out rc recovery
+        local out rc recovery nonce
 
         harness
         # One stream, so cryptsetup's and the plugin's messages appear in order.
@@ -224,6 +224,22 @@ demo() {
         out=$(ns snpseal list "$img") || { printf '%s\n' "$out"; die "snpseal list failed"; }
         printf '%s\n' "$out"
         printf '%s\n' "$out" | grep -q 'opens now: *yes' || die "snpseal list does not say the token opens"
+
+        step "10. Attestation: evidence for a relying party, checked against the simulator's own root"
+        nonce=0123456789abcdef0123456789abcdef
+        ns snpseal attest --nonce="$nonce" --output=evidence.json || die "snpseal attest failed"
+        printf '$ snpseal-sim chain --ark %s > sim-ark.pem\n' "${LUKS_STATE#"$work"/}"
+        "$SNPSEAL_SIM" chain --ark "$LUKS_STATE" >sim-ark.pem || die "snpseal-sim chain failed"
+        echo "(a relying party runs this anywhere, no agent needed; AMD's roots are built in, the"
+        echo "simulator's must be named)"
+        show "$SNPSEAL" verify --trust-anchor=sim-ark.pem --nonce="$nonce" --deny-debug evidence.json |
+                sed "s|^\$ $SNPSEAL|\$ snpseal|" || die "snpseal verify did not verify the evidence"
+        rc=0
+        echo "\$ snpseal verify --nonce=$nonce evidence.json"
+        out=$("$SNPSEAL" verify --nonce="$nonce" evidence.json 2>&1) || rc=$?
+        printf '%s\n' "$out" | grep 'chain'
+        [ "$rc" -eq 1 ] || die "without --trust-anchor the simulator's chain was not refused (exit $rc)"
+        echo "refused without --trust-anchor (exit 1, not genuine): the simulated root is never trusted by default"
 
         section "demo done: every step behaved as shown"
         try_yourself
