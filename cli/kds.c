@@ -199,11 +199,23 @@ static int kds_get(const char *verb, const char *url, struct kds_buf *out) {
         return cli_error(verb, "KDS: %s: HTTP %ld", url, status), status == 404 ? -ENOENT : -EIO;
 }
 
+/* DIR/PRODUCT, creating DIR's missing parents too (mode 0755: the cache
+ * holds public certificates). */
 static int mkdir_p(const char *dir, const char *product, char *out, size_t size) {
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                return -errno;
         if ((size_t) snprintf(out, size, "%s/%s", dir, product) >= size)
                 return -ENAMETOOLONG;
+        for (char *p = out + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(out, 0755) < 0 && errno != EEXIST) {
+                        int r = -errno;
+
+                        *p = '/';
+                        return r;
+                }
+                *p = '/';
+        }
         if (mkdir(out, 0755) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
@@ -218,10 +230,13 @@ static int write_atomic(const char *path, const uint8_t *data, size_t size) {
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        if (cli_write_all(fd, data, size) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0)
-                r = -errno ? -errno : -EIO;
-        if (close(fd) < 0 && r == 0)
+        r = cli_write_all(fd, data, size);
+        if (r >= 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
                 r = -errno;
+        if (close(fd) < 0 && r >= 0)
+                r = -errno;
+        if (r > 0)
+                r = 0;
         if (r == 0 && rename(tmp, path) < 0)
                 r = -errno;
         if (r < 0)

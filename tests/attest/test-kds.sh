@@ -109,8 +109,9 @@ check_eq "only the CRL" "/vcek/v1/Milan/crl?" "$(cat "$WORK/requests")"
 # Rate limiting: two 429s, then the answer.
 : >"$WORK/requests"; echo 2 >"$WORK/throttle"
 check_exit "HTTP 429 is retried with backoff" 0 'rate-limited \(HTTP 429\), retrying in 20 ms.*retrying in 40 ms' \
-        sh -c "\"$S\" verify --fetch --cache=\"$WORK/cache2\" --kds-url=\"$URL\" \"$GSG_R\" 2>&1 | tr '\n' ' '"
+        sh -c "\"$S\" verify --fetch --cache=\"$WORK/deep/er/cache2\" --kds-url=\"$URL\" \"$GSG_R\" 2>&1 | tr '\n' ' '"
 check_eq "and the VCEK arrived on the third try" 3 "$(grep -c "^/vcek/v1/Milan/$HWID" "$WORK/requests")"
+check_eq "a cache directory's missing parents are made" yes "$([ -s "$WORK/deep/er/cache2/Milan/cert_chain.pem" ] && echo yes)"
 echo 99 >"$WORK/throttle"
 check_exit "a KDS that stays rate-limited: exit 4, try later" 4 'still rate-limited \(HTTP 429\) after 5 tries; try again later' \
         "$S" verify --fetch --cache="$WORK/cache3" --kds-url="$URL" "$GSG_R"
