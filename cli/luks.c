@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,12 +53,69 @@ static const char *const luks_steps[] = {
 
 #define INTERRUPT_ENV "SNPSEAL_TEST_INTERRUPT"
 
+#define SIGNAL_ENV "SNPSEAL_TEST_SIGNAL"
+
+/* ---- Ctrl-C ---- */
+
+static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t changing;          /* the header is being changed */
+static char interrupt_nothing[256];             /* the whole message when nothing changed yet */
+static char progress[1024];                     /* the volume's state once changing */
+static char progress_after[512];                /* what an enrolled token still waits for */
+
+static void on_signal(int sig) {
+        if (!changing) {
+                /* Before the first change: nothing to say but that. */
+                ssize_t n = write(STDERR_FILENO, interrupt_nothing, strlen(interrupt_nothing));
+
+                (void) n;
+                _exit(128 + sig);
+        }
+        interrupted = sig;
+}
+
+void luks_signals_setup(const char *verb, const char *path) {
+        struct sigaction sa = { .sa_handler = on_signal };
+        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+
+        (void) snprintf(interrupt_nothing, sizeof(interrupt_nothing), "\n" PROG ": %s: interrupted; nothing on %s "
+                        "was changed\n", verb, path);
+        (void) sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                (void) sigaction(sigs[i], &sa, NULL);
+}
+
+void luks_progress(const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(progress, sizeof(progress), fmt, ap);
+        va_end(ap);
+        changing = 1;
+}
+
+void luks_progress_after(const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(progress_after, sizeof(progress_after), fmt, ap);
+        va_end(ap);
+}
+
 void luks_step(const char *name) {
-        const char *want = getenv(INTERRUPT_ENV);
+        const char *want = getenv(INTERRUPT_ENV), *sig = getenv(SIGNAL_ENV);
 
         if (want && strcmp(want, name) == 0) {
                 (void) fflush(stdout);
                 _exit(99);
+        }
+        if (sig && strcmp(sig, name) == 0)
+                (void) raise(SIGINT);   /* the test's Ctrl-C */
+        /* A step is done: the header is consistent; stop here and say where. */
+        if (interrupted) {
+                (void) fflush(stdout);
+                fprintf(stderr, "\n" PROG ": interrupted: %s\n", progress);
+                exit(128 + interrupted);
         }
 }
 
@@ -939,6 +997,8 @@ static int enroll_steps(struct luks *l, struct snpseal_token *t, const char *pas
                 enroll_rollback(l, token, keyslot);
                 return r;
         }
+        luks_progress("snpseal token %d (keyslot %d) is enrolled on %s and works%s", token, keyslot, l->path,
+                      progress_after);
         luks_step("verified");
         *ret_token = token;
         *ret_keyslot = keyslot;

@@ -56,6 +56,16 @@ struct luks {
 /* SNPSEAL_TEST_INTERRUPT=<step> makes the process _exit(99) right after
  * that step; =list prints the step names. Only reads the environment. */
 void luks_step(const char *name);
+/* Ctrl-C (SIGINT, SIGTERM, SIGHUP): before the first change the run ends
+ * at once with "interrupted; nothing on PATH was changed"; once
+ * luks_progress() said what is being changed, the run goes on to the next
+ * luks_step() and stops there (status 128 + signal) printing that state and
+ * how to finish. SNPSEAL_TEST_SIGNAL=<step> raises SIGINT at that step. */
+void luks_signals_setup(const char *verb, const char *path);
+void luks_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* What is still to do once a new token is enrolled ("; the recovery key
+ * was not added: …"), appended to the state luks_token_enroll() reports. */
+void luks_progress_after(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* 1 (after printing the list) when SNPSEAL_TEST_INTERRUPT=list, -EINVAL
  * (printed) for an unknown step name, else 0. */
 int luks_steps_check(const char *verb);

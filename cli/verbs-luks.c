@@ -297,6 +297,16 @@ static int recovery_add(const struct luks *l, const char *vk, size_t vk_size, ch
 
 /* As systemd-cryptenroll: what happened on standard error, only the
  * recovery key on standard output (or everything as JSON there). */
+static void enroll_print_recovery(const struct luks *l, const char *recovery, int rslot) {
+        if (l->cli->json)
+                return;
+        fprintf(stderr, "\nRecovery key (keyslot %d), shown only this once; write it down and keep it safe.\n"
+                "Type it, with the dashes, when cryptsetup asks for a passphrase:\n\n", rslot);
+        printf("        %s\n", recovery);
+        (void) fflush(stdout);
+        fputc('\n', stderr);
+}
+
 static void enroll_print(const struct luks *l, const struct luks_enrolled *e, const char *recovery, int rslot) {
         char b[256];
 
@@ -306,13 +316,8 @@ static void enroll_print(const struct luks *l, const struct luks_enrolled *e, co
                 b[0] = '\0';
         fprintf(stderr, "Enrolled snpseal token %d (keyslot %d) on %s, bound to: %s\n", e->token, e->keyslot,
                 l->path, b);
-        if (recovery) {
-                fprintf(stderr, "\nRecovery key (keyslot %d), shown only this once; write it down and keep it safe.\n"
-                        "Type it, with the dashes, when cryptsetup asks for a passphrase:\n\n", rslot);
-                printf("        %s\n", recovery);
-                (void) fflush(stdout);
-                fputc('\n', stderr);
-        }
+        if (recovery)
+                enroll_print_recovery(l, recovery, rslot);
 }
 
 /* [0, 3] for a keyslot mask. */
@@ -325,13 +330,14 @@ static json_object *slots_json(uint32_t mask) {
         return TAKE_PTR(a);
 }
 
-static json_object *enroll_json(const struct luks *l, const struct luks_enrolled *e, const char *recovery,
-                                int rslot, uint32_t wipe) {
+static json_object *enroll_json(const struct luks *l, const struct luks_enrolled *e, bool already,
+                                const char *recovery, int rslot, uint32_t wipe) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
         if (!o || json_add(o, "device", json_object_new_string(l->path)) < 0 ||
             json_add(o, "token", json_object_new_int(e->token)) < 0 ||
             json_add(o, "keyslot", json_object_new_int(e->keyslot)) < 0 ||
+            json_add(o, "already_enrolled", json_object_new_boolean(already)) < 0 ||
             json_add(o, "binding", snp_binding_to_json(&e->binding)) < 0 ||
             (recovery && (json_add(o, "recovery_key", json_object_new_string(recovery)) < 0 ||
                           json_add(o, "recovery_keyslot", json_object_new_int(rslot)) < 0)) ||
@@ -340,13 +346,112 @@ static json_object *enroll_json(const struct luks *l, const struct luks_enrolled
         return TAKE_PTR(o);
 }
 
+/* Print (JSON or text), then wipe. */
+static int enroll_finish(struct luks *l, const struct luks_args *a, const struct luks_enrolled *e, bool already,
+                         const char *recovery, int rslot) {
+        _cleanup_(json_object_putp) json_object *json = NULL;
+        char slots[128];
+
+        json = l->cli->json ? enroll_json(l, e, already, recovery, rslot, a->wipe) : NULL;
+        if (l->cli->json && (!json || cli_json_print(json) < 0))
+                return cli_error(l->verb, "cannot write the output");
+        if (!already)
+                enroll_print(l, e, recovery, rslot);
+        else if (recovery)
+                enroll_print_recovery(l, recovery, rslot);
+        if (recovery)
+                luks_step("recovery-printed");
+        if (a->wipe) {
+                luks_slots_format(a->wipe, slots, sizeof(slots));
+                luks_progress("the snpseal token is enrolled on %s%s; wiping keyslot %s: run snpseal remove %s "
+                              "--wipe-slot=%s to finish", l->path, recovery ? " and the recovery key shown" : "",
+                              slots, l->path, slots);
+        }
+        /* In JSON the keyslots to wipe were announced with the rest. */
+        if (a->wipe && wipe_slots(l, a->wipe, l->cli->json ? NULL : stderr) < 0)
+                return EXIT_FAILURE;
+        return ferror(stdout) ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
+}
+
+/* An equivalent token exists (a rerun after an interruption, or a second
+ * enroll): it is reported, not duplicated; only a recovery key still
+ * missing is added and the wipe done. */
+static int enroll_only_extras(struct luks *l, const struct luks_args *a, int existing, const struct snp_binding *b,
+                              char **vk, size_t *vk_size) {
+        _cleanup_secret_ char *recovery = NULL;
+        struct luks_enrolled e = { .token = existing, .keyslot = luks_token_keyslots(l, existing) ?
+                                   __builtin_ctz(luks_token_keyslots(l, existing)) : -1, .binding = *b };
+        uint32_t rk = luks_keyslots_of_type(l, LUKS_RECOVERY_TOKEN_TYPE);
+        char desc[256], slots[128];
+        int rslot = -1;
+
+        if (snp_binding_format(b, desc, sizeof(desc)) < 0)
+                desc[0] = '\0';
+        fprintf(stderr, PROG ": %s: %s: token %d already binds it to this VM (%s%s) and opens; not adding another "
+                "(--force adds one anyway)\n", l->verb, l->path, existing, desc, a->pin ? ", with a PIN" : "");
+        if (a->recovery && rk) {
+                luks_slots_format(rk, slots, sizeof(slots));
+                fprintf(stderr, PROG ": %s: %s: a recovery key exists already (keyslot %s); not adding another\n",
+                        l->verb, l->path, slots);
+        } else if (a->recovery) {
+                if (!*vk && luks_volume_key_get(l, &a->unlock, vk, vk_size) < 0)
+                        return EXIT_FAILURE;
+                luks_progress("token %d is enrolled on %s; a recovery key is being added: run snpseal enroll %s "
+                              "--recovery-key again if it is not shown", existing, l->path, l->path);
+                if (recovery_add(l, *vk, *vk_size, &recovery, &rslot) < 0)
+                        return EXIT_FAILURE;
+        }
+        return enroll_finish(l, a, &e, true, recovery, rslot);
+}
+
+/* A token that already does what enroll was asked to: same binding and PIN
+ * setting, and it opens here. Its id, or -1; the volume key from it (a
+ * token without PIN) into *ret_vk. */
+static int enroll_existing(struct luks *l, const struct luks_args *a, const struct snp_binding *b, char **ret_vk,
+                           size_t *ret_vk_size) {
+        struct luks_token *tokens = NULL;
+        size_t n = 0;
+        int found = -1;
+
+        if (luks_tokens_load(l, &tokens, &n) < 0)
+                return -1;
+        for (size_t i = 0; i < n && found < 0; i++) {
+                char why[512];
+                int state;
+
+                if (tokens[i].parse_error < 0 || tokens[i].t.pin != a->pin ||
+                    !luks_binding_equal(&tokens[i].t.binding, b))
+                        continue;
+                state = luks_token_check(l, &tokens[i].t, NULL, 0, ret_vk, ret_vk_size, why, sizeof(why));
+                if (state == LUKS_TOKEN_OPENS || state == LUKS_TOKEN_NEEDS_PIN)
+                        found = tokens[i].id;
+        }
+        luks_tokens_free(tokens, n);
+        return found;
+}
+
+/* What an interruption after the token would leave undone, and how to do it. */
+static void enroll_after(const struct luks *l, const struct luks_args *a) {
+        char slots[128] = "", rk[256] = "", wipe[256] = "";
+
+        if (a->recovery)
+                (void) snprintf(rk, sizeof(rk), "; the recovery key was not added: run snpseal enroll %s "
+                                "--recovery-key to add it", l->path);
+        if (a->wipe) {
+                luks_slots_format(a->wipe, slots, sizeof(slots));
+                (void) snprintf(wipe, sizeof(wipe), "; keyslot %s was not wiped: run snpseal remove %s "
+                                "--wipe-slot=%s", slots, l->path, slots);
+        }
+        luks_progress_after("%s%s", rk, wipe);
+}
+
 static int enroll_do(struct luks *l, struct luks_args *a) {
         _cleanup_secret_ char *pin = NULL, *vk = NULL, *recovery = NULL;
         _cleanup_(json_object_putp) json_object *json = NULL;
-        struct luks_enrolled e;
+        struct luks_enrolled e = { .token = -1, .keyslot = -1 };
         struct snp_binding b;
-        size_t pin_len = 0, vk_size;
-        int r, rslot = -1;
+        size_t pin_len = 0, vk_size = 0;
+        int r, rslot = -1, existing = -1;
 
         r = luks_plugin_check(l);
         if (r >= 0)
@@ -354,13 +459,22 @@ static int enroll_do(struct luks *l, struct luks_args *a) {
         if (r >= 0)
                 r = repair(l, NULL, 0);
         if (r >= 0)
-                r = wipe_check(l, a, a->recovery ? 1 : 0);
+                r = wipe_check(l, a, a->recovery && !luks_keyslots_of_type(l, LUKS_RECOVERY_TOKEN_TYPE) ? 1 : 0);
+        if (r >= 0 && !a->force)
+                existing = enroll_existing(l, a, &b, &vk, &vk_size);
+        if (r >= 0 && existing >= 0)
+                return enroll_only_extras(l, a, existing, &b, &vk, &vk_size);
         if (r >= 0 && a->pin)
                 r = pin_get(l->verb, a, true, &pin, &pin_len);
         if (r >= 0)
                 r = luks_volume_key_get(l, &a->unlock, &vk, &vk_size);
-        if (r >= 0)
+        if (r >= 0) {
+                enroll_after(l, a);
+                luks_progress("a new snpseal token is being added to %s; what an interruption leaves half-done is "
+                              "removed by the next snpseal enroll or reseal: run snpseal enroll %s again", l->path,
+                              l->path);
                 r = luks_token_enroll(l, &b, pin, pin_len, vk, vk_size, &e);
+        }
         if (r < 0)
                 return EXIT_FAILURE;
         if (a->recovery && recovery_add(l, vk, vk_size, &recovery, &rslot) < 0) {
@@ -369,16 +483,7 @@ static int enroll_do(struct luks *l, struct luks_args *a) {
                                 l->verb, e.token, e.keyslot);
                 return EXIT_FAILURE;
         }
-        json = l->cli->json ? enroll_json(l, &e, recovery, rslot, a->wipe) : NULL;
-        if (l->cli->json && (!json || cli_json_print(json) < 0))
-                return cli_error(l->verb, "cannot write the output");
-        enroll_print(l, &e, recovery, rslot);
-        if (recovery)
-                luks_step("recovery-printed");
-        /* In JSON the keyslots to wipe were announced with the rest. */
-        if (a->wipe && wipe_slots(l, a->wipe, l->cli->json ? NULL : stderr) < 0)
-                return EXIT_FAILURE;
-        return ferror(stdout) ? cli_error(l->verb, "cannot write the output") : EXIT_SUCCESS;
+        return enroll_finish(l, a, &e, false, recovery, rslot);
 }
 
 static int run_enroll(struct cli *cli, const struct cli_verb *verb, int argc, char **argv) {
@@ -402,6 +507,7 @@ static int run_enroll(struct cli *cli, const struct cli_verb *verb, int argc, ch
                 return r;
         if (luks_open(cli, verb->name, argv[optind], &l) < 0)
                 return EXIT_FAILURE;
+        luks_signals_setup(verb->name, l.path);
         r = enroll_do(&l, &a);
         luks_close(&l);
         return r;
@@ -736,6 +842,13 @@ static int run_remove(struct cli *cli, const struct cli_verb *verb, int argc, ch
                                        "--wipe-slot=SLOTS");
         if (luks_open(cli, verb->name, argv[optind], &l) < 0)
                 return EXIT_FAILURE;
+        luks_signals_setup(verb->name, l.path);
+        if (a.wipe_spec)
+                luks_progress("wiping keyslots of %s: run snpseal remove %s --wipe-slot=%s again to finish", l.path,
+                              l.path, a.wipe_spec);
+        else
+                luks_progress("removing token %d from %s (keyslot first, then the token): run snpseal remove %s "
+                              "--token=%d again to finish", a.token, l.path, l.path, a.token);
         r = a.wipe_spec ? wipe_do(&l, &a) : remove_do(&l, a.token);
         luks_close(&l);
         return r;
@@ -937,10 +1050,16 @@ static int reseal_one(struct reseal *rs, const struct luks_token *e, const struc
         r = reseal_floor(rs, e);
         if (r < 0)
                 return r;
+        luks_progress_after("; token %d is still there: run snpseal reseal %s again to finish", e->id, rs->l->path);
+        luks_progress("token %d of %s is being resealed (the new token is added before the old one goes): run "
+                      "snpseal reseal %s again to finish", e->id, rs->l->path, rs->l->path);
         r = luks_token_enroll(rs->l, reseal_target(rs, e), e->t.pin ? rs->pin : NULL, e->t.pin ? rs->pin_len : 0, rs->vk,
                               rs->vk_size, &n);
         if (r < 0)
                 return r;
+        luks_progress("token %d of %s is resealed as token %d (keyslot %d), which works; the old one is being "
+                      "removed: run snpseal reseal %s again to finish", e->id, rs->l->path, n.token, n.keyslot,
+                      rs->l->path);
         r = luks_token_remove(rs->l, e->id, "old-");
         if (r < 0)
                 return cli_error(rs->l->verb, "%s: token %d is resealed as token %d (keyslot %d), but the old "
@@ -1417,6 +1536,7 @@ static int run_reseal(struct cli *cli, const struct cli_verb *verb, int argc, ch
                 return reseal_crypttab(cli, verb->name, &a);
         if (luks_open(cli, verb->name, argv[optind], &l) < 0)
                 return EXIT_FAILURE;
+        luks_signals_setup(verb->name, l.path);
         r = reseal_do(&l, &a);
         luks_close(&l);
         return r;

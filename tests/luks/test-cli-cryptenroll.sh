@@ -166,6 +166,7 @@ check_eq "remove with neither --token nor --wipe-slot: usage error" 2 "$(snp_rc 
 # ---------------------------------------------------------------- 4. --json means JSON
 command -v jq >/dev/null || { echo "jq is not installed (.ci/packages)" >&2; exit 1; }
 JS=$(luks_make_image js) || exit 1
+chmod 600 "$(pass_of "$JS")"   # else enroll warns that every user may read it
 check_eq "--json enroll --recovery-key: exit 0" 0 "$(snp_rc --json enroll "$JS" --recovery-key \
         --unlock-key-file="$(pass_of "$JS")")"
 check "--json enroll: standard output is one JSON object" jq -e 'type == "object"' "$W/out"
@@ -173,7 +174,8 @@ check_output "--json enroll: token, keyslot, binding, recovery key" \
         '^[0-9]+ [0-9]+ vcek [a-z2-9]{4}(-[a-z2-9]{4}){7} [0-9]+$' \
         jq -r '"\(.token) \(.keyslot) \(.binding.root_key) \(.recovery_key) \(.recovery_keyslot)"' "$W/out"
 check_eq "--json enroll: nothing on standard error" "" "$(cat "$W/err")"
-check_eq "enroll --recovery-key: exit 0" 0 "$(snp_rc enroll "$JS" --recovery-key --unlock-key-file="$(pass_of "$JS")")"
+check_eq "enroll --recovery-key --force (a second token): exit 0" 0 \
+        "$(snp_rc enroll "$JS" --recovery-key --force --unlock-key-file="$(pass_of "$JS")")"
 check_output "enroll --recovery-key: standard output is only the key" '^ *[a-z2-9]{4}(-[a-z2-9]{4}){7}$' cat "$W/out"
 check_eq "enroll --recovery-key: one line on standard output" 1 "$(wc -l <"$W/out" | tr -d ' ')"
 check_output "enroll --recovery-key: what happened on standard error" \
@@ -218,6 +220,46 @@ check_eq "--json reseal --dry-run: one change, not done" "1 resealed true" \
 check_eq "--json reseal: exit 0" 0 "$(snp_rc --json reseal "$JS")"
 check_eq "--json reseal: moved, same number" "0 0" "$(jq -r '"\(.changes[0].token) \(.changes[0].new_token)"' "$W/out")"
 check_eq "after reseal: the new TCB" 04000000000008d1 "$(token_field "$JS" 0 snpseal_binding.tcb_version)"
+restore_state
+
+# ---------------------------------------------------------------- 8. interrupted, and run again
+CC=$(luks_make_image cc) || exit 1
+mkfifo "$W/never"
+luks_in_ns "$SNPSEAL" enroll "$CC" --unlock-key-file="$W/never" </dev/null >"$W/out" 2>"$W/err" &
+CPID=$!
+sleep 1
+pkill -INT -P "$CPID" snpseal 2>/dev/null || kill -INT "$CPID"
+wait "$CPID"
+check_eq "Ctrl-C while it waits for the passphrase: exit 130" 130 $?
+check_output "Ctrl-C before any change: says nothing changed" "interrupted; nothing on $CC was changed" cat "$W/err"
+check_eq "nothing changed: no token" "" "$(snp_tokens "$CC")"
+
+check_eq "Ctrl-C once the token works, before the recovery key: exit 130" 130 \
+        "$(SNPSEAL_TEST_SIGNAL=verified snp_rc enroll "$CC" --recovery-key --unlock-key-file="$(pass_of "$CC")")"
+check_output "it says what state the volume is in and how to finish" \
+        "interrupted: snpseal token 0 \\(keyslot 1\\) is enrolled on $CC and works; the recovery key was not added: run snpseal enroll $CC --recovery-key to add it" \
+        cat "$W/err"
+check_eq "the token is there, no recovery key" "0 0" \
+        "$(snp_tokens "$CC" | tr -d '\n') $(cryptsetup luksDump "$CC" | grep -c systemd-recovery)"
+check "it opens" open_token "$CC"
+check_eq "enroll --recovery-key again: exit 0" 0 \
+        "$(snp_rc enroll "$CC" --recovery-key --unlock-key-file="$(pass_of "$CC")")"
+check_output "again: the equivalent token is reported, not duplicated" \
+        "token 0 already binds it to this VM \\(vcek; .*\\) and opens; not adding another \\(--force adds one anyway\\)" \
+        cat "$W/err"
+check_eq "again: still one snpseal token" 1 "$(snp_tokens "$CC" | wc -l | tr -d ' ')"
+check_output "again: only the recovery key was added, and shown" '^ *[a-z2-9]{4}(-[a-z2-9]{4}){7}$' cat "$W/out"
+check_eq "again: one recovery key" 1 "$(cryptsetup luksDump "$CC" | grep -c systemd-recovery)"
+check_eq "enroll a third time: exit 0, nothing added" "0 1 1" \
+        "$(snp_rc enroll "$CC" --recovery-key --unlock-key-file="$(pass_of "$CC")") $(snp_tokens "$CC" | wc -l | tr -d ' ') $(cryptsetup luksDump "$CC" | grep -c systemd-recovery)"
+check_output "a third time: says the recovery key exists" 'a recovery key exists already \(keyslot [0-9]+\); not adding another' \
+        cat "$W/err"
+check_eq "Ctrl-C during reseal: exit 130" 130 "$(tcb_up; SNPSEAL_TEST_SIGNAL=old-keyslot-removed snp_rc reseal "$CC")"
+check_output "reseal interrupted: says how to finish" "interrupted: token 0 of $CC is resealed as token [0-9]+ \\(keyslot [0-9]+\\), which works; the old one is being removed: run snpseal reseal $CC again to finish" \
+        cat "$W/err"
+check "reseal again finishes" snp reseal "$CC"
+check_eq "finished: one snpseal token at the new TCB" "1 04000000000008d1" \
+        "$(snp_tokens "$CC" | wc -l | tr -d ' ') $(token_field "$CC" "$(snp_tokens "$CC")" snpseal_binding.tcb_version)"
 restore_state
 
 tap_done
