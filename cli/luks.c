@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -589,8 +590,7 @@ int luks_tty_check(const char *verb, const char *what, const char *option) {
 }
 
 static int volume_key_by_token_ask(const struct luks *l, int token, char **ret_vk, size_t *ret_size) {
-        _cleanup_secret_ char *pin = NULL;
-        size_t len;
+        char prompt[PATH_MAX + 64];
         int r;
 
         r = luks_volume_key_by_token(l, token, NULL, 0, ret_vk, ret_size);
@@ -599,32 +599,51 @@ static int volume_key_by_token_ask(const struct luks *l, int token, char **ret_v
         r = luks_tty_check(l->verb, "the token's PIN", "a token without PIN, or --unlock-key-file=FILE");
         if (r < 0)
                 return r;
-        fprintf(stderr, PROG ": %s: token %d needs its PIN\n", l->verb, token);
-        r = cli_password_get(l->verb, NULL, false, &pin, &len);
-        if (r < 0)
-                return r;
-        return luks_volume_key_by_token(l, token, pin, len, ret_vk, ret_size);
+        (void) snprintf(prompt, sizeof(prompt), "PIN for token %d of %s", token, l->path);
+        /* As systemd-cryptenroll: a few tries at the terminal. */
+        for (int i = 0; i < LUKS_PROMPT_TRIES; i++) {
+                _cleanup_secret_ char *pin = NULL;
+                size_t len;
+
+                r = cli_password_get_prompt(l->verb, NULL, prompt, false, &pin, &len);
+                if (r >= 0)
+                        r = luks_volume_key_by_token(l, token, pin, len, ret_vk, ret_size);
+                if (r != -EPERM && r != -ENOANO)
+                        return r;
+        }
+        return r;
 }
 
 int luks_volume_key_get(const struct luks *l, const struct luks_unlock *u, char **ret_vk, size_t *ret_size) {
         _cleanup_secret_ char *pass = NULL;
+        char prompt[PATH_MAX + 32];
         size_t len;
         int r;
 
         if (u->token >= 0)
                 return volume_key_by_token_ask(l, u->token, ret_vk, ret_size);
-        if (u->key_file)
+        if (u->key_file) {
                 r = read_key_file(l->verb, u->key_file, &pass, &len);
-        else {
-                r = luks_tty_check(l->verb, "an existing passphrase", "--unlock-key-file=FILE or --unlock-token=ID");
                 if (r < 0)
                         return r;
-                fprintf(stderr, PROG ": %s: enter an existing passphrase of %s\n", l->verb, l->path);
-                r = cli_password_get(l->verb, NULL, false, &pass, &len);
+                return luks_volume_key_by_passphrase(l, CRYPT_ANY_SLOT, pass, len, false, ret_vk, ret_size);
         }
+        r = luks_tty_check(l->verb, "an existing passphrase", "--unlock-key-file=FILE or --unlock-token=ID");
         if (r < 0)
                 return r;
-        return luks_volume_key_by_passphrase(l, CRYPT_ANY_SLOT, pass, len, false, ret_vk, ret_size);
+        (void) snprintf(prompt, sizeof(prompt), "Passphrase for %s", l->path);
+        for (int i = 0; i < LUKS_PROMPT_TRIES; i++) {
+                r = cli_password_get_prompt(l->verb, NULL, prompt, false, &pass, &len);
+                if (r < 0)
+                        return r;
+                r = luks_volume_key_by_passphrase(l, CRYPT_ANY_SLOT, pass, len, i + 1 < LUKS_PROMPT_TRIES, ret_vk,
+                                                  ret_size);
+                secret_free(TAKE_PTR(pass));
+                if (r != -EPERM)
+                        return r;
+                fprintf(stderr, PROG ": %s: no key available with this passphrase; try again\n", l->verb);
+        }
+        return r;
 }
 
 /* ---- the agent ---- */

@@ -35,6 +35,8 @@
 /* Like cryptsetup's --key-file default limit. */
 #define LUKS_KEYFILE_MAX (8u * 1024u * 1024u)
 #define LUKS_KEYSLOTS_MAX 32
+/* Tries at a passphrase or PIN prompt, as systemd-cryptenroll allows. */
+#define LUKS_PROMPT_TRIES 3
 #define LUKS_TOKENS_MAX 32
 /* Recovery key: 32 characters from a 32-letter alphabet (160 bits), in
  * groups of 4 joined by '-'. */

@@ -191,13 +191,18 @@ static int parse_args(struct cli *cli, const struct cli_verb *verb, const struct
         return CLI_CONTINUE;
 }
 
-/* The PIN: from --pin-file (first line) or the terminal (twice when new). */
+/* The PIN: from --pin-file (first line) or the terminal (twice when new,
+ * a few tries when the two differ). */
 static int pin_get(const char *verb, const struct luks_args *a, bool confirm, char **ret, size_t *ret_len) {
-        if (!a->pin_file && luks_tty_check(verb, "the token's PIN", "--pin-file=FILE") < 0)
+        int r = -EINVAL;
+
+        if (a->pin_file)
+                return cli_password_get_prompt(verb, a->pin_file, "PIN", confirm, ret, ret_len);
+        if (luks_tty_check(verb, "the token's PIN", "--pin-file=FILE") < 0)
                 return -ENOTTY;
-        if (!a->pin_file)
-                fprintf(stderr, PROG ": %s: enter the token's PIN%s\n", verb, confirm ? " (twice)" : "");
-        return cli_password_get(verb, a->pin_file, confirm, ret, ret_len);
+        for (int i = 0; i < LUKS_PROMPT_TRIES && r == -EINVAL; i++)
+                r = cli_password_get_prompt(verb, NULL, "PIN for the snpseal token", confirm, ret, ret_len);
+        return r;
 }
 
 /* Finish what an interrupted run left behind (luks_repair()). */
@@ -1579,7 +1584,9 @@ static int unlock_do(struct luks *l, const struct luks_args *a, const char *name
         if (a->pin_file && pin_get(l->verb, a, false, &pin, &pin_len) < 0)
                 return EXIT_FAILURE;
         r = luks_token_activate(l, a->test ? NULL : name, CRYPT_ANY_TOKEN, pin, pin_len);
-        if (r == -ENOANO && !pin) {
+        /* Asked at the terminal: a few tries, as systemd-cryptenroll gives. */
+        for (int i = 0; !a->pin_file && (r == -ENOANO || (r == -EPERM && i > 0)) && i < LUKS_PROMPT_TRIES; i++) {
+                secret_free(TAKE_PTR(pin));
                 if (pin_get(l->verb, a, false, &pin, &pin_len) < 0)
                         return EXIT_FAILURE;
                 r = luks_token_activate(l, a->test ? NULL : name, CRYPT_ANY_TOKEN, pin, pin_len);

@@ -451,9 +451,13 @@ static int volume_key_check(struct crypt_device *cd, int token, const struct snp
         r = crypt_volume_key_get(cd, t->keyslot, vk, &vk_size, pass, pass_len);
         if (r == -EPERM) {
                 /* It opens nothing: libcryptsetup reports the wrong
-                 * passphrase (or PIN) as it would without this check. */
-                token_log(cd, CRYPT_LOG_DEBUG, "snpseal token %d: the derived key does not open keyslot %d.",
-                          token, t->keyslot);
+                 * passphrase as it would without this check. */
+                if (t->pin)
+                        token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: wrong PIN (the key derived with it does not "
+                                  "open keyslot %d).\n", token, t->keyslot);
+                else
+                        token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: the derived key does not open keyslot %d "
+                                  "(enrolled on another chip?).\n", token, t->keyslot);
                 return 0;
         }
         if (r < 0) {
@@ -514,11 +518,32 @@ static int token_verify(struct crypt_device *cd, int token, const struct snpseal
 
 /* ---- opening ---- */
 
+/* Before libcryptsetup asks for a PIN: whether this VM is the one the token
+ * was enrolled in at all (a made-up PIN still lets the agent compare the
+ * recorded identity; the key it gives is thrown away). A mismatch steps
+ * aside with the reason instead of asking for a PIN that cannot help. */
+static int token_probe_identity(struct crypt_device *cd, int token, const struct snpseal_token *t) {
+        static const char probe[] = "-";
+        _cleanup_(json_object_put_wipep) json_object *params = NULL;
+        struct varlink_reply reply = { 0 };
+        int r;
+
+        if (derive_params(t, probe, sizeof(probe) - 1, &params) < 0)
+                return -ENOANO;
+        r = agent_call(cd, token, params, &reply);
+        if (r >= 0 && reply.error && strcmp(reply.error, AGENT_ERROR_PREFIX "IdentityMismatch") == 0)
+                r = reply_error(cd, token, &reply);
+        else
+                r = -ENOANO;
+        varlink_reply_done(&reply);
+        return r;
+}
+
 static int token_check_pin(struct crypt_device *cd, int token, const struct snpseal_token *t, const char *pin,
                            size_t pin_size) {
         if (t->pin && !pin) {
                 token_log(cd, CRYPT_LOG_DEBUG, "snpseal token %d needs a PIN.", token);
-                return -ENOANO;
+                return token_probe_identity(cd, token, t);
         }
         if (t->pin && (pin_size == 0 || pin_size > PIN_MAX || memchr(pin, '\0', pin_size))) {
                 token_log(cd, CRYPT_LOG_ERROR, "snpseal token %d: a PIN is 1 to %d bytes without NUL.\n",

@@ -262,4 +262,49 @@ check_eq "finished: one snpseal token at the new TCB" "1 04000000000008d1" \
         "$(snp_tokens "$CC" | wc -l | tr -d ' ') $(token_field "$CC" "$(snp_tokens "$CC")" snpseal_binding.tcb_version)"
 restore_state
 
+# ---------------------------------------------------------------- 9. prompts
+# CMD on a pseudo-terminal (util-linux script), typing each LINE once the
+# PROMPT has appeared one more time; the terminal's output in $W/tty.log.
+tty_run() { # PROMPT CMD LINE...
+        _p=$1 _c=$2
+        shift 2
+        rm -f "$W/tty.log"
+        {
+                _k=0
+                for _line in "$@"; do
+                        _k=$((_k + 1)) _t=0
+                        while [ "$(grep -o "$_p" "$W/tty.log" 2>/dev/null | wc -l)" -lt "$_k" ] && [ "$_t" -lt 600 ]; do
+                                sleep 0.1
+                                _t=$((_t + 1))
+                        done
+                        printf '%s\n' "$_line"
+                done
+        } | luks_in_ns script -qfec "$_c" "$W/tty.log" >/dev/null 2>&1
+}
+command -v script >/dev/null || { echo "script (util-linux) is not installed" >&2; exit 1; }
+PR=$(luks_make_image prompt) || exit 1
+tty_run "Passphrase for $PR" "$SNPSEAL enroll $PR" "not-the-passphrase" "$(cat "$(pass_of "$PR")")"
+check_eq "enroll on a terminal: a wrong passphrase, then the right one: exit 0" 0 $?
+check_output "the prompt names the device" "Passphrase for $PR: " cat "$W/tty.log"
+check_output "a wrong passphrase: try again" 'no key available with this passphrase; try again' cat "$W/tty.log"
+check_eq "enrolled once" 1 "$(snp_tokens "$PR" | wc -l | tr -d ' ')"
+tty_run "PIN for the snpseal token" "$SNPSEAL enroll $PR --pin --force --unlock-token=0" 1234 4321 5678 5678
+check_eq "enroll --pin on a terminal: two PINs that differ, then two that match: exit 0" 0 $?
+check_output "the PIN prompt says what it asks for" 'PIN for the snpseal token: ' cat "$W/tty.log"
+check_output "the PINs differ: said so" 'the passwords do not match|do not match' cat "$W/tty.log"
+PT=$(snp_tokens "$PR" | tail -n 1)
+check_eq "a PIN token was added" true "$(token_field "$PR" "$PT" snpseal_pin)"
+check_eq "cryptsetup with the wrong PIN: exit 2" 2 \
+        "$(printf '0000\n' | luks_in_ns cryptsetup open --test-passphrase --token-only --token-id="$PT" "$PR" \
+           >/dev/null 2>"$W/err"; echo $?)"
+check_output "cryptsetup with the wrong PIN: the plugin says so" "snpseal token $PT: wrong PIN" cat "$W/err"
+"$SNPSEAL_SIM" set "$LUKS_STATE" measurement="$(od -An -N48 -tx1 /dev/urandom | tr -d ' \n')" >/dev/null
+check_eq "another VM: cryptsetup does not ask for a PIN that cannot help (exit 1)" 1 \
+        "$(luks_in_ns cryptsetup open --test-passphrase --token-only --token-id="$PT" "$PR" </dev/null \
+           >/dev/null 2>"$W/err"; echo $?)"
+check_output "another VM: the plugin says why instead" "snpseal token $PT: this VM differs.*measurement changed" \
+        sh -c 'tr "\n" " " <"$1"' sh "$W/err"
+check_eq "another VM: no PIN was asked for" 0 "$(grep -c 'Enter token PIN' "$W/err")"
+restore_state
+
 tap_done
