@@ -242,6 +242,17 @@ check_fails "enroll on a cipher_null-ecb volume: refused" \
         "data segment cipher cipher_null-ecb is not allowed: no encryption; refusing to enroll a VM-bound key for it" \
         enroll "$NULLIMG"
 check_eq "cipher_null-ecb: no token written" "" "$(snp_tokens "$NULLIMG")"
+LINIMG=$(luks_make_image linear) || exit 1
+"$HDR" set "$LINIMG" segments.0.type=linear
+check_fails "enroll on a volume whose data segment is linear (plaintext): refused" \
+        "data segment type linear is not allowed: no encryption; refusing to enroll a VM-bound key for it" \
+        enroll "$LINIMG"
+check_eq "linear: no token written" "" "$(snp_tokens "$LINIMG")"
+hdr_restore "$IMG"
+"$HDR" set "$IMG" segments.0.type=linear
+check_fails "an enrolled volume's data segment switched to linear: refused" \
+        "data segment type is linear, enrolled crypt: $CHANGED" open_token "$IMG"
+hdr_restore "$IMG"
 ECBIMG=$W/ecb.img
 truncate -s 32M "$ECBIMG"
 cp "$(pass_of "$IMG")" "$(pass_of "$ECBIMG")"
