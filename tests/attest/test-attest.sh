@@ -5,7 +5,7 @@
 # through the LD_PRELOAD shim (SNP_GET_EXT_REPORT with the host's certificate
 # table). Milan, Turin (version 5), a VLEK-signed report and a report version
 # newer than snpseal knows; the simulated root is never trusted by default; a
-# wrong nonce is "not as expected".
+# wrong nonce is "not as expected"; a Turin VCEK fetched by Turin's KDS URL.
 # Run by `make check`; by hand:
 #   top_srcdir=. SNPSEAL=_build/cli/snpseal SNPSEALD=_build/agent/snpseald \
 #   SNPSEAL_SIM=_build/cli/snpseal-sim SNPSEAL_SHIM=_build/tests/shim/.libs/sev-guest-shim.so \
@@ -31,7 +31,7 @@ stop_agent() {
                 AGENT_PID=
         fi
 }
-trap 'stop_agent; rm -f "$TAP_OUT" "$TAP_OUT.err"; rm -rf "$WORK"' EXIT
+trap 'stop_agent; kds_stop 2>/dev/null; rm -f "$TAP_OUT" "$TAP_OUT.err"; rm -rf "$WORK"' EXIT
 S=$WORK/state.json
 "$SNPSEAL_SIM" init "$S" >/dev/null || exit 1
 : >"$WORK/snpseald.conf"
@@ -151,6 +151,29 @@ check_exit "verify on Turin: Turin's TCB layout" 0 'pass  tcb .*\(turin layout\)
         "$SNPSEAL" verify --trust-anchor="$WORK/ark-turin.pem" "$WORK/ev-turin.json"
 check_exit "the Milan root does not verify a Turin chain" 1 'FAIL  chain' \
         "$SNPSEAL" verify --trust-anchor="$WORK/ark.pem" "$WORK/ev-turin.json"
+
+# Turin through the KDS: a raw report without certificates, the VCEK fetched by
+# Turin's URL (8-byte hwID, fmcSPL) from a KDS on the loopback address.
+. "$top_srcdir/tests/attest/kds-env.sh"
+if ! why=$(kds_why_not); then
+        echo "# the Turin KDS checks do not run: $why"
+elif ! command -v openssl >/dev/null; then
+        echo "# the Turin KDS checks do not run: openssl not installed"
+elif kds_start "$WORK"; then
+        "$SNPSEAL" report --raw="$WORK/turin.bin" >/dev/null
+        "$SNPSEAL_SIM" chain "$S" >"$WORK/turin-chain.pem"
+        HWID8=$(od -An -tx1 -j $((0x1a0)) -N8 "$WORK/turin.bin" | tr -d ' \n')
+        mkdir -p "$KDS_DIR/vcek/v1/Turin"
+        openssl x509 -in "$WORK/turin-chain.pem" -outform der -out "$KDS_DIR/vcek/v1/Turin/$HWID8"
+        awk '/BEGIN CERTIFICATE/ { n++ } n >= 2' "$WORK/turin-chain.pem" >"$KDS_DIR/vcek/v1/Turin/cert_chain"
+        check_exit "Turin: verify --fetch gets the VCEK and verifies" 0 '^verified' \
+                "$SNPSEAL" verify --fetch --cache="$WORK/kds-cache" --kds-url="$KDS_URL" \
+                --trust-anchor="$WORK/ark-turin.pem" "$WORK/turin.bin"
+        # 03000000000008d1 in Turin's layout: FMC 3, boot loader 0, TEE 0, SNP 0, microcode 0xd1
+        check_eq "Turin's KDS URL: 8-byte hwID and fmcSPL" \
+                "/vcek/v1/Turin/$HWID8?blSPL=0&teeSPL=0&snpSPL=0&ucodeSPL=209&fmcSPL=3" "$(sed -n 1p "$KDS_LOG")"
+        kds_stop
+fi
 
 # A report version newer than snpseal knows: still verified, and said so.
 "$SNPSEAL_SIM" set "$S" report_version=6 >/dev/null

@@ -17,59 +17,25 @@ if [ -z "$S" ] || [ ! -x "$S" ]; then
         echo "SNPSEAL is not set to the snpseal binary (got '$S')" >&2
         exit 1
 fi
-grep -q '^#define HAVE_LIBCURL 1' "${top_builddir:-.}/config.h" 2>/dev/null ||
-        tap_skip_all "snpseal was built without libcurl (configure --with-libcurl)"
-BUSYBOX=$(command -v busybox) || tap_skip_all "busybox not installed (Debian package busybox)"
-"$BUSYBOX" --list | grep -qx httpd || tap_skip_all "this busybox has no httpd applet"
+. "$top_srcdir/tests/attest/kds-env.sh"
+why=$(kds_why_not) || tap_skip_all "$why"
 
 F=$top_srcdir/tests/attest/fixtures
 WORK=$(mktemp -d)
-HTTPD_PID=
 cleanup() {
-        [ -n "$HTTPD_PID" ] && kill "$HTTPD_PID" 2>/dev/null
+        kds_stop
         rm -f "$TAP_OUT"
         rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-# The KDS: files below $WORK/kds by the request's path; $WORK/throttle holds
-# how many requests still get HTTP 429; every request is logged.
-mkdir -p "$WORK/www/cgi-bin" "$WORK/kds/vcek/v1/Milan"
+kds_start "$WORK" || tap_skip_all "busybox httpd could not listen on 127.0.0.1"
+URL=$KDS_URL
+mkdir -p "$KDS_DIR/vcek/v1/Milan"
 GSG_R=$F/go-sev-guest/attestation.bin
 HWID=$(od -An -tx1 -j $((0x1a0)) -N64 "$GSG_R" | tr -d ' \n')
-cp "$F/go-sev-guest/vcek.testcer" "$WORK/kds/vcek/v1/Milan/$HWID"
-cp "$F/go-sev-guest/ask_ark_milan.pem" "$WORK/kds/vcek/v1/Milan/cert_chain"
-echo 0 >"$WORK/throttle"
-cat >"$WORK/www/cgi-bin/kds" <<EOF
-#!/bin/sh
-echo "\$PATH_INFO?\$QUERY_STRING" >>"$WORK/requests"
-n=\$(cat "$WORK/throttle")
-if [ "\$n" -gt 0 ]; then
-        echo \$((n - 1)) >"$WORK/throttle"
-        printf 'Status: 429 Too Many Requests\r\nContent-Type: text/plain\r\n\r\nslow down\n'
-        exit 0
-fi
-f="$WORK/kds\$PATH_INFO"
-case \$PATH_INFO in *..*) f=/nonexistent ;; esac
-if [ -f "\$f" ]; then
-        printf 'Content-Type: application/octet-stream\r\n\r\n'
-        cat "\$f"
-else
-        printf 'Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nno\n'
-fi
-EOF
-chmod +x "$WORK/www/cgi-bin/kds"
-
-for try in 1 2 3 4 5 6 7 8 9 10; do
-        PORT=$((20000 + ($$ * 7 + try * 131) % 30000))
-        "$BUSYBOX" httpd -f -p "127.0.0.1:$PORT" -h "$WORK/www" &
-        HTTPD_PID=$!
-        sleep 0.3
-        kill -0 "$HTTPD_PID" 2>/dev/null && break
-        HTTPD_PID=
-done
-[ -n "$HTTPD_PID" ] || tap_skip_all "busybox httpd could not listen on 127.0.0.1"
-URL=http://127.0.0.1:$PORT/cgi-bin/kds
+cp "$F/go-sev-guest/vcek.testcer" "$KDS_DIR/vcek/v1/Milan/$HWID"
+cp "$F/go-sev-guest/ask_ark_milan.pem" "$KDS_DIR/vcek/v1/Milan/cert_chain"
 export SNPSEAL_KDS_RETRY_MS=20
 
 check_exit() { # NAME CODE PATTERN CMD...
@@ -91,31 +57,31 @@ C=$WORK/cache
 check_exit "--fetch gets the VCEK and cert_chain and verifies" 0 '^verified' \
         "$S" verify --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
 check_eq "the VCEK URL carries the hwID and the SPLs of REPORTED_TCB" \
-        "/vcek/v1/Milan/$HWID?blSPL=2&teeSPL=0&snpSPL=5&ucodeSPL=68" "$(sed -n 1p "$WORK/requests")"
-check_eq "then cert_chain" "/vcek/v1/Milan/cert_chain?" "$(sed -n 2p "$WORK/requests")"
-check_eq "then the CRL" "/vcek/v1/Milan/crl?" "$(sed -n 3p "$WORK/requests")"
+        "/vcek/v1/Milan/$HWID?blSPL=2&teeSPL=0&snpSPL=5&ucodeSPL=68" "$(sed -n 1p "$KDS_LOG")"
+check_eq "then cert_chain" "/vcek/v1/Milan/cert_chain?" "$(sed -n 2p "$KDS_LOG")"
+check_eq "then the CRL" "/vcek/v1/Milan/crl?" "$(sed -n 3p "$KDS_LOG")"
 check_eq "the VCEK is cached" yes "$(cmp -s "$C/Milan/vcek-$HWID-0200000000000544.der" "$F/go-sev-guest/vcek.testcer" && echo yes)"
 check_eq "cert_chain is cached" yes "$(cmp -s "$C/Milan/cert_chain.pem" "$F/go-sev-guest/ask_ark_milan.pem" && echo yes)"
 check_exit "without a CRL from the KDS, revocation is not checked, and said so" 0 'no CRL: revocation is not checked' \
         "$S" verify --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
 
-: >"$WORK/requests"
+: >"$KDS_LOG"
 check_exit "the cache alone verifies (no --fetch, no request)" 0 '^verified' "$S" verify --cache="$C" "$GSG_R"
-check_eq "no request was made" "" "$(cat "$WORK/requests")"
+check_eq "no request was made" "" "$(cat "$KDS_LOG")"
 check_exit "--fetch with a full cache asks only for the CRL" 0 '^verified' \
         "$S" verify --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
-check_eq "only the CRL" "/vcek/v1/Milan/crl?" "$(cat "$WORK/requests")"
+check_eq "only the CRL" "/vcek/v1/Milan/crl?" "$(cat "$KDS_LOG")"
 
 # Rate limiting: two 429s, then the answer.
-: >"$WORK/requests"; echo 2 >"$WORK/throttle"
+: >"$KDS_LOG"; echo 2 >"$KDS_THROTTLE"
 check_exit "HTTP 429 is retried with backoff" 0 'rate-limited \(HTTP 429\), retrying in 20 ms.*retrying in 40 ms' \
         sh -c "\"$S\" verify --fetch --cache=\"$WORK/deep/er/cache2\" --kds-url=\"$URL\" \"$GSG_R\" 2>&1 | tr '\n' ' '"
-check_eq "and the VCEK arrived on the third try" 3 "$(grep -c "^/vcek/v1/Milan/$HWID" "$WORK/requests")"
+check_eq "and the VCEK arrived on the third try" 3 "$(grep -c "^/vcek/v1/Milan/$HWID" "$KDS_LOG")"
 check_eq "a cache directory's missing parents are made" yes "$([ -s "$WORK/deep/er/cache2/Milan/cert_chain.pem" ] && echo yes)"
-echo 99 >"$WORK/throttle"
+echo 99 >"$KDS_THROTTLE"
 check_exit "a KDS that stays rate-limited: exit 4, try later" 4 'still rate-limited \(HTTP 429\) after 5 tries; try again later' \
         "$S" verify --fetch --cache="$WORK/cache3" --kds-url="$URL" "$GSG_R"
-echo 0 >"$WORK/throttle"
+echo 0 >"$KDS_THROTTLE"
 
 check_exit "a VCEK the KDS does not have: exit 4, HTTP 404 named" 4 'KDS: .*/vcek/v1/Genoa/.*: HTTP 404' \
         "$S" verify --fetch --cache="$WORK/cache4" --kds-url="$URL" "$F/virtee-sev/report_milan.bin"
@@ -134,7 +100,7 @@ if command -v openssl >/dev/null; then
                 "$WORK" >"$WORK/ca.cnf"
         openssl ca -gencrl -config "$WORK/ca.cnf" -keyfile "$WORK/ca.key" -cert "$WORK/ca.pem" \
                 -out "$WORK/crl.pem" >/dev/null 2>&1
-        openssl crl -in "$WORK/crl.pem" -outform der -out "$WORK/kds/vcek/v1/Milan/crl"
+        openssl crl -in "$WORK/crl.pem" -outform der -out "$KDS_DIR/vcek/v1/Milan/crl"
         check_exit "the KDS's CRL is checked: not AMD's, not genuine" 1 'FAIL  crl +the CRL is not signed by the chain.s ARK' \
                 "$S" verify --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
 fi
