@@ -344,6 +344,11 @@ static void check_crl(struct ctx *c) {
                 set(c, SNP_CHECK_CRL, SNP_CHECK_FAIL, "the CRL is not signed by the chain's ARK");
                 return;
         }
+        if (X509_CRL_get0_nextUpdate(crl) && X509_cmp_current_time(X509_CRL_get0_nextUpdate(crl)) < 0) {
+                set(c, SNP_CHECK_CRL, SNP_CHECK_FAIL,
+                    "the CRL is out of date (its next update was due): get a fresh one (--fetch)");
+                return;
+        }
         if (X509_CRL_get0_by_cert(crl, &rev, sk_X509_value(c->chain, 1)) == 1) {
                 char who[96];
 

@@ -177,10 +177,10 @@ static void test_chain_wrong_kind(void **state) {
 
 /* A CRL signed by the (simulated) ARK, revoking the certificate with serial
  * revoke (0: none). */
-static X509_CRL *make_crl(const struct sim_state *s, X509 *ark, long revoke) {
+static X509_CRL *make_crl_at(const struct sim_state *s, X509 *ark, long revoke, time_t next_update) {
         EVP_PKEY *key = sim_key(s, SIM_KEY_ARK);
         X509_CRL *crl = X509_CRL_new();
-        ASN1_TIME *now = ASN1_TIME_set(NULL, time(NULL) - 60), *next = ASN1_TIME_set(NULL, time(NULL) + 86400);
+        ASN1_TIME *now = ASN1_TIME_set(NULL, time(NULL) - 7200), *next = ASN1_TIME_set(NULL, next_update);
 
         assert_non_null(key);
         assert_non_null(crl);
@@ -203,6 +203,10 @@ static X509_CRL *make_crl(const struct sim_state *s, X509 *ark, long revoke) {
         ASN1_TIME_free(next);
         EVP_PKEY_free(key);
         return crl;
+}
+
+static X509_CRL *make_crl(const struct sim_state *s, X509 *ark, long revoke) {
+        return make_crl_at(s, ark, revoke, time(NULL) + 86400);
 }
 
 static enum snp_verdict verify_crl(const struct snp_report *r, STACK_OF(X509) *chain, X509_CRL *crl,
@@ -246,6 +250,12 @@ static void test_crl(void **state) {
         /* The ARK's CRL speaks for what the ARK signed: serial 3 there is not the VCEK. */
         crl = make_crl(&s, sk_X509_value(chain, 2), 3);
         assert_int_equal(verify_crl(&r, chain, crl, res), SNP_VERDICT_OK);
+        X509_CRL_free(crl);
+
+        /* Out of date. */
+        crl = make_crl_at(&s, sk_X509_value(chain, 2), 0, time(NULL) - 3600);
+        assert_int_equal(verify_crl(&r, chain, crl, res), SNP_VERDICT_NOT_GENUINE);
+        assert_non_null(strstr(res->checks[SNP_CHECK_CRL].detail, "the CRL is out of date"));
         X509_CRL_free(crl);
 
         /* Another chip's ARK (same name, another key) signed it: not AMD's CRL for this chain. */
