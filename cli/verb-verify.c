@@ -47,6 +47,7 @@ enum {
         OPT_DENY_DEBUG,
         OPT_DENY_MIGRATE,
         OPT_VMPL,
+        OPT_AT,
 };
 
 struct verify_args {
@@ -58,6 +59,7 @@ struct verify_args {
         bool bound;
         uint32_t bound_uid;
         struct verify_kds kds;
+        time_t at;
 };
 
 static void verify_args_done(struct verify_args *a) {
@@ -166,6 +168,14 @@ static int verify_option(const char *verb, struct verify_args *a, int c, const c
         case OPT_KDS_URL:
                 a->kds.url = v;
                 return 1;
+        case OPT_AT: {
+                uint64_t t;
+
+                if (parse_u64(v, INT32_MAX * UINT64_C(4), &t) < 0 || t == 0)
+                        return cli_usage_error(verb, "--at wants seconds since 1970 (date +%%s)"), -EINVAL;
+                a->at = (time_t) t;
+                return 1;
+        }
         }
         return expect_option(verb, a, c, v);
 }
@@ -273,6 +283,7 @@ static int run_verify(struct cli *cli, const struct cli_verb *verb, int argc, ch
                 { "deny-debug",           no_argument,       NULL, OPT_DENY_DEBUG },
                 { "deny-migrate",         no_argument,       NULL, OPT_DENY_MIGRATE },
                 { "vmpl",                 required_argument, NULL, OPT_VMPL },
+                { "at",                   required_argument, NULL, OPT_AT },
                 CLI_GLOBAL_OPTIONS,
                 {}
         };
@@ -310,7 +321,7 @@ static int run_verify(struct cli *cli, const struct cli_verb *verb, int argc, ch
 
         in = (struct snp_verify_input) {
                 .report = report, .report_size = size, .certs = a.certs, .anchors = a.anchors, .crl = a.crl,
-                .expect = a.expect,
+                .at = a.at, .expect = a.expect,
         };
         res = malloc(sizeof(*res));
         if (!res || snp_verify(&in, res) < 0) {
@@ -345,6 +356,7 @@ const struct cli_verb cli_verb_verify = {
                 "  --deny-debug              refuse a guest that allows debugging\n"
                 "  --deny-migrate            refuse a guest that allows a migration agent\n"
                 "  --vmpl=N                  the report was requested at VMPL N\n"
+                "  --at=SECONDS              check validity at this time (seconds since 1970)\n"
                 "Exit: 0 verified, 1 not genuine, 3 not as expected, 4 cannot read or check.\n",
         .run = run_verify,
 };

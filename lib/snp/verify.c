@@ -303,6 +303,8 @@ static int check_chain(struct ctx *c) {
         xc = X509_STORE_CTX_new();
         if (!store || !xc || X509_STORE_CTX_init(xc, store, c->leaf, untrusted) != 1)
                 goto out;
+        if (c->in->at)
+                X509_STORE_CTX_set_time(xc, 0, c->in->at);
         if (X509_verify_cert(xc) == 1) {
                 c->chain = X509_STORE_CTX_get1_chain(xc);
                 if (!c->chain)
@@ -344,7 +346,8 @@ static void check_crl(struct ctx *c) {
                 set(c, SNP_CHECK_CRL, SNP_CHECK_FAIL, "the CRL is not signed by the chain's ARK");
                 return;
         }
-        if (X509_CRL_get0_nextUpdate(crl) && X509_cmp_current_time(X509_CRL_get0_nextUpdate(crl)) < 0) {
+        if (X509_CRL_get0_nextUpdate(crl) &&
+            X509_cmp_time(X509_CRL_get0_nextUpdate(crl), c->in->at ? (time_t *) &c->in->at : NULL) < 0) {
                 set(c, SNP_CHECK_CRL, SNP_CHECK_FAIL,
                     "the CRL is out of date (its next update was due): get a fresh one (--fetch)");
                 return;

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <openssl/x509.h>
 
@@ -101,6 +102,7 @@ struct snp_verify_input {
         STACK_OF(X509) *certs;    /* untrusted: VCEK/VLEK, ASK/ASVK, maybe an ARK */
         STACK_OF(X509) *anchors;  /* the only trusted roots; NULL = AMD's ARKs */
         X509_CRL *crl;            /* NULL: no revocation check */
+        time_t at;                /* check validity at this time; 0: now */
         struct snp_expect expect;
 };
 

@@ -55,7 +55,7 @@ check_exit() { # NAME CODE PATTERN CMD...
 
 C=$WORK/cache
 check_exit "--fetch gets the VCEK and cert_chain and verifies" 0 '^verified' \
-        "$S" verify --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
+        "$S" verify --at=1798761600 --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
 check_eq "the VCEK URL carries the hwID and the SPLs of REPORTED_TCB" \
         "/vcek/v1/Milan/$HWID?blSPL=2&teeSPL=0&snpSPL=5&ucodeSPL=68" "$(sed -n 1p "$KDS_LOG")"
 check_eq "then cert_chain" "/vcek/v1/Milan/cert_chain?" "$(sed -n 2p "$KDS_LOG")"
@@ -63,30 +63,30 @@ check_eq "then the CRL" "/vcek/v1/Milan/crl?" "$(sed -n 3p "$KDS_LOG")"
 check_eq "the VCEK is cached" yes "$(cmp -s "$C/Milan/vcek-$HWID-0200000000000544.der" "$F/go-sev-guest/vcek.testcer" && echo yes)"
 check_eq "cert_chain is cached" yes "$(cmp -s "$C/Milan/cert_chain.pem" "$F/go-sev-guest/ask_ark_milan.pem" && echo yes)"
 check_exit "without a CRL from the KDS, revocation is not checked, and said so" 0 'no CRL: revocation is not checked' \
-        "$S" verify --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
+        "$S" verify --at=1798761600 --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
 
 : >"$KDS_LOG"
-check_exit "the cache alone verifies (no --fetch, no request)" 0 '^verified' "$S" verify --cache="$C" "$GSG_R"
+check_exit "the cache alone verifies (no --fetch, no request)" 0 '^verified' "$S" verify --at=1798761600 --cache="$C" "$GSG_R"
 check_eq "no request was made" "" "$(cat "$KDS_LOG")"
 check_exit "--fetch with a full cache asks only for the CRL" 0 '^verified' \
-        "$S" verify --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
+        "$S" verify --at=1798761600 --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
 check_eq "only the CRL" "/vcek/v1/Milan/crl?" "$(cat "$KDS_LOG")"
 
 # Rate limiting: two 429s, then the answer.
 : >"$KDS_LOG"; echo 2 >"$KDS_THROTTLE"
 check_exit "HTTP 429 is retried with backoff" 0 'rate-limited \(HTTP 429\), retrying in 20 ms.*retrying in 40 ms' \
-        sh -c "\"$S\" verify --fetch --cache=\"$WORK/deep/er/cache2\" --kds-url=\"$URL\" \"$GSG_R\" 2>&1 | tr '\n' ' '"
+        sh -c "\"$S\" verify --at=1798761600 --fetch --cache=\"$WORK/deep/er/cache2\" --kds-url=\"$URL\" \"$GSG_R\" 2>&1 | tr '\n' ' '"
 check_eq "and the VCEK arrived on the third try" 3 "$(grep -c "^/vcek/v1/Milan/$HWID" "$KDS_LOG")"
 check_eq "a cache directory's missing parents are made" yes "$([ -s "$WORK/deep/er/cache2/Milan/cert_chain.pem" ] && echo yes)"
 echo 99 >"$KDS_THROTTLE"
 check_exit "a KDS that stays rate-limited: exit 4, try later" 4 'still rate-limited \(HTTP 429\) after 5 tries; try again later' \
-        "$S" verify --fetch --cache="$WORK/cache3" --kds-url="$URL" "$GSG_R"
+        "$S" verify --at=1798761600 --fetch --cache="$WORK/cache3" --kds-url="$URL" "$GSG_R"
 echo 0 >"$KDS_THROTTLE"
 
 check_exit "a VCEK the KDS does not have: exit 4, HTTP 404 named" 4 'KDS: .*/vcek/v1/Genoa/.*: HTTP 404' \
-        "$S" verify --fetch --cache="$WORK/cache4" --kds-url="$URL" "$F/virtee-sev/report_milan.bin"
+        "$S" verify --at=1798761600 --fetch --cache="$WORK/cache4" --kds-url="$URL" "$F/virtee-sev/report_milan.bin"
 check_exit "an unreachable KDS: exit 4" 4 'KDS: http://127.0.0.1:1/.*' \
-        "$S" verify --fetch --cache="$WORK/cache5" --kds-url="http://127.0.0.1:1" "$GSG_R"
+        "$S" verify --at=1798761600 --fetch --cache="$WORK/cache5" --kds-url="http://127.0.0.1:1" "$GSG_R"
 check_exit "a cache file that is not a certificate: exit 4" 4 'KDS cache: .*not a certificate' sh -c "
         mkdir -p \"$WORK/cache6/Milan\" && echo junk >\"$WORK/cache6/Milan/vcek-$HWID-0200000000000544.der\" &&
         \"$S\" verify --cache=\"$WORK/cache6\" \"$GSG_R\""
@@ -102,6 +102,6 @@ if command -v openssl >/dev/null; then
                 -out "$WORK/crl.pem" >/dev/null 2>&1
         openssl crl -in "$WORK/crl.pem" -outform der -out "$KDS_DIR/vcek/v1/Milan/crl"
         check_exit "the KDS's CRL is checked: not AMD's, not genuine" 1 'FAIL  crl +the CRL is not signed by the chain.s ARK' \
-                "$S" verify --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
+                "$S" verify --at=1798761600 --fetch --cache="$C" --kds-url="$URL" "$GSG_R"
 fi
 tap_done

@@ -49,13 +49,16 @@ flip() { # IN OUT OFFSET
         poke "$2" "$3" "$(printf '%02x' $((0x$_b ^ 1)))"
 }
 
-GSG="--cert=$F/go-sev-guest/vcek.testcer --cert=$F/go-sev-guest/ask_ark_milan.pem"
+# The fixtures' VCEKs expire (the first in September 2029): check them as of
+# 2027-01-01, when every one is valid (issued up to February 2026).
+AT=1798761600
+GSG="--at=$AT --cert=$F/go-sev-guest/vcek.testcer --cert=$F/go-sev-guest/ask_ark_milan.pem"
 GSG_R=$F/go-sev-guest/attestation.bin
-VIR="--cert=$F/virtee-sev/vcek_milan.der --cert=$F/virtee-sev/cert_chain_milan"
+VIR="--at=$AT --cert=$F/virtee-sev/vcek_milan.der --cert=$F/virtee-sev/cert_chain_milan"
 VIR_R=$F/virtee-sev/report_milan.bin
-MIL="--cert=$F/ms-tav/milan_vcek.pem --cert=$F/ms-tav/milan_ask.pem"
+MIL="--at=$AT --cert=$F/ms-tav/milan_vcek.pem --cert=$F/ms-tav/milan_ask.pem"
 MIL_R=$F/ms-tav/milan_attestation_report.bin
-GEN="--cert=$F/ms-tav/genoa_vcek.pem --cert=$F/ms-tav/genoa_ask_ark.pem"
+GEN="--at=$AT --cert=$F/ms-tav/genoa_vcek.pem --cert=$F/ms-tav/genoa_ask_ark.pem"
 GEN_R=$F/ms-tav/genoa_attestation_report.bin
 
 # ---------------------------------------------------------------- genuine
@@ -88,6 +91,11 @@ check_exit "a wrong ARK as trust anchor: no chain" 1 'FAIL  chain +VCEK does not
         "$S" verify $GSG --trust-anchor=$F/ms-tav/genoa_ark.pem "$GSG_R"
 check_exit "the Turin ARK as trust anchor for a Milan chain: no chain" 1 'FAIL  chain .*not trusted' \
         "$S" verify $GSG --trust-anchor=$F/ms-tav/turin_ark.pem "$GSG_R"
+check_exit "in 2050 the VCEK has expired: not genuine" 1 'FAIL  chain +VCEK does not chain to a trusted ARK: certificate has expired' \
+        "$S" verify $GSG --at=2524608000 "$GSG_R"
+check_exit "--at before the VCEK was issued" 1 'certificate is not yet valid' \
+        "$S" verify $GSG --at=1577836800 "$GSG_R"
+check_exit "--at that is no time: usage" 2 '--at wants seconds since 1970' "$S" verify $GSG --at=yesterday "$GSG_R"
 check_exit "the right ARK as trust anchor verifies" 0 'root given with --trust-anchor' \
         "$S" verify $GSG --trust-anchor=$F/ms-tav/milan_ark.pem "$GSG_R"
 check_exit "a VCEK of other SPLs: not genuine" 1 \
