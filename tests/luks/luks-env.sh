@@ -194,8 +194,9 @@ luks_agent_stop() {
 luks_make_image() {
         _img=$LUKS_TMP/$1.img
         rm -f "$_img"
-        printf 'passphrase-%s-%s' "$1" "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" >"$LUKS_TMP/$1.pass" ||
-                return 1
+        # 0600, as a key file should be (snpseal warns about one others may read).
+        (umask 077 && printf 'passphrase-%s-%s' "$1" "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
+                >"$LUKS_TMP/$1.pass") || return 1
         truncate -s 32M "$_img" || return 1
         cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
                 "$_img" "$LUKS_TMP/$1.pass" >/dev/null || return 1
