@@ -225,8 +225,9 @@ static int read_input(const char *verb, const char *path, struct verify_args *a,
                 *ret_size = SNP_REPORT_SIZE;
                 return 0;
         }
-        *ret_size = size < SNP_REPORT_SIZE + 1 ? size : SNP_REPORT_SIZE + 1;
-        memcpy(report, data, *ret_size);
+        /* The size as it is, for the message; the bytes only as far as a report goes. */
+        *ret_size = size;
+        memcpy(report, data, size < SNP_REPORT_SIZE ? size : SNP_REPORT_SIZE);
         return 0;
 }
 
@@ -288,7 +289,7 @@ static int run_verify(struct cli *cli, const struct cli_verb *verb, int argc, ch
                 {}
         };
         _cleanup_(verify_args_done) struct verify_args a = { .kds.cache = VERIFY_KDS_CACHE_DEFAULT };
-        uint8_t report[SNP_REPORT_SIZE + 1];
+        uint8_t report[SNP_REPORT_SIZE];
         struct snp_verify_result *res = NULL;
         struct snp_verify_input in;
         size_t size = 0;

@@ -180,7 +180,7 @@ check_exit "no VCEK: exit 4" 4 'no VCEK certificate to check the report with: gi
 head -c 100 "$GSG_R" >"$WORK/short.bin"
 check_exit "a short file: exit 4" 4 'not an attestation report: 100 bytes, expected 1184' "$S" verify $GSG "$WORK/short.bin"
 cat "$GSG_R" "$GSG_R" >"$WORK/long.bin"
-check_exit "a long file: exit 4" 4 'not an attestation report: 1185 bytes' "$S" verify $GSG "$WORK/long.bin"
+check_exit "a long file: exit 4" 4 'not an attestation report: 2368 bytes, expected 1184' "$S" verify $GSG "$WORK/long.bin"
 cp "$GSG_R" "$WORK/v1.bin"; poke "$WORK/v1.bin" 0 01
 check_exit "version 1: exit 4" 4 'not an attestation report: version 1' "$S" verify $GSG "$WORK/v1.bin"
 check_exit "a missing file: exit 4" 4 'cannot read .*/nonexistent: No such file' "$S" verify $GSG "$WORK/nonexistent"
