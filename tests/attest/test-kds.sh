@@ -91,6 +91,26 @@ check_exit "a cache file that is not a certificate: exit 4" 4 'KDS cache: .*not 
         mkdir -p \"$WORK/cache6/Milan\" && echo junk >\"$WORK/cache6/Milan/vcek-$HWID-0200000000000544.der\" &&
         \"$S\" verify --cache=\"$WORK/cache6\" \"$GSG_R\""
 
+# Which product's URL: a version 2 report has no CPUID. Turin's CHIP_ID has
+# only 8 bytes set (the tie-breaker); otherwise Milan, then Genoa.
+cp "$GSG_R" "$WORK/v2-turin.bin"
+dd if=/dev/zero of="$WORK/v2-turin.bin" bs=1 seek=$((0x1a8)) count=56 conv=notrunc 2>/dev/null
+: >"$KDS_LOG"
+check_exit "v2 with Turin's CHIP_ID: Turin's URL, not found here" 4 'KDS: .*/vcek/v1/Turin/.*: HTTP 404' \
+        "$S" verify --fetch --cache="$WORK/cache7" --kds-url="$URL" "$WORK/v2-turin.bin"
+check_eq "Turin's URL: the 8-byte hwID and fmcSPL (TCB 0200000000000544: FMC 2, SNP 0, microcode 0x44)" \
+        "/vcek/v1/Turin/${HWID%"${HWID#????????????????}"}?blSPL=0&teeSPL=0&snpSPL=0&ucodeSPL=68&fmcSPL=2" \
+        "$(sed -n 1p "$KDS_LOG")"
+: >"$KDS_LOG"
+check_exit "v2 with a 64-byte CHIP_ID unknown to the KDS: Milan, then Genoa" 4 'KDS: .*/vcek/v1/Genoa/.*: HTTP 404' \
+        "$S" verify --fetch --cache="$WORK/cache8" --kds-url="$URL" "$F/virtee-sev/report_milan.bin"
+check_eq "Milan was asked first" "/vcek/v1/Milan" "$(sed -n 1p "$KDS_LOG" | cut -d/ -f1-4)"
+check_eq "then Genoa" "/vcek/v1/Genoa" "$(sed -n 2p "$KDS_LOG" | cut -d/ -f1-4)"
+: >"$KDS_LOG"
+check_exit "v3 Genoa (CPUID): Genoa's URL only" 4 'KDS: .*/vcek/v1/Genoa/.*: HTTP 404' \
+        "$S" verify --fetch --cache="$WORK/cache9" --kds-url="$URL" "$F/ms-tav/genoa_attestation_report.bin"
+check_eq "one request, to Genoa" "1 /vcek/v1/Genoa" "$(wc -l <"$KDS_LOG" | tr -d ' ') $(sed -n 1p "$KDS_LOG" | cut -d/ -f1-4)"
+
 # A CRL that is not AMD's fails the report.
 if command -v openssl >/dev/null; then
         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -subj /CN=ARK-Milan \
