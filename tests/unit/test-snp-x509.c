@@ -235,6 +235,64 @@ static void test_amd_roots(void **state) {
         assert_int_equal(i, 3);
 }
 
+/* Every chain file of the fixtures: an ASK or ASVK signed by an ARK that is
+ * the built-in one of its product; the Turin VCEK under Turin's chain. */
+static void test_fixture_chains(void **state) {
+        static const struct {
+                const char *file;
+                enum snp_cert_kind kind;
+                const char *product;
+        } t[] = {
+                { "go-sev-guest/ask_ark_milan.pem", SNP_CERT_ASK, "Milan" },
+                { "go-sev-guest/ask_ark_genoa.pem", SNP_CERT_ASK, "Genoa" },
+                { "go-sev-guest/ask_ark_turin_vcek.pem", SNP_CERT_ASK, "Turin" },
+                { "go-sev-guest/ask_ark_milan_vlek.pem", SNP_CERT_ASVK, "Milan" },
+                { "go-sev-guest/ask_ark_genoa_vlek.pem", SNP_CERT_ASVK, "Genoa" },
+                { "go-sev-guest/ask_ark_turin_vlek.pem", SNP_CERT_ASVK, "Turin" },
+                { "go-sev-guest/milan.testcer", SNP_CERT_ASK, "Milan" },
+                { "go-sev-guest/milanvlek.testcer", SNP_CERT_ASVK, "Milan" },
+                { "virtee-sev/cert_chain_milan", SNP_CERT_ASK, "Milan" },
+                { "virtee-sev/cert_chain_turin", SNP_CERT_ASK, "Turin" },
+                { "ms-tav/milan_ask_ark.pem", SNP_CERT_ASK, "Milan" },
+                { "ms-tav/genoa_ask_ark.pem", SNP_CERT_ASK, "Genoa" },
+                { "ms-tav/turin_ask_ark.pem", SNP_CERT_ASK, "Turin" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                STACK_OF(X509) *s = sk_X509_new_null();
+                char *path = fixture(t[i].file), err[320], product[SNP_PRODUCT_MAX];
+                const struct snp_amd_root *root = NULL;
+                X509 *ask, *ark, *builtin;
+
+                print_message("# chain %s\n", t[i].file);
+                assert_int_equal(snp_certs_load_file(path, s, err, sizeof(err)), 0);
+                assert_int_equal(sk_X509_num(s), 2);
+                ask = sk_X509_value(s, 0);
+                ark = sk_X509_value(s, 1);
+                assert_int_equal(snp_cert_kind(ask, product), t[i].kind);
+                assert_string_equal(product, t[i].product);
+                assert_int_equal(snp_cert_kind(ark, product), SNP_CERT_ARK);
+                assert_string_equal(product, t[i].product);
+                assert_int_equal(X509_verify(ask, X509_get0_pubkey(ark)), 1);
+                assert_int_equal(X509_verify(ark, X509_get0_pubkey(ark)), 1);
+                for (size_t k = 0; (root = snp_amd_root_get(k)); k++)
+                        if (strcmp(root->product, t[i].product) == 0)
+                                break;
+                assert_non_null(root);
+                assert_int_equal(snp_amd_root_load(root, &builtin), 0);
+                assert_int_equal(X509_cmp(ark, builtin), 0);
+                X509_free(builtin);
+                if (strcmp(t[i].file, "virtee-sev/cert_chain_turin") == 0) {
+                        X509 *vcek = load_one("virtee-sev/vcek_turin.der");
+
+                        assert_int_equal(X509_verify(vcek, X509_get0_pubkey(ask)), 1);
+                        X509_free(vcek);
+                }
+                sk_X509_pop_free(s, X509_free);
+                free(path);
+        }
+}
+
 static uint8_t *read_fixture(const char *name, size_t *ret_size) {
         char *path = fixture(name);
         uint8_t *data;
@@ -383,6 +441,7 @@ int main(void) {
                 cmocka_unit_test(test_ext_multibyte),
                 cmocka_unit_test(test_ext_malformed),
                 cmocka_unit_test(test_amd_roots),
+                cmocka_unit_test(test_fixture_chains),
                 cmocka_unit_test(test_evidence),
                 cmocka_unit_test(test_expected_fields),
         };
