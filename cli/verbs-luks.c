@@ -437,7 +437,7 @@ static int enroll_existing(struct luks *l, const struct luks_args *a, const stru
 
 /* What an interruption after the token would leave undone, and how to do it. */
 static void enroll_after(const struct luks *l, const struct luks_args *a) {
-        char slots[128] = "", rk[256] = "", wipe[256] = "";
+        char slots[128] = "", rk[PATH_MAX + 96] = "", wipe[PATH_MAX + 2 * sizeof(slots) + 96] = "";
 
         if (a->recovery)
                 (void) snprintf(rk, sizeof(rk), "; the recovery key was not added: run snpseal enroll %s "
