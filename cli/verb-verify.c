@@ -339,7 +339,7 @@ const struct cli_verb cli_verb_verify = {
         .args = "[OPTIONS] FILE",
         .summary = "Verify a report or evidence against AMD's chain",
         .options =
-                "FILE is a raw report (1184 bytes) or evidence from 'snpseal attest'.\n"
+                "  FILE                      a raw report (1184 bytes) or evidence from 'snpseal attest'\n"
                 "  --cert=FILE               VCEK/VLEK, ASK/ASVK, ARK (PEM or DER; repeatable)\n"
                 "  --crl=FILE                check revocation with AMD's CRL\n"
                 "  --trust-anchor=FILE       trust this root instead of AMD's built-in ARKs\n"
