@@ -724,7 +724,7 @@ static char *header_with_segments(unsigned n) {
                                                     "\"iv_tweak\":\"0\",\"encryption\":\"aes-xts-plain64\","
                                                     "\"sector_size\":4096,\"integrity\":{\"type\":\"aead\","
                                                     "\"journal_encryption\":\"none\"}}");
-                char id[8];
+                char id[16];
 
                 assert_non_null(s);
                 (void) snprintf(id, sizeof(id), "%u", i);
