@@ -483,6 +483,12 @@ int cli_password_get_prompt(const char *verb, const char *file, const char *prom
 
 /* ---- JSON ---- */
 
+int cli_json_refuse(const struct cli *cli, const char *verb, const char *what) {
+        if (!cli->json)
+                return CLI_CONTINUE;
+        return cli_usage_error(verb, "--json: %s writes %s as it is; it has no JSON form", verb, what);
+}
+
 int cli_json_print(json_object *o) {
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                     JSON_C_TO_STRING_NOSLASHESCAPE);

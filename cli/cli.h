@@ -132,6 +132,9 @@ int cli_password_get_prompt(const char *verb, const char *file, const char *prom
 
 /* Print a JSON value to stdout, pretty, with a newline. */
 int cli_json_print(json_object *o);
+/* For a command whose output has no JSON form (plaintext): a usage error
+ * naming what it writes when --json was given, else CLI_CONTINUE. */
+int cli_json_refuse(const struct cli *cli, const char *verb, const char *what);
 /* A string or a non-negative integer member as a uint64 ("0x…" or decimal);
  * -ENOENT missing, -EINVAL not a number. */
 int cli_json_u64(json_object *o, const char *key, uint64_t *ret);

@@ -613,6 +613,8 @@ static int run_user_unseal(struct cli *cli, const struct cli_verb *verb, int arg
         int r;
 
         r = user_parse(cli, verb, argc, argv, options, true, &a);
+        if (r == CLI_CONTINUE)
+                r = cli_json_refuse(cli, verb->name, "the secret");
         if (r != CLI_CONTINUE)
                 return r;
         if (!a.force && isatty(STDOUT_FILENO))

@@ -695,6 +695,9 @@ static int run_unseal(struct cli *cli, const struct cli_verb *verb, int argc, ch
                 r = password_args_check(verb->name, &pa);
         if (r != 0)
                 return r;
+        r = cli_json_refuse(cli, verb->name, "the plaintext");
+        if (r != CLI_CONTINUE)
+                return r;
         if (!force && isatty(STDOUT_FILENO))
                 return cli_error(verb->name, "refusing to write the plaintext to a terminal; "
                                  "redirect the output or use --force");

@@ -155,6 +155,11 @@ check "seal binary data" sh -c '"$1" seal --purpose=cred/rt <"$2" >"$3"' - "$SNP
 check_output "the sealed object names its purpose" '"purpose": ?"cred/rt"' cat "$WORK/sealed"
 check "unseal" sh -c '"$1" unseal <"$2" >"$3"' - "$SNPSEAL" "$WORK/sealed" "$WORK/unsealed"
 check "round trip gives the same bytes" cmp "$WORK/plain" "$WORK/unsealed"
+check_eq "--json unseal: a usage error (the plaintext has no JSON form)" 2 \
+        "$("$SNPSEAL" --json unseal <"$WORK/sealed" >/dev/null 2>"$WORK/json.err"; echo $?)"
+check_output "--json unseal: says why" 'unseal: --json: unseal writes the plaintext as it is; it has no JSON form' \
+        cat "$WORK/json.err"
+check_eq "--json user unseal: a usage error" 2 "$("$SNPSEAL" user unseal --json x >/dev/null 2>&1 </dev/null; echo $?)"
 check_fails "unseal: garbage is not a sealed object" 'unseal: the input is not a sealed object' \
         from "$WORK/plain" unseal
 check_eq "unseal: garbage exits 1" 1 "$(from "$WORK/plain" unseal >/dev/null 2>&1; echo $?)"
