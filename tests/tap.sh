@@ -21,7 +21,10 @@ _tap_result() { # ok|not-ok name [diagnostics file]
                 _tap_failed=$((_tap_failed + 1))
                 echo "not ok $_tap_n - $2"
                 if [ -n "${3:-}" ] && [ -s "$3" ]; then
-                        sed 's/^/# /' "$3" | head -n 40
+                        # awk ends every line, the last one too: a diagnostic
+                        # without a final newline (a console's prompt) would
+                        # swallow the next result line.
+                        awk '{ print "# " $0 }' "$3" | head -n 40
                 fi
         fi
 }
