@@ -3,7 +3,7 @@
 
 /*
  * The extended report's certificate table as the host hands it over
- * (lib/snp-cert-table.c). Invariants: a parse fails with a message, or every
+ * (lib/snp/snp-cert-table.c). Invariants: a parse fails with a message, or every
  * entry lies inside the blob with a non-zero length; rebuilding the known
  * entries gives a table that parses to the same kinds and lengths.
  */

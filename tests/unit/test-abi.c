@@ -19,7 +19,7 @@
 #include <linux/sev-guest.h>
 #endif
 
-/* Layouts at run time, mirroring the static asserts of lib/snp-abi.c, so a
+/* Layouts at run time, mirroring the static asserts of lib/snp/snp-abi.c, so a
  * broken build flag (packing, ABI) shows up as a named failure. */
 struct layout {
         const char *name;

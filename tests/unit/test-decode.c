@@ -19,7 +19,7 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
 
-/* ---- reports built byte by byte at the offsets of lib/snp-abi.h (AMD's ABI) ---- */
+/* ---- reports built byte by byte at the offsets of lib/snp/snp-abi.h (AMD's ABI) ---- */
 
 #define REPORT_LEN 0x4A0
 

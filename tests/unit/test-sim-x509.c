@@ -2,10 +2,10 @@
 #include "config.h"
 
 /*
- * The simulator's X.509 chain (lib/sim-x509.c) through the real verifier
+ * The simulator's X.509 chain (lib/sim/sim-x509.c) through the real verifier
  * (lib/snp/verify.c): Milan, Genoa and Turin states, VCEK- and VLEK-signed
  * reports, the simulated ARK trusted only when named; and the extended
- * report's certificate table (lib/snp-cert-table.c): build, parse, refusals.
+ * report's certificate table (lib/snp/snp-cert-table.c): build, parse, refusals.
  */
 
 #include <errno.h>

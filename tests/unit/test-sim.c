@@ -2,7 +2,7 @@
 #include "config.h"
 
 /*
- * The simulated firmware (lib/sim-firmware.c) against docs/SIMULATOR.md, "The
+ * The simulated firmware (lib/sim/sim-firmware.c) against docs/SIMULATOR.md, "The
  * rules the simulator implements": every rule accepted at its boundary and rejected one
  * step beyond, the kernel layer, the key derivation's sensitivity, signed
  * reports, and the simulator backend through snp_backend_*.

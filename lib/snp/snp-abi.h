@@ -4,7 +4,7 @@
  * and the Linux /dev/sev-guest ioctl interface, as snpseal uses them.
  * All fields are little-endian; snpseal builds only for little-endian hosts.
  * Layouts are asserted below and, where <linux/sev-guest.h> exists, compared
- * with the kernel's structures (lib/snp-abi.c).
+ * with the kernel's structures (lib/snp/snp-abi.c).
  */
 #pragma once
 
@@ -149,7 +149,7 @@ struct snp_msg_report_rsp {
 
 /* SNP_GET_EXT_REPORT's request: the report request, then where the host's
  * certificate table goes (a multiple of 4096 bytes, at most 16 KiB in Linux;
- * lib/snp-cert-table.h). Not packed: 112 bytes as in the kernel. When the
+ * lib/snp/snp-cert-table.h). Not packed: 112 bytes as in the kernel. When the
  * table does not fit the ioctl fails with -EIO, VMM error 1 (invalid length),
  * and the kernel writes the length needed into certs_len. */
 struct snp_msg_ext_report_req {

@@ -82,7 +82,7 @@ int snp_backend_derive_key(struct snp_backend *b, const struct snp_msg_key_req *
 int snp_backend_get_report(struct snp_backend *b, const uint8_t report_data[SNP_REPORT_DATA_LEN],
                            uint32_t vmpl, struct snp_report *report_out, struct snp_error *err);
 
-/* The same with the host's certificate table (lib/snp-cert-table.h) into
+/* The same with the host's certificate table (lib/snp/snp-cert-table.h) into
  * certs, SNP_CERT_BLOB_MAX bytes; all zero (an empty table) when the host
  * gives none or the backend cannot ask. */
 int snp_backend_get_ext_report(struct snp_backend *b, const uint8_t report_data[SNP_REPORT_DATA_LEN],
