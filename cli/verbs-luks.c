@@ -452,7 +452,6 @@ static void enroll_after(const struct luks *l, const struct luks_args *a) {
 
 static int enroll_do(struct luks *l, struct luks_args *a) {
         _cleanup_secret_ char *pin = NULL, *vk = NULL, *recovery = NULL;
-        _cleanup_(json_object_putp) json_object *json = NULL;
         struct luks_enrolled e = { .token = -1, .keyslot = -1 };
         struct snp_binding b;
         size_t pin_len = 0, vk_size = 0;
