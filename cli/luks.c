@@ -676,6 +676,8 @@ static int derive_reply_error(const struct varlink_reply *reply, char *why, size
                                 param ?: "");
         if (strcmp(reply->error, VARLINK_INTERFACE_AGENT ".IdentityMismatch") == 0)
                 return -EKEYREJECTED;
+        if (strcmp(reply->error, VARLINK_INTERFACE_AGENT ".NotPermitted") == 0)
+                return -EPERM;
         return -EPROTO;
 }
 
@@ -1134,6 +1136,8 @@ int luks_token_check(struct luks *l, const struct snpseal_token *t, const char *
                         why, whylen);
         if (r == -EKEYREJECTED)
                 return LUKS_TOKEN_MISMATCH;
+        if (r == -EPERM && why[0])
+                return LUKS_TOKEN_REFUSED;
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {

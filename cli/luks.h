@@ -156,7 +156,8 @@ int luks_tty_check(const char *verb, const char *what, const char *option);
  * not NULL, LUKS2_MAC_KEY_LEN bytes of the caller's secret memory) the
  * header MAC key. On an agent error
  * -EPROTO, or -EKEYREJECTED for IdentityMismatch, with the agent's message
- * in why (nothing printed: the caller decides). Transport errors print. */
+ * in why (nothing printed: the caller decides); -EPERM for NotPermitted (a
+ * binding below the floor). Transport errors print. */
 int luks_derive(struct luks *l, const struct snp_binding *b, const uint8_t salt[SNPSEAL_TOKEN_SALT_LEN],
                 const char *pin, size_t pin_len, json_object *expect,
                 char **ret_key, size_t *ret_len, json_object **ret_identity, uint8_t *ret_mac_key,
@@ -182,6 +183,7 @@ enum luks_token_state {
         LUKS_TOKEN_UNKNOWN,         /* the agent could not be asked, or failed (why) */
         LUKS_TOKEN_UNAUTHENTICATED, /* opens, but carries no header MAC (an older snpseal) */
         LUKS_TOKEN_HEADER_CHANGED,  /* the header or volume key differs from what was enrolled (why) */
+        LUKS_TOKEN_REFUSED,         /* the agent refused its binding (below the floor; why) */
 };
 /* Whether t opens the volume in this VM now: DeriveKey with the recorded
  * identity as expect, then the key against the token's keyslot, then the

@@ -549,6 +549,7 @@ static const struct {
         [LUKS_TOKEN_UNKNOWN]     = { "unknown",           "unknown" },
         [LUKS_TOKEN_UNAUTHENTICATED] = { "unauthenticated", "no" },
         [LUKS_TOKEN_HEADER_CHANGED]  = { "header-changed",  "no" },
+        [LUKS_TOKEN_REFUSED]         = { "refused",         "no" },
 };
 
 /* "measurement 30f6afcb…, policy 0x30000, tcb 03000000000008d1" */
@@ -1259,6 +1260,8 @@ static const struct {
         [LUKS_TOKEN_UNAUTHENTICATED] = { TAB_LEAVE, TAB_LEAVE, "", " to add header authentication" },
         [LUKS_TOKEN_HEADER_CHANGED]  = { TAB_LEAVE, TAB_LEAVE, "does not open: ",
                                          " with a recovery key or passphrase, if you changed the header yourself" },
+        [LUKS_TOKEN_REFUSED]         = { TAB_LEAVE, TAB_LEAVE, "does not open: ",
+                                         " with --bind=measurement,policy,tcb_version" },
 };
 
 /* Equal to target but for a TCB lower in at least one component and higher

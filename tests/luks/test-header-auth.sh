@@ -176,6 +176,9 @@ check "the host's agent enrolls a weak binding on its own volume" host_enroll
 HTOK=$(snp_tokens "$HOSTIMG" | head -n 1)
 refused "host-made token" "$HOSTIMG" "$HTOK" \
         "snpseal token $HTOK: binding \(vcek; tcb_version; .*\) does not bind measurement, policy: a guest the host launches on this chip with another image or a debug policy could derive the same key; not unlocking"
+check_output "snpseal list: the host-made token is refused, and why (exit 0: the agent answered)" \
+        'opens now: no: luks2: binding \(vcek; tcb_version; .*\) does not bind measurement, policy' snp list "$HOSTIMG"
+check_eq "snpseal --json list: state refused" refused "$(snp --json list "$HOSTIMG" | jq -r '.tokens[0].state')"
 # Proof that the attack is real: where the administrator lowered the floor,
 # our VM derives the host's key and unlocks the host's volume.
 echo "allow_weak_bindings = yes" >"$LUKS_AGENT_CONF"
