@@ -47,8 +47,9 @@
 #endif
 
 #define AGENT_SOCKET_DEFAULT "/run/snpseal/agent.sock"
-/* Socket activation queues the connection while the agent starts. */
-#define AGENT_TIMEOUT_MS 30000u
+/* Socket activation queues the connection while the agent starts; at boot
+ * on a loaded machine (and under emulation) that took more than 30 s. */
+#define AGENT_TIMEOUT_MS 90000u
 /* How long a --stdio agent may take to exit after its connection closed. */
 #define AGENT_REAP_MS 5000u
 #define AGENT_METHOD_DERIVE_KEY VARLINK_INTERFACE_AGENT ".DeriveKey"
