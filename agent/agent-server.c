@@ -593,12 +593,18 @@ static int connection_new(struct agent_server *srv, int in_fd, int out_fd, const
         return 0;
 }
 
+/* The peer of socket fd; on failure *ret is nobody's (uid and gid -1, pid 0),
+ * which callers that go on regardless (the credential socket) rely on. */
 static int peer_of(int fd, struct agent_peer *ret) {
         struct ucred uc;
         socklen_t len = sizeof(uc);
 
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
-                return -errno;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
+                int r = -errno;
+
+                *ret = (struct agent_peer) { .uid = (uid_t) -1, .gid = (gid_t) -1, .pid = 0 };
+                return r;
+        }
         *ret = (struct agent_peer) { .uid = uc.uid, .gid = uc.gid, .pid = uc.pid };
         return 0;
 }
@@ -900,10 +906,11 @@ static int server_listen_bind(struct agent_server *srv) {
 
 /* --stdio: one connection on fd 0 (read) and fd 1 (write). */
 static int server_stdio(struct agent_server *srv) {
-        struct agent_peer peer = { .uid = getuid(), .gid = getgid(), .pid = getppid() };
+        struct agent_peer peer = { .uid = getuid(), .gid = getgid(), .pid = getppid() }, sock;
         int r;
 
-        (void) peer_of(STDIN_FILENO, &peer);   /* when stdin is a socket */
+        if (peer_of(STDIN_FILENO, &sock) >= 0)   /* when stdin is a socket */
+                peer = sock;
         for (int fd = 0; fd < 2; fd++) {
                 srv->stdio_flags[fd] = fcntl(fd, F_GETFL);
                 if (srv->stdio_flags[fd] < 0 || fcntl(fd, F_SETFL, srv->stdio_flags[fd] | O_NONBLOCK) < 0) {
