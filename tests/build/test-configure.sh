@@ -4,11 +4,14 @@
 # package: run the real configure against a pkg-config directory from which
 # one .pc file at a time is missing.
 . "$top_srcdir/tests/tap.sh"
+. "$top_srcdir/tests/build/pristine-src.sh"
 
 command -v pkg-config >/dev/null || tap_skip_all "pkg-config not installed"
 sys_pc=$(pkg-config --variable pc_path pkg-config)
 work=$(mktemp -d)
 trap 'rm -rf "$work" "$TAP_OUT"' EXIT
+# configure refuses a build elsewhere of a source tree configured in place.
+src=$(pristine_src "$work/src") || tap_skip_all "no source tree to configure (make distdir failed)"
 
 # Every .pc of the default search path, as symlinks in one directory.
 mkdir -p "$work/pc-all"
@@ -24,7 +27,7 @@ unset IFS
 run_configure_without() { # PC-NAME
         rm -rf "$work/pc" "$work/build" && cp -a "$work/pc-all" "$work/pc" && rm -f "$work/pc/$1.pc"
         mkdir "$work/build" && cd "$work/build" &&
-                PKG_CONFIG_LIBDIR="$work/pc" PKG_CONFIG_PATH= "$top_srcdir/configure" --quiet
+                PKG_CONFIG_LIBDIR="$work/pc" PKG_CONFIG_PATH= "$src/configure" --quiet
         rc=$?
         cd - >/dev/null
         return $rc
@@ -45,7 +48,7 @@ done
 # library; autoconf's cache variables stand in for a machine without them.
 run_configure_cache() { # VAR=VALUE
         rm -rf "$work/build" && mkdir "$work/build" && cd "$work/build" &&
-                env "$1" "$top_srcdir/configure" --quiet
+                env "$1" "$src/configure" --quiet
         rc=$?
         cd - >/dev/null
         return $rc
@@ -72,7 +75,7 @@ if [ -e "$work/pc-all/libcurl.pc" ]; then
         run_configure_with_curl() {
                 rm -rf "$work/pc" "$work/build" && cp -a "$work/pc-all" "$work/pc" && rm -f "$work/pc/libcurl.pc"
                 mkdir "$work/build" && cd "$work/build" &&
-                        PKG_CONFIG_LIBDIR="$work/pc" PKG_CONFIG_PATH= "$top_srcdir/configure" --quiet --with-libcurl
+                        PKG_CONFIG_LIBDIR="$work/pc" PKG_CONFIG_PATH= "$src/configure" --quiet --with-libcurl
                 rc=$?
                 cd - >/dev/null
                 return $rc
@@ -94,7 +97,7 @@ check_eq "initramfs-tools directory defaults below the prefix" '${datadir}/initr
         "$(makefile_var initramfstoolsdir)"
 run_configure_dirs() {
         rm -rf "$work/build" && mkdir "$work/build" && cd "$work/build" &&
-                "$top_srcdir/configure" --quiet --with-dracutmodulesdir=/x/dracut --with-initramfstoolsdir=/x/itools
+                "$src/configure" --quiet --with-dracutmodulesdir=/x/dracut --with-initramfstoolsdir=/x/itools
         rc=$?
         cd - >/dev/null
         return $rc
@@ -102,4 +105,54 @@ run_configure_dirs() {
 check "configure --with-dracutmodulesdir= --with-initramfstoolsdir=" run_configure_dirs
 check_eq "--with-dracutmodulesdir= is used" /x/dracut "$(makefile_var dracutmodulesdir)"
 check_eq "--with-initramfstoolsdir= is used" /x/itools "$(makefile_var initramfstoolsdir)"
+
+# The token plugin and PAM module directories: where this system's
+# libcryptsetup and Linux-PAM load them, from their pkg-config data, whatever
+# --prefix says (README: ./configure --prefix=/usr && make install).
+run_configure_prefix() { # ARG...
+        rm -rf "$work/build" && mkdir "$work/build" && cd "$work/build" &&
+                "$src/configure" --quiet "$@"
+        rc=$?
+        cd - >/dev/null
+        return $rc
+}
+check "configure --prefix=/usr" run_configure_prefix --prefix=/usr
+# The directory libcryptsetup was built with, which snpseal enroll names when
+# the plugin is missing (crypt_token_external_path()).
+lib_tokendir=$(cryptsetup --help 2>/dev/null |
+        sed -n 's/^LUKS2 external token plugin path: *\(.*\)$/\1/p' | sed 's/\.$//')
+if [ -n "$lib_tokendir" ]; then
+        check_eq "the token directory is libcryptsetup's own" "$lib_tokendir" "$(makefile_var tokendir)"
+else
+        check_eq "the token directory is libcryptsetup's libdir/cryptsetup" \
+                "$(pkg-config --variable=libdir libcryptsetup)/cryptsetup" "$(makefile_var tokendir)"
+fi
+pam_pc_libdir=$(pkg-config --variable=libdir pam 2>/dev/null)
+if [ -n "$pam_pc_libdir" ]; then
+        check_eq "the PAM directory is Linux-PAM's libdir/security" "$pam_pc_libdir/security" "$(makefile_var pamdir)"
+        # Linux-PAM's own modules are there: it is where libpam looks.
+        check "pam_unix.so is in that directory" test -e "$(makefile_var pamdir)/pam_unix.so"
+fi
+# Without the .pc files (PKG_CONFIG_LIBDIR without them) the defaults fall
+# back to LIBDIR.
+run_configure_no_pc() {
+        # pc-all holds symlinks to the system's files: replace the link, never
+        # write through it.
+        rm -rf "$work/pc" "$work/build" && cp -a "$work/pc-all" "$work/pc" &&
+                rm -f "$work/pc/pam.pc" "$work/pc/libcryptsetup.pc" &&
+                sed 's|^libdir=.*|libdir=/opt/pc-lib|' "$work/pc-all/libcryptsetup.pc" >"$work/pc/libcryptsetup.pc.new" &&
+                mv "$work/pc/libcryptsetup.pc.new" "$work/pc/libcryptsetup.pc" &&
+                mkdir "$work/build" && cd "$work/build" &&
+                PKG_CONFIG_LIBDIR="$work/pc" PKG_CONFIG_PATH= "$src/configure" --quiet --libdir=/x/lib
+        rc=$?
+        cd - >/dev/null
+        return $rc
+}
+check "configure with another libcryptsetup.pc and without pam.pc" run_configure_no_pc
+check_eq "the token directory follows libcryptsetup.pc's libdir" /opt/pc-lib/cryptsetup "$(makefile_var tokendir)"
+check_eq "the PAM directory without pam.pc is LIBDIR/security" '${libdir}/security' "$(makefile_var pamdir)"
+check "configure --with-cryptsetup-token-dir= --with-pamdir=" \
+        run_configure_prefix --prefix=/usr --with-cryptsetup-token-dir=/x/tok --with-pamdir=/x/pam
+check_eq "--with-cryptsetup-token-dir= is used" /x/tok "$(makefile_var tokendir)"
+check_eq "--with-pamdir= is used" /x/pam "$(makefile_var pamdir)"
 tap_done
