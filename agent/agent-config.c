@@ -55,6 +55,7 @@ static const struct setting settings[] = {
         { "connection-timeout", AGENT_SETTING_CONNECTION_TIMEOUT, SETTING_UINT,    FIELD(connection_timeout_sec), 1, 3600, true },
         { "ratelimit-attempts", AGENT_SETTING_RATELIMIT_ATTEMPTS, SETTING_UINT,    FIELD(ratelimit_attempts), 1, 1000, true },
         { "ratelimit-window",   AGENT_SETTING_RATELIMIT_WINDOW,   SETTING_UINT,    FIELD(ratelimit_window_sec), 1, 86400, true },
+        { "key-cache",          AGENT_SETTING_KEY_CACHE,          SETTING_UINT,    FIELD(key_cache_sec), 0, AGENT_KEY_CACHE_MAX, true },
         { "vmpl",               AGENT_SETTING_VMPL,               SETTING_VMPL,    FIELD(vmpl), 0, 3, true },
         { "user-store",         AGENT_SETTING_USER_STORE,         SETTING_STRING,  FIELD(user_store), 0, PATH_MAX, true },
         /* Weakening the threat model's guarantees: only an administrator's
@@ -79,6 +80,7 @@ void agent_config_init(struct agent_config *c) {
                 .connection_timeout_sec = 30,
                 .ratelimit_attempts = 5,
                 .ratelimit_window_sec = 60,
+                .key_cache_sec = AGENT_KEY_CACHE_DEFAULT,
                 .vmpl = -1,
         };
 }
@@ -191,9 +193,10 @@ static void print_help(void) {
                "                                drop connections idle this long (default 30)\n"
                "     --ratelimit-attempts=N     wrong passwords per window and uid (default 5)\n"
                "     --ratelimit-window=SECONDS rate-limit window (default 60)\n"
+               "     --key-cache=SECONDS        keep firmware keys this long (default %u, 0 = off)\n"
                "     --vmpl=N                   the VMPL the guest runs at (default: detect)\n",
                AGENT_DEFAULT_CONFIG, AGENT_DEFAULT_SOCKET, AGENT_DEFAULT_CRED_SOCKET,
-               AGENT_DEFAULT_CREDSTORE, AGENT_DEFAULT_USER_STORE);
+               AGENT_DEFAULT_CREDSTORE, AGENT_DEFAULT_USER_STORE, AGENT_KEY_CACHE_DEFAULT);
 }
 
 enum {

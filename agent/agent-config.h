@@ -21,6 +21,11 @@ enum agent_backend_kind {
 #define AGENT_DEFAULT_CRED_SOCKET "/run/snpseal/credentials.sock"
 #define AGENT_DEFAULT_CREDSTORE   SNPSEAL_SYSCONFDIR "/snpseal/credstore"
 #define AGENT_DEFAULT_USER_STORE  "/var/lib/snpseal/users"
+/* Firmware keys are kept 120 s by default: a boot's unlocks wait at most
+ * systemd's 90 s device timeout for their devices, so every volume of one
+ * boot that shares a binding finds the key (docs/ARCHITECTURE.md). */
+#define AGENT_KEY_CACHE_DEFAULT   120u
+#define AGENT_KEY_CACHE_MAX       3600u
 
 /* One bit each in set_by_argv / set_in_file (agent-config.c's table). */
 enum agent_setting {
@@ -38,6 +43,7 @@ enum agent_setting {
         AGENT_SETTING_CONNECTION_TIMEOUT,
         AGENT_SETTING_RATELIMIT_ATTEMPTS,
         AGENT_SETTING_RATELIMIT_WINDOW,
+        AGENT_SETTING_KEY_CACHE,
         AGENT_SETTING_VMPL,
         AGENT_SETTING_USER_STORE,
         AGENT_SETTING_ALLOW_WEAK_BINDINGS,
@@ -61,6 +67,7 @@ struct agent_config {
         unsigned connection_timeout_sec; /* idle per connection; default 30 */
         unsigned ratelimit_attempts;  /* wrong passwords per window and uid; default 5 */
         unsigned ratelimit_window_sec; /* default 60 */
+        unsigned key_cache_sec;       /* firmware keys kept this long; 0 = not kept */
         int vmpl;                     /* own VMPL; -1 = detect */
         bool allow_weak_bindings;     /* file only: keys below the binding floor (binding.h) */
         bool allow_tokens_without_mac; /* file only: read by the token plugin, accepted here */

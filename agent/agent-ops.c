@@ -372,6 +372,28 @@ static int identity_check(json_object *recorded, const struct snp_binding *b, co
         return fail(-EKEYREJECTED, n);
 }
 
+/* The launch's report, kept by the backend (backend.h: the values a key
+ * request is checked against do not change during a launch), with the
+ * recorded identity checked against it; on a mismatch once more against a
+ * fresh report (the committed TCB may have risen) before refusing. */
+static int launch_identity(struct agent *a, json_object *recorded, const struct snp_binding *b,
+                           struct snp_report *ret, struct agent_reply *reply) {
+        struct snp_error err = {};
+        int r;
+
+        r = snp_backend_launch_report(a->backend, ret, &err);
+        if (r < 0)
+                return fail(r, agent_reply_backend_error(reply, &err));
+        r = identity_check(recorded, b, ret, reply);
+        if (r != -EKEYREJECTED)
+                return r;
+        agent_reply_done(reply);
+        r = get_report(a, NULL, a->backend->own_vmpl, ret, reply);
+        if (r < 0)
+                return r;
+        return identity_check(recorded, b, ret, reply);
+}
+
 /* ---- encoding ---- */
 
 /* base64 of secret bytes as a JSON string (the reply is wiped on free). */
@@ -584,9 +606,7 @@ int agent_op_derive_key(struct agent *a, const struct agent_peer *peer,
         if (r >= 0 && purpose_needs_floor(p->purpose))
                 r = check_floor(a, &p->binding, p->purpose, reply);
         if (r >= 0)
-                r = get_report(a, NULL, p->binding.vmpl, &rep, reply);
-        if (r >= 0)
-                r = identity_check(p->expect, &p->binding, &rep, reply);
+                r = launch_identity(a, p->expect, &p->binding, &rep, reply);
         if (r >= 0)
                 r = derive_use_key(a, &p->binding, p->salt, p->purpose, p->pin, p->pin_len, k_use,
                                    strcmp(p->purpose, "luks2") == 0 ? k_mac : NULL, reply);
@@ -803,9 +823,7 @@ int agent_op_unseal(struct agent *a, const struct agent_peer *peer, const char *
         if (r >= 0)
                 r = check_floor(a, &o.binding, "sealed object", reply);
         if (r >= 0)
-                r = get_report(a, NULL, o.binding.vmpl, &rep, reply);
-        if (r >= 0)
-                r = identity_check(o.identity, &o.binding, &rep, reply);
+                r = launch_identity(a, o.identity, &o.binding, &rep, reply);
         if (r >= 0 && o.has_password)
                 limited = (r = agent_ratelimit_begin_reply(a, peer->uid, &o, object, reply)) >= 0;
         if (r >= 0)
@@ -827,9 +845,7 @@ int agent_op_object_key(struct agent *a, const struct agent_peer *peer, const st
         if (r >= 0)
                 r = check_floor(a, &o->binding, "sealed object", reply);
         if (r >= 0)
-                r = get_report(a, NULL, o->binding.vmpl, &rep, reply);
-        if (r >= 0)
-                r = identity_check(o->identity, &o->binding, &rep, reply);
+                r = launch_identity(a, o->identity, &o->binding, &rep, reply);
         if (r >= 0)
                 r = derive_sealed_key(a, &o->binding, o->salt, o->purpose, o->format, k_use, k_new, reply);
         return r;

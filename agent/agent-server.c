@@ -43,6 +43,7 @@
 
 #include "agent-server.h"
 #include "json-util.h"
+#include "key-cache.h"
 #include "log.h"
 #include "macro.h"
 #include "secret.h"
@@ -107,6 +108,7 @@ struct agent_server {
         uint64_t refuse_logged;    /* CLOCK_MONOTONIC usec of the last refusal logged */
         unsigned refuse_unlogged;  /* refusals since then not logged */
         sd_event_source *idle_timer;
+        sd_event_source *key_cache_timer;  /* wipes expired firmware keys */
         bool stdio;
         int stdio_flags[2];        /* fd 0/1 flags to restore */
 };
@@ -334,9 +336,48 @@ static void call_job_run(void *arg) {
 
 static int connection_continue(struct connection *c);
 
+/* ---- the firmware key cache's expiry ---- */
+
+/* Keys enter the cache on worker threads; after each call, on the loop, the
+ * timer is set to the earliest expiry, so an expired key is wiped even when
+ * nobody calls again. */
+static void server_key_cache_arm(struct agent_server *srv) {
+        struct snp_key_cache *kc = srv->agent->backend->key_cache;
+        uint64_t next;
+
+        if (!kc || !srv->key_cache_timer)
+                return;
+        next = snp_key_cache_next_expiry(kc);
+        if (next == UINT64_MAX) {
+                (void) sd_event_source_set_enabled(srv->key_cache_timer, SD_EVENT_OFF);
+                return;
+        }
+        (void) sd_event_source_set_time(srv->key_cache_timer, next);
+        (void) sd_event_source_set_enabled(srv->key_cache_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_key_cache_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct agent_server *srv = userdata;
+        unsigned n = snp_key_cache_expire(srv->agent->backend->key_cache, snp_key_cache_now());
+
+        if (n > 0)
+                log_info("key cache: %u firmware key%s expired and wiped", n, n == 1 ? "" : "s");
+        server_key_cache_arm(srv);
+        return 0;
+}
+
+static int server_key_cache_setup(struct agent_server *srv) {
+        if (!srv->agent->backend->key_cache)
+                return 0;
+        return sd_event_add_time(srv->event, &srv->key_cache_timer, CLOCK_BOOTTIME, UINT64_MAX, 0,
+                                 on_key_cache_timer, srv);
+}
+
 static void call_job_done(void *arg, bool ran) {
         struct call_job *j = arg;
         struct connection *c = j->c;
+
+        server_key_cache_arm(j->agent->server);
 
         if (c) {
                 c->job = NULL;
@@ -716,6 +757,7 @@ static void cred_job_done(void *arg, bool ran) {
 
         if (j->fd >= 0)
                 (void) close(j->fd);
+        server_key_cache_arm(j->srv);
         if (ran)
                 server_idle_update(j->srv);
         free(j);
@@ -959,6 +1001,7 @@ static void server_done(struct agent_server *srv) {
         agent_worker_free(srv->worker);   /* waits for running calls */
         srv->worker = NULL;
         sd_event_source_disable_unref(srv->idle_timer);
+        sd_event_source_disable_unref(srv->key_cache_timer);
         for (int k = 0; k < _LISTENER_MAX; k++) {
                 struct listener *l = &srv->listeners[k];
 
@@ -1028,6 +1071,8 @@ int agent_server_run(struct agent *a) {
         r = server_signals(&srv);
         if (r >= 0)
                 r = agent_worker_new(srv.event, &srv.worker);
+        if (r >= 0)
+                r = server_key_cache_setup(&srv);
         if (r >= 0)
                 r = server_setup(&srv);
         if (r >= 0) {

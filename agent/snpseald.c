@@ -163,6 +163,10 @@ int main(int argc, char **argv) {
         r = open_backend(&a);
         if (r < 0)
                 goto out;
+        if (a.cfg.key_cache_sec > 0 && (r = snp_backend_set_key_cache(a.backend, a.cfg.key_cache_sec)) < 0) {
+                log_error("cannot set up the firmware key cache: %s", strerror(-r));
+                goto out;
+        }
         r = agent_ratelimit_new(a.cfg.ratelimit_attempts, a.cfg.ratelimit_window_sec, &a.ratelimit);
         if (r < 0) {
                 log_error("cannot set up rate limiting: %s", strerror(-r));

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "backend.h"
 #include "log.h"
@@ -24,6 +25,8 @@
 
 struct sim_backend {
         char *state_path;
+        struct stat seen;   /* the state file when last asked launch_changed */
+        bool have_seen;
 };
 
 /* A loaded state: it holds the simulated chip's secrets, so it lives in
@@ -67,6 +70,7 @@ static int sim_backend_request(struct snp_backend *b, enum sim_msg_type type,
         r = sim_backend_load(sb->state_path, &s, err);
         if (r < 0)
                 return r;
+        s->path = sb->state_path;
         was_disabled = s->vmpck_disabled;
         r = sim_guest_request(s, type, SNP_MSG_VERSION, req, resp, &exitinfo2);
         if (s->vmpck_disabled != was_disabled) {
@@ -115,6 +119,7 @@ static int sim_backend_get_ext_report(struct snp_backend *b, const struct snp_ms
         r = sim_backend_load(sb->state_path, &s, err);
         if (r < 0)
                 return r;
+        s->path = sb->state_path;
         was_disabled = s->vmpck_disabled;
         r = sim_guest_ext_report(s, SNP_MSG_VERSION, req, &rsp, certs, &certs_len, &exitinfo2);
         if (s->vmpck_disabled != was_disabled) {
@@ -125,6 +130,25 @@ static int sim_backend_get_ext_report(struct snp_backend *b, const struct snp_ms
         if (r < 0)
                 return snp_transport_error(r, exitinfo2, err);
         return snp_report_rsp_check(&rsp, report_out, err);
+}
+
+/* The agent keeps the launch's report and the firmware's keys; a real
+ * launch never changes under it, but the state file may be rewritten
+ * (snpseal-sim set, reboot: always a new file renamed into place). Any
+ * change counts as a new launch. */
+static bool sim_backend_launch_changed(struct snp_backend *b) {
+        struct sim_backend *sb = b->data;
+        struct stat st;
+        bool changed;
+
+        if (stat(sb->state_path, &st) < 0)
+                return true;
+        changed = !sb->have_seen || st.st_ino != sb->seen.st_ino || st.st_dev != sb->seen.st_dev ||
+                  st.st_size != sb->seen.st_size || st.st_mtim.tv_sec != sb->seen.st_mtim.tv_sec ||
+                  st.st_mtim.tv_nsec != sb->seen.st_mtim.tv_nsec || st.st_ctim.tv_nsec != sb->seen.st_ctim.tv_nsec;
+        sb->seen = st;
+        sb->have_seen = true;
+        return changed;
 }
 
 static void sim_backend_free(struct snp_backend *b) {
@@ -143,6 +167,7 @@ static const struct snp_backend_ops sim_backend_ops = {
         .get_report = sim_backend_get_report,
         .get_ext_report = sim_backend_get_ext_report,
         .free = sim_backend_free,
+        .launch_changed = sim_backend_launch_changed,
 };
 
 int snp_backend_simulator_open(const char *state_path,
@@ -170,6 +195,8 @@ int snp_backend_simulator_open(const char *state_path,
         if (!sb->state_path)
                 return snp_error_set(err, -ENOMEM, 0, 0, "out of memory opening the simulator");
         b->own_vmpl = s->vmpl;
+        /* the file as opened is the launch */
+        sb->have_seen = stat(state_path, &sb->seen) >= 0;
         log_debug("simulator backend on %s (VMPL %u)", state_path, b->own_vmpl);
         *ret = TAKE_PTR(b);
         return 0;

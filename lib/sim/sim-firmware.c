@@ -20,10 +20,13 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -96,6 +99,47 @@ static void sim_sleep_ms(uint32_t ms) {
                 ;
 }
 
+/* Count a request that reaches the hypervisor: one record appended to
+ * <state file>.requests (O_APPEND: whole records, in order, across
+ * processes). Returns its number from 1, or 0 when not counted. */
+static uint64_t sim_count_request(const struct sim_state *s, enum sim_msg_type type) {
+        static const char records[2][SIM_COUNT_RECORD_LEN + 1] = { "key    \n", "report \n" };
+        char path[PATH_MAX];
+        ssize_t n;
+        off_t end;
+        int fd, k;
+
+        if (!s->path || !(s->count_requests || s->throttle_burst > 0))
+                return 0;
+        k = snprintf(path, sizeof(path), "%s" SIM_COUNT_SUFFIX, s->path);
+        if (k < 0 || (size_t) k >= sizeof(path))
+                return 0;
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+                log_debug("simulator: cannot count the request in %s: %m", path);
+                return 0;
+        }
+        n = write(fd, records[type == SIM_MSG_KEY_REQ ? 0 : 1], SIM_COUNT_RECORD_LEN);
+        /* after an O_APPEND write the offset is the end of this record */
+        end = lseek(fd, 0, SEEK_CUR);
+        (void) close(fd);
+        if (n != SIM_COUNT_RECORD_LEN || end < SIM_COUNT_RECORD_LEN)
+                return 0;
+        return (uint64_t) end / SIM_COUNT_RECORD_LEN;
+}
+
+/* The round trip through the hypervisor: counted, latency_ms long, and with
+ * throttling, the first request of every burst after the first stalls
+ * throttle_stall_ms (requests 1..N pass, N+1 stalls, N+2..2N pass, …). */
+static void sim_host_round_trip(const struct sim_state *s, enum sim_msg_type type) {
+        uint64_t nr = sim_count_request(s, type), burst = s->throttle_burst;
+
+        if (s->latency_ms > 0)
+                sim_sleep_ms(s->latency_ms);
+        if (burst > 0 && nr > burst && (nr - 1) % burst == 0 && s->throttle_stall_ms > 0)
+                sim_sleep_ms(s->throttle_stall_ms);
+}
+
 static void sim_set_exitinfo2(uint64_t *ret_exitinfo2, uint64_t v) {
         if (ret_exitinfo2)
                 *ret_exitinfo2 = v;
@@ -123,9 +167,7 @@ int sim_guest_request(struct sim_state *s, enum sim_msg_type type, uint8_t msg_v
         if (s->vmpck_disabled)
                 return -ENOTTY;
 
-        /* The round trip through the hypervisor. */
-        if (s->delay_ms > 0)
-                sim_sleep_ms(s->delay_ms);
+        sim_host_round_trip(s, type);
 
         switch (s->fault) {
         case SIM_FAULT_BUSY:

@@ -33,7 +33,8 @@
 #define SIM_STATE_FORMAT 1
 #define SIM_JSON_DEPTH 4             /* the file is one flat object */
 #define SIM_JSON_TEXT_MAX 4096u      /* what sim_state_to_json() writes is about 1 KiB */
-#define SIM_DELAY_MS_MAX 60000u
+#define SIM_LATENCY_MS_MAX 60000u
+#define SIM_THROTTLE_BURST_MAX 1000000u
 /* Milan: boot loader 3, TEE 0, SNP 8, microcode 0xd1 (209). */
 #define SIM_DEFAULT_TCB UINT64_C(0xd108000000000003)
 #define SIM_DEFAULT_POLICY (SNP_POLICY_RESERVED_1 | SNP_POLICY_SMT)
@@ -90,7 +91,10 @@ static const struct sim_key sim_keys[] = {
         { "mask_chip_key",  KIND_BOOL,       FIELD(mask_chip_key),  .optional = true },
         { "mask_chip_id",   KIND_BOOL,       FIELD(mask_chip_id),   .optional = true },
         { "fault",          KIND_FAULT,      FIELD(fault),          .optional = true },
-        { "delay_ms",       KIND_UINT,       FIELD(delay_ms),       .max = SIM_DELAY_MS_MAX, .optional = true },
+        { "latency_ms",       KIND_UINT,       FIELD(latency_ms),       .max = SIM_LATENCY_MS_MAX, .optional = true },
+        { "throttle_burst", KIND_UINT,       FIELD(throttle_burst), .max = SIM_THROTTLE_BURST_MAX, .optional = true },
+        { "throttle_stall_ms", KIND_UINT,    FIELD(throttle_stall_ms), .max = SIM_LATENCY_MS_MAX, .optional = true },
+        { "count_requests", KIND_BOOL,       FIELD(count_requests), .optional = true },
 };
 
 static const char *const fault_names[] = {

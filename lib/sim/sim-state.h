@@ -47,8 +47,20 @@ struct sim_state {
         bool mask_chip_key;                    /* signer info bit 1; VCEK key requests fail 0x27 */
         bool mask_chip_id;                     /* CHIP_ID zero in reports */
         enum sim_fault fault;
-        uint32_t delay_ms;                     /* added to every request */
+        uint32_t latency_ms;                   /* added to every request */
+        uint32_t throttle_burst;               /* requests before each stall; 0: no throttling */
+        uint32_t throttle_stall_ms;            /* the stall */
+        bool count_requests;                   /* append to <state file>.requests */
+        /* Not in the file: the state file it came from, set by whoever loaded
+         * it (the backend, the shim) for the request counter; NULL: none. */
+        const char *path;
 };
+
+/* The request counter next to the state file: one record of
+ * SIM_COUNT_RECORD_LEN bytes per request that reaches the hypervisor,
+ * "key    \n" or "report \n" (docs/SIMULATOR.md). */
+#define SIM_COUNT_SUFFIX ".requests"
+#define SIM_COUNT_RECORD_LEN 8
 
 /* Fresh state: random chip and VMRK secrets, plausible defaults
  * (policy 0x30000, Milan CPUID, report version 3, TCBs 03000000000008d1, VMPL 0).

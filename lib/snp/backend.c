@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "hexutil.h"
+#include "key-cache.h"
 #include "log.h"
 #include "snp-cert-table.h"
 #include "secret.h"
@@ -18,6 +19,8 @@ void snp_backend_free(struct snp_backend *b) {
         /* ops->free releases the backend's private data; the struct is ours. */
         if (b->ops && b->ops->free)
                 b->ops->free(b);
+        snp_key_cache_free(b->key_cache);
+        secret_wipe(&b->launch_report, sizeof(b->launch_report));
         free(b);
 }
 
@@ -150,8 +153,80 @@ int snp_key_req_check_limits(const struct snp_msg_key_req *req, uint32_t own_vmp
 /* ---- the validated front end ---- */
 
 /* One firmware request at a time (the agent serves calls on threads): the
- * device serializes them anyway, and a backend need not be reentrant. */
+ * device serializes them anyway, and a backend need not be reentrant. A
+ * report request (GetStatus, GetReport) waits for the request in progress,
+ * not for every key request queued before it: when both kinds wait, they
+ * take turns. */
 static pthread_mutex_t firmware_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t firmware_free = PTHREAD_COND_INITIALIZER;
+static bool firmware_busy, firmware_last_report;
+static unsigned firmware_waiting[2];   /* [0] key requests, [1] report requests */
+
+static bool firmware_turn(bool report) {
+        if (firmware_busy)
+                return false;
+        if (report)
+                return !(firmware_last_report && firmware_waiting[0] > 0);
+        return !(!firmware_last_report && firmware_waiting[1] > 0);
+}
+
+static void firmware_enter(bool report) {
+        (void) pthread_mutex_lock(&firmware_lock);
+        firmware_waiting[report]++;
+        while (!firmware_turn(report))
+                (void) pthread_cond_wait(&firmware_free, &firmware_lock);
+        firmware_waiting[report]--;
+        firmware_busy = true;
+        firmware_last_report = report;
+        (void) pthread_mutex_unlock(&firmware_lock);
+}
+
+static void firmware_leave(void) {
+        (void) pthread_mutex_lock(&firmware_lock);
+        firmware_busy = false;
+        (void) pthread_cond_broadcast(&firmware_free);
+        (void) pthread_mutex_unlock(&firmware_lock);
+}
+
+/* The kept launch report (struct snp_backend's fields). */
+static pthread_mutex_t keep_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void launch_keep(struct snp_backend *b, const struct snp_report *report) {
+        (void) pthread_mutex_lock(&keep_lock);
+        b->launch_report = *report;
+        b->have_launch_report = true;
+        (void) pthread_mutex_unlock(&keep_lock);
+}
+
+/* Forget what was kept when the backend says the launch changed. */
+static void launch_check(struct snp_backend *b) {
+        bool changed;
+
+        if (!b->ops->launch_changed)
+                return;
+        (void) pthread_mutex_lock(&keep_lock);
+        changed = b->ops->launch_changed(b);
+        if (changed)
+                b->have_launch_report = false;
+        (void) pthread_mutex_unlock(&keep_lock);
+        if (!changed)
+                return;
+        log_debug("%s: the launch changed: the kept report and keys are dropped", b->ops->name);
+        if (b->key_cache)
+                snp_key_cache_clear(b->key_cache);
+}
+
+int snp_backend_set_key_cache(struct snp_backend *b, unsigned ttl_sec) {
+        struct snp_key_cache *c = NULL;
+        int r;
+
+        r = snp_key_cache_new(ttl_sec, &c);
+        if (r < 0)
+                return r;
+        snp_key_cache_free(b->key_cache);
+        b->key_cache = c;
+        return 0;
+}
 
 /* Validate and build a report request. */
 static int report_req_make(struct snp_backend *b, const uint8_t *report_data, uint32_t vmpl,
@@ -182,12 +257,12 @@ int snp_backend_get_ext_report(struct snp_backend *b, const uint8_t report_data[
         if (r < 0)
                 return r;
         memset(certs, 0, SNP_CERT_BLOB_MAX);
-        (void) pthread_mutex_lock(&firmware_lock);
+        firmware_enter(true);
         if (b->ops->get_ext_report)
                 r = b->ops->get_ext_report(b, &req, &report, certs, err);
         else
                 r = b->ops->get_report(b, &req, &report, err);
-        (void) pthread_mutex_unlock(&firmware_lock);
+        firmware_leave();
         if (r < 0)
                 return r;
         *report_out = report;
@@ -203,36 +278,134 @@ int snp_backend_get_report(struct snp_backend *b, const uint8_t report_data[SNP_
         r = report_req_make(b, report_data, vmpl, &req, err);
         if (r < 0)
                 return r;
-        (void) pthread_mutex_lock(&firmware_lock);
+        firmware_enter(true);
         r = b->ops->get_report(b, &req, &report, err);
-        (void) pthread_mutex_unlock(&firmware_lock);
+        firmware_leave();
         if (r < 0)
                 return r;
+        if (!report_data && vmpl == b->own_vmpl)
+                launch_keep(b, &report);
         *report_out = report;
         return 0;
 }
 
-int snp_backend_derive_key(struct snp_backend *b, const struct snp_msg_key_req *req,
-                           uint8_t key_out[SNP_KEY_LEN], struct snp_error *err) {
+static bool launch_kept(struct snp_backend *b, struct snp_report *report_out) {
+        bool have;
+
+        (void) pthread_mutex_lock(&keep_lock);
+        have = b->have_launch_report;
+        if (have)
+                *report_out = b->launch_report;
+        (void) pthread_mutex_unlock(&keep_lock);
+        return have;
+}
+
+/* Calls that find no kept report wait for one thread to read it. */
+static pthread_mutex_t launch_fetch_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The kept launch report, or a fresh one (then *ret_fresh). */
+static int launch_report(struct snp_backend *b, struct snp_report *report_out, bool *ret_fresh,
+                         struct snp_error *err) {
+        int r = 0;
+
+        launch_check(b);
+        *ret_fresh = false;
+        if (launch_kept(b, report_out))
+                return 0;
+        (void) pthread_mutex_lock(&launch_fetch_lock);
+        if (!launch_kept(b, report_out)) {
+                *ret_fresh = true;
+                r = snp_backend_get_report(b, NULL, b->own_vmpl, report_out, err);
+        }
+        (void) pthread_mutex_unlock(&launch_fetch_lock);
+        return r;
+}
+
+int snp_backend_launch_report(struct snp_backend *b, struct snp_report *report_out, struct snp_error *err) {
+        bool fresh;
+
+        return launch_report(b, report_out, &fresh, err);
+}
+
+/* The request checked against the launch's report; when the kept report
+ * refuses it, once more against a fresh one (the committed TCB may have
+ * risen, the host may have changed MASK_CHIP_KEY). */
+static int key_req_check(struct snp_backend *b, const struct snp_msg_key_req *req, bool *ret_fresh,
+                         struct snp_error *err) {
         struct snp_report report;
         int r;
 
-        r = snp_key_req_validate(req, err);
-        if (r < 0)
-                return r;
-        /* The report is fetched at the requested VMPL, which must not be below ours. */
-        r = snp_backend_get_report(b, NULL, req->vmpl, &report, err);
+        r = launch_report(b, &report, ret_fresh, err);
         if (r < 0)
                 return r;
         r = snp_key_req_check_limits(req, b->own_vmpl, &report, err);
+        if (r != -ERANGE || *ret_fresh)
+                return r;
+        *ret_fresh = true;
+        r = snp_backend_get_report(b, NULL, b->own_vmpl, &report, err);
         if (r < 0)
                 return r;
+        *err = (struct snp_error) {};
+        return snp_key_req_check_limits(req, b->own_vmpl, &report, err);
+}
+
+static int firmware_key(struct snp_backend *b, const struct snp_msg_key_req *req, uint8_t key_out[SNP_KEY_LEN],
+                        struct snp_error *err) {
+        int r;
 
         log_debug("%s: key request fields 0x%llx vmpl %u", b->ops->name,
                   (unsigned long long) req->guest_field_select, req->vmpl);
-        (void) pthread_mutex_lock(&firmware_lock);
+        firmware_enter(false);
         r = b->ops->derive_key(b, req, key_out, err);
-        (void) pthread_mutex_unlock(&firmware_lock);
+        firmware_leave();
+        return r;
+}
+
+/* The firmware's key for req; after a refusal (a STATUS), once more after
+ * checking req against a fresh report, which explains most refusals. */
+static int firmware_key_retry(struct snp_backend *b, const struct snp_msg_key_req *req, bool fresh,
+                              uint8_t key_out[SNP_KEY_LEN], struct snp_error *err) {
+        struct snp_report report;
+        int r;
+
+        r = firmware_key(b, req, key_out, err);
+        if (r != -EREMOTEIO || fresh)
+                return r;
+        log_debug("%s: the firmware refused a key request: once more with a fresh report", b->ops->name);
+        *err = (struct snp_error) {};
+        r = snp_backend_get_report(b, NULL, b->own_vmpl, &report, err);
+        if (r >= 0)
+                r = snp_key_req_check_limits(req, b->own_vmpl, &report, err);
+        if (r < 0)
+                return r;
+        return firmware_key(b, req, key_out, err);
+}
+
+int snp_backend_derive_key(struct snp_backend *b, const struct snp_msg_key_req *req,
+                           uint8_t key_out[SNP_KEY_LEN], struct snp_error *err) {
+        enum snp_key_cache_result cached = SNP_KEY_CACHE_BYPASS;
+        bool fresh = false;
+        int r;
+
+        r = snp_key_req_validate(req, err);
+        if (r >= 0)   /* needs no report */
+                r = check_vmpl_not_below(req->vmpl, b->own_vmpl, err);
+        if (r < 0)
+                return r;
+        r = key_req_check(b, req, &fresh, err);
+        if (r < 0)
+                return r;
+        if (b->key_cache)
+                cached = snp_key_cache_get(b->key_cache, req, key_out);
+        if (cached == SNP_KEY_CACHE_HIT)
+                return 0;
+        r = firmware_key_retry(b, req, fresh, key_out, err);
+        if (cached == SNP_KEY_CACHE_FILL) {
+                if (r >= 0)
+                        snp_key_cache_put(b->key_cache, req, key_out);
+                else
+                        snp_key_cache_abandon(b->key_cache, req);
+        }
         return r;
 }
 

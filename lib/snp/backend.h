@@ -6,9 +6,22 @@
  *
  * snp_backend_derive_key() validates every request before it reaches a
  * backend: structurally (reserved bits, KEY_SEL 3, VMPL > 3, unknown field
- * bits) and against the platform's limits read from a fresh attestation
- * report (VMPL below the caller's, SVN above the launch SVN, TCB above
- * COMMITTED_TCB in any byte). A request that fails validation is never sent.
+ * bits) and against the platform's limits read from the launch's
+ * attestation report (VMPL below the caller's, SVN above the launch SVN, TCB
+ * above COMMITTED_TCB in any byte). A request that fails validation is never
+ * sent.
+ *
+ * The launch's report is kept: the values a key request is checked against
+ * (measurement, policy, IDs, launch SVN, VMPL, launch TCB) do not change
+ * during a launch, and the committed TCB only rises. It is replaced by every
+ * fresh report of this guest's VMPL without REPORT_DATA (GetStatus), and
+ * fetched again once when a check against it or the firmware refuses a key
+ * request, before the request is refused. With a key cache
+ * (snp_backend_set_key_cache(), key-cache.h) a key the firmware gave is
+ * answered again for the same request without asking it.
+ *
+ * Firmware requests go one at a time; a report request waits for the request
+ * in progress, not for the key requests queued before it (they alternate).
  */
 #pragma once
 
@@ -37,12 +50,21 @@ struct snp_backend_ops {
                               struct snp_report *report_out, uint8_t *certs, struct snp_error *err);
         /* Release b->data; snp_backend_free() then frees b itself. */
         void (*free)(struct snp_backend *b);
+        /* Whether the launch may have changed since the last call (the
+         * simulator's state file was rewritten); NULL: it never does. */
+        bool (*launch_changed)(struct snp_backend *b);
 };
+
+struct snp_key_cache;
 
 struct snp_backend {
         const struct snp_backend_ops *ops;
         uint32_t own_vmpl;   /* the VMPL this guest software runs at */
         void *data;          /* backend-private */
+        /* backend.c's own (zero from the backends' calloc) */
+        struct snp_key_cache *key_cache;  /* NULL: every key from the firmware */
+        bool have_launch_report;
+        struct snp_report launch_report;
 };
 
 /* Open the real device (path NULL = /dev/sev-guest). own_vmpl: the VMPL the
@@ -74,11 +96,20 @@ bool snp_key_req_masked_chip_key(const struct snp_msg_key_req *req, const struct
 int snp_key_req_check_limits(const struct snp_msg_key_req *req, uint32_t own_vmpl,
                              const struct snp_report *report, struct snp_error *err);
 
-/* Validated derivation: structure, then limits from a fresh report, then
- * the backend. key_out must be secret memory (secret_alloc). */
+/* Validated derivation: structure, then limits from the launch's report,
+ * then the key cache or the backend (after a refusal, once more with a fresh
+ * report). key_out must be secret memory (secret_alloc). */
 int snp_backend_derive_key(struct snp_backend *b, const struct snp_msg_key_req *req,
                            uint8_t key_out[SNP_KEY_LEN], struct snp_error *err);
-/* Report for report_data (NULL = zeros) at vmpl (validated first). */
+/* Cache the firmware's keys for ttl_sec (> 0); -ENOMEM. */
+int snp_backend_set_key_cache(struct snp_backend *b, unsigned ttl_sec);
+/* The launch's report (this guest's VMPL, REPORT_DATA zero): the kept one,
+ * or fetched and kept. For checks against values fixed at launch; not for
+ * attestation. */
+int snp_backend_launch_report(struct snp_backend *b, struct snp_report *report_out, struct snp_error *err);
+/* Report for report_data (NULL = zeros) at vmpl (validated first): always a
+ * fresh one; with NULL report_data at this guest's VMPL it is also kept as
+ * the launch's report. */
 int snp_backend_get_report(struct snp_backend *b, const uint8_t report_data[SNP_REPORT_DATA_LEN],
                            uint32_t vmpl, struct snp_report *report_out, struct snp_error *err);
 

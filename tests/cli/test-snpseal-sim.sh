@@ -65,25 +65,25 @@ check "set keys of every class" "$SIM" set "$S" \
         policy=0x70000 guest_svn=4294967295 launch_tcb=04000000000009d2 committed_tcb=04000000000009d3 \
         current_tcb=05000000000009d4 reported_tcb=02000000000007d0 vmpl=3 platform_info=0x3f \
         cpuid_fam=0x1a cpuid_mod=17 cpuid_step=255 report_version=5 fw_version=1.58.0 \
-        vmpck_disabled=1 fault=busy delay_ms=60000
+        vmpck_disabled=1 fault=busy latency_ms=60000
 for kv in "measurement\": \"$M" "host_data\": \"$H" "family_id\": \"$F" \
           'image_id": "fedcba9876543210fedcba9876543210' 'vlek": "\(set\)' 'policy": "0x70000' \
           'guest_svn": 4294967295' 'launch_tcb": "04000000000009d2' 'committed_tcb": "04000000000009d3' \
           'current_tcb": "05000000000009d4' 'reported_tcb": "02000000000007d0' 'vmpl": 3' \
           'platform_info": "0x3f' 'cpuid_fam": 26' 'cpuid_mod": 17' 'cpuid_step": 255' \
           'report_version": 5' 'fw_version": "1.58.0' 'vmpck_disabled": true' 'fault": "busy' \
-          'delay_ms": 60000'; do
+          'latency_ms": 60000'; do
         check_output "show --json reflects ${kv%%\"*}" "\"$kv" "$SIM" show "$S" --json
 done
 check_eq "the VLEK is stored" "$V" "$(file_value "$S" vlek)"
 check "policy in decimal, booleans as words, VLEK removed" "$SIM" set "$S" \
-        policy=196608 vmpck_disabled=false fault=cmd_fail vlek= delay_ms=0
+        policy=196608 vmpck_disabled=false fault=cmd_fail vlek= latency_ms=0
 check_output "decimal policy stored" '"policy": "0x30000"' "$SIM" show "$S" --json
 check_output "vmpck_disabled=false stored" '"vmpck_disabled": false' "$SIM" show "$S" --json
 check_output "fault=cmd_fail stored" '"fault": "cmd_fail"' "$SIM" show "$S" --json
 check_output "vlek= removes the VLEK" '"vlek": "\(none\)"' "$SIM" show "$S" --json
 check "set fault=none" "$SIM" set "$S" fault=none vmpl=0
-check_output "readable show lists every key" '^delay_ms +0$' "$SIM" show "$S"
+check_output "readable show lists every key" '^latency_ms +0$' "$SIM" show "$S"
 
 # ---------------------------------------------------------------- set: rejections
 check_fails "bad hex refused" 'measurement: not a hex string' \
@@ -101,7 +101,17 @@ check_fails "policy without bit 17 refused" 'policy: 0x10000 has bit 17 clear; b
 check_fails "policy that is not a number refused" 'policy: "smt" is not a number' "$SIM" set "$S" policy=smt
 check_fails "report_version 7 refused" 'report_version: 7 is out of range \(2\.\.6\)' "$SIM" set "$S" report_version=7
 check_fails "report_version 1 refused" 'report_version: 1 is out of range \(2\.\.6\)' "$SIM" set "$S" report_version=1
-check_fails "delay_ms too large refused" 'delay_ms: 60001 is out of range \(0\.\.60000\)' "$SIM" set "$S" delay_ms=60001
+check_fails "latency_ms too large refused" 'latency_ms: 60001 is out of range \(0\.\.60000\)' "$SIM" set "$S" latency_ms=60001
+check_fails "throttle_stall_ms too large refused" 'throttle_stall_ms: 60001 is out of range \(0\.\.60000\)' \
+        "$SIM" set "$S" throttle_stall_ms=60001
+check_fails "throttle_burst too large refused" 'throttle_burst: 1000001 is out of range \(0\.\.1000000\)' \
+        "$SIM" set "$S" throttle_burst=1000001
+check "the latency model and the request counter are state keys" \
+        "$SIM" set "$S" latency_ms=8 throttle_burst=16 throttle_stall_ms=2000 count_requests=true
+for kv in 'latency_ms": 8' 'throttle_burst": 16' 'throttle_stall_ms": 2000' 'count_requests": true'; do
+        check_output "show --json reflects ${kv%%\"*}" "\"$kv" "$SIM" show "$S" --json
+done
+check "and back to none" "$SIM" set "$S" latency_ms=0 throttle_burst=0 throttle_stall_ms=0 count_requests=false
 check_fails "cpuid_fam above 255 refused" 'cpuid_fam: 256 is out of range' "$SIM" set "$S" cpuid_fam=256
 check_fails "bad boolean refused" 'vmpck_disabled: "yes" is not a boolean' "$SIM" set "$S" vmpck_disabled=yes
 check_fails "unknown fault refused" 'fault: "crash" is not a fault \(none, busy, cmd_fail, bad_msg\)' "$SIM" set "$S" fault=crash
@@ -251,8 +261,9 @@ bad "a NUL byte in the file" 'contains a NUL byte'
 bad_dir=$WORK/adir
 mkdir "$bad_dir"
 check_fails "load refuses a directory" 'adir: not a regular file' "$SIM" show "$bad_dir"
-# Optional keys may be absent: vlek, vmpck_disabled, mask_chip_key, mask_chip_id, fault, delay_ms.
-sed -e '/"vlek"\|"vmpck_disabled"\|"mask_chip_key"\|"mask_chip_id"\|"fault"\|"delay_ms"/d' \
+# Optional keys may be absent: vlek, vmpck_disabled, mask_chip_key, mask_chip_id, fault, latency_ms,
+# throttle_burst, throttle_stall_ms, count_requests.
+sed -e '/"vlek"\|"vmpck_disabled"\|"mask_chip_key"\|"mask_chip_id"\|"fault"\|"latency_ms"\|"throttle_burst"\|"throttle_stall_ms"\|"count_requests"/d' \
     -e 's/^\(  "fw_version": "[0-9.]*"\),$/\1/' "$S" >"$WORK/min.json"
 check_output "load accepts a file without the optional keys" '^fault +none$' "$SIM" show "$WORK/min.json"
 

@@ -335,6 +335,7 @@ static int shim_guest_ioctl(unsigned long nr, void *argp) {
         arg.exitinfo2 = SNP_EXITINFO2_NO_FW_CALL;
         if (!state_path || sim_state_load(state_path, &st, errbuf, sizeof(errbuf)) < 0)
                 return -ENXIO;  /* the device went away */
+        st.path = state_path;   /* the request counter (docs/SIMULATOR.md) */
         if (st.vmpck_disabled)
                 r = -ENOTTY;
         else

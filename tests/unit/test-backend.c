@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "backend.h"
+#include "key-cache.h"
 #include "secret.h"
 #include "sim-state.h"
 
@@ -252,14 +253,102 @@ static void test_derive_ok_and_deterministic(void **state) {
         assert_int_equal(snp_backend_derive_key(b, &req, k2, &e), 0);
         assert_memory_equal(k1, k2, SNP_KEY_LEN);
         assert_memory_not_equal(k1, zero, SNP_KEY_LEN);
-        /* each derivation reads a fresh report first */
+        /* the launch's report is read once and kept; no key cache here */
         assert_int_equal(counts(b)->n_key, 2);
-        assert_int_equal(counts(b)->n_report, 2);
+        assert_int_equal(counts(b)->n_report, 1);
 
         req.guest_svn = 5;
         req.guest_field_select |= SNP_FIELD_GUEST_SVN;
         assert_int_equal(snp_backend_derive_key(b, &req, k2, &e), 0);
         assert_memory_not_equal(k1, k2, SNP_KEY_LEN);
+}
+
+/* The kept report is read again when it refuses a request: the committed
+ * TCB rose since it was read. */
+static void test_kept_report_refreshed(void **state) {
+        _cleanup_(snp_backend_freep) struct snp_backend *b = counting_open(0, SIM_FAULT_NONE);
+        _cleanup_secret_ uint8_t *key = secret_alloc(SNP_KEY_LEN);
+        struct snp_msg_key_req req = default_req();
+        struct snp_error e = {};
+        struct sim_state s;
+
+        assert_int_equal(snp_backend_derive_key(b, &req, key, &e), 0);
+        assert_int_equal(counts(b)->n_report, 1);
+        s = load_state();
+        s.committed_tcb = s.current_tcb = TCB_COMMITTED + 1;
+        assert_int_equal(sim_state_save(state_path, &s), 0);
+        sim_state_wipe(&s);
+        req.tcb_version = TCB_COMMITTED + 1;
+        assert_int_equal(snp_backend_derive_key(b, &req, key, &e), 0);
+        assert_int_equal(counts(b)->n_report, 2);
+        assert_int_equal(counts(b)->n_key, 2);
+        /* and kept again */
+        assert_int_equal(snp_backend_derive_key(b, &req, key, &e), 0);
+        assert_int_equal(counts(b)->n_report, 2);
+}
+
+/* After a firmware refusal the request is checked against a fresh report
+ * once, which here explains it (the host set MASK_CHIP_KEY after the
+ * launch's report was read), and not sent again. */
+static void test_refusal_rechecked(void **state) {
+        _cleanup_(snp_backend_freep) struct snp_backend *b = counting_open(0, SIM_FAULT_NONE);
+        _cleanup_secret_ uint8_t *key = secret_alloc(SNP_KEY_LEN);
+        struct snp_msg_key_req req = default_req();
+        struct snp_error e = {};
+        struct sim_state s;
+
+        assert_int_equal(snp_backend_derive_key(b, &req, key, &e), 0);
+        s = load_state();
+        s.mask_chip_key = true;
+        assert_int_equal(sim_state_save(state_path, &s), 0);
+        sim_state_wipe(&s);
+        assert_int_equal(snp_backend_derive_key(b, &req, key, &e), -ERANGE);
+        assert_non_null(strstr(e.message, "the host set MASK_CHIP_KEY"));
+        assert_int_equal(counts(b)->n_key, 2);
+        assert_int_equal(counts(b)->n_report, 2);
+}
+
+/* With a key cache a repeated request costs no firmware request; another
+ * request does; an expired key is wiped and asked for again. */
+static void test_key_cache(void **state) {
+        _cleanup_(snp_backend_freep) struct snp_backend *b = counting_open(0, SIM_FAULT_NONE);
+        _cleanup_secret_ uint8_t *k1 = secret_alloc(SNP_KEY_LEN);
+        _cleanup_secret_ uint8_t *k2 = secret_alloc(SNP_KEY_LEN);
+        struct snp_msg_key_req req = default_req();
+        struct snp_error e = {};
+
+        assert_int_equal(snp_backend_set_key_cache(b, 60), 0);
+        assert_int_equal(snp_backend_derive_key(b, &req, k1, &e), 0);
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(snp_backend_derive_key(b, &req, k2, &e), 0);
+                assert_memory_equal(k1, k2, SNP_KEY_LEN);
+        }
+        assert_int_equal(counts(b)->n_key, 1);
+        assert_int_equal(counts(b)->n_report, 1);
+        assert_int_equal(snp_key_cache_size(b->key_cache), 1);
+        assert_true(snp_key_cache_next_expiry(b->key_cache) > snp_key_cache_now());
+
+        /* every byte of the request is the cache's key */
+        req.guest_field_select |= SNP_FIELD_GUEST_SVN;
+        assert_int_equal(snp_backend_derive_key(b, &req, k2, &e), 0);
+        assert_memory_not_equal(k1, k2, SNP_KEY_LEN);
+        assert_int_equal(counts(b)->n_key, 2);
+        assert_int_equal(snp_key_cache_size(b->key_cache), 2);
+
+        /* expiry wipes; the next request asks the firmware again */
+        assert_int_equal(snp_key_cache_expire(b->key_cache, snp_key_cache_now()), 0);
+        assert_int_equal(snp_key_cache_expire(b->key_cache, UINT64_MAX - 1), 2);
+        assert_int_equal(snp_key_cache_size(b->key_cache), 0);
+        assert_int_equal(snp_key_cache_next_expiry(b->key_cache), UINT64_MAX);
+        req = default_req();
+        assert_int_equal(snp_backend_derive_key(b, &req, k2, &e), 0);
+        assert_memory_equal(k1, k2, SNP_KEY_LEN);
+        assert_int_equal(counts(b)->n_key, 3);
+
+        /* a refused request is not cached */
+        req.root_key_select = SNP_KEY_SEL_VLEK << SNP_KEY_REQ_KEY_SEL_SHIFT;
+        assert_int_equal(snp_backend_derive_key(b, &req, k2, &e), -EREMOTEIO);
+        assert_int_equal(snp_key_cache_size(b->key_cache), 1);
 }
 
 struct refused_case {
@@ -608,6 +697,9 @@ int main(void) {
                 cmocka_unit_test(test_limits_table),
                 cmocka_unit_test(test_derive_ok_and_deterministic),
                 cmocka_unit_test(test_refused_never_sent),
+                cmocka_unit_test(test_kept_report_refreshed),
+                cmocka_unit_test(test_refusal_rechecked),
+                cmocka_unit_test(test_key_cache),
                 cmocka_unit_test(test_firmware_status_failure),
                 cmocka_unit_test(test_busy_fault),
                 cmocka_unit_test(test_masked_chip_key),

@@ -561,7 +561,7 @@ static void test_kernel_delay(void **state) {
 
         base_state(&s);
         req = base_req(&s);
-        s.delay_ms = 60;
+        s.latency_ms = 60;
         assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &t0), 0);
         assert_int_equal(sim_guest_request(&s, SIM_MSG_KEY_REQ, 1, &req, &rsp, &exitinfo2), 0);
         assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &t1), 0);

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Benchmark: snpseald under DeriveKey load, its RSS, and the firmware requests
+# an unlock and a boot cost (issue 15).
+#
+# Runs tests/bench/agent-bench (built by make bench), the load generator: the
+# real agent on the simulator over its real socket, DeriveKey calls/s and
+# p50/p99 at 1, 4, 16 and 64 connections, key cache warm and cold, simulator
+# latency 0 and 8 ms, GetStatus latency beside the load, the agent's RSS
+# before and after, and the firmware requests the simulator counted for one
+# unlock and for a boot of 1, 4 and 16 volumes sharing a binding.
+# Informational: exits non-zero only when calls fail (77: not built).
+#
+#   make bench BENCH=tests/bench/agent-bench.sh      (in the build directory)
+#
+# Environment: SNPSEAL_BENCH_SECONDS (per point, default 2).
+set -uo pipefail
+
+prog=${top_builddir:-.}/tests/bench/agent-bench
+if [ ! -x "$prog" ]; then
+        echo "$prog is not built: run make tests/bench/agent-bench (or make bench) first"
+        exit 77
+fi
+echo "uptime: $(uptime)"
+"$prog" "${SNPSEAL_BENCH_SECONDS:-2}"
+rc=$?
+echo "uptime: $(uptime)"
+exit $rc
