@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "hexutil.h"
 #include "json-util.h"
+#include "json-values.h"
 #include "snp/evidence.h"
 #include "snp/verify.h"
 #include "snp/x509.h"
@@ -250,7 +251,13 @@ static int verify_output(const struct cli *cli, const char *verb, const char *pa
         _cleanup_(json_object_putp) json_object *o = NULL;
 
         if (cli->json) {
+                json_object *report = NULL, *values = NULL;
+
                 o = snp_verify_result_to_json(res);
+                /* The report's values as in every other command (json-values.c). */
+                if (o && json_object_object_get_ex(o, "report", &report) &&
+                    (!(values = json_values_report(report)) || json_add(o, "report", values) < 0))
+                        o = (json_object_put(o), NULL);
                 if (!o || cli_json_print(o) < 0)
                         return cli_error(verb, "cannot write the output"), -EIO;
                 return 0;

@@ -104,6 +104,25 @@ check_exit "the simulated root is never trusted by default" 1 'FAIL  chain .*not
         "$SNPSEAL" verify --nonce="$NONCE" "$WORK/ev.json"
 check_exit "another nonce: genuine, not as expected (exit 3)" 3 'FAIL  report-data' \
         "$SNPSEAL" verify --trust-anchor="$WORK/ark.pem" --nonce=00 "$WORK/ev.json"
+# verify --json: the report's values in the form every command uses
+# (snpseal(1), JSON OUTPUT), the same strings as report --json.
+if command -v jq >/dev/null; then
+        "$SNPSEAL" verify --json --trust-anchor="$WORK/ark.pem" "$WORK/ev.json" >"$WORK/ver.json"
+        "$SNPSEAL" report --json >"$WORK/rep.json"
+        check_output "verify --json: policy is 0x and 16 hex digits" '^0x[0-9a-f]{16}$' jq -r .report.policy "$WORK/ver.json"
+        for k in policy platform_info reported_tcb committed_tcb current_tcb launch_tcb measurement chip_id; do
+                check_eq "verify --json and report --json: the same $k string" "$(jq -r ".$k" "$WORK/rep.json")" \
+                        "$(jq -r ".report.$k" "$WORK/ver.json")"
+        done
+        check_eq "verify --json: policy_decoded beside it, with its raw value" \
+                "$(jq -r .report.policy "$WORK/ver.json") false" \
+                "$(jq -r '.report.policy_decoded.raw + " " + (.report.policy_decoded.debug | tostring)' "$WORK/ver.json")"
+        check_eq "verify --json: no value is an object where report --json has a string" "" \
+                "$(jq -r '.report | to_entries[] | select(.value | type == "object") | select(.key | endswith("_decoded") | not) | .key' \
+                        "$WORK/ver.json" | grep -v '^cpuid$')"
+else
+        echo "# jq not installed: the JSON form checks are skipped"
+fi
 check_exit "attest to stdout" 0 '"report": "' "$SNPSEAL" attest
 check_exit "attest --nonce too long: usage" 2 '--nonce wants 1 to 64 bytes of hex' \
         "$SNPSEAL" attest --nonce="$(printf '%0130d' 0)"
