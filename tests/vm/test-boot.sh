@@ -28,6 +28,9 @@
 #         luks2-hdr in the guest rewrite the on-disk cipher right after the
 #         plugin's check (crypt_volume_key_get): dm-crypt must still run the
 #         cipher the plugin verified, and the header on disk shows the rewrite
+#   8. snpseal attest in the guest of case 1 (its report script, nonce on the
+#      kernel command line); the host verifies the evidence with snpseal
+#      verify --trust-anchor=<the simulator's ARK> --nonce= --expect-measurement=
 # Run by `make vm-check` (as root, with network access to a Debian mirror the
 # first time: the guest trees are cached in tests/vm/cache). tests/vm/vm-lib.sh
 # has the settings.
@@ -287,7 +290,8 @@ systemctl --root="$T" --quiet enable vmtest-cred.service
 # ---------------------------------------------------------------- 1 + 5: data volume, credential
 set_crypttab_data "$T" luks defaults
 must "prepare: root image (case 1)" vm_image "$T" "$W/data-root.img"
-boot data "$T" "root=/dev/vda rw" "$W/data-root.img" "$W/data.img"
+NONCE=$(randhex 32)
+boot data "$T" "root=/dev/vda rw snpseal.nonce=$NONCE" "$W/data-root.img" "$W/data.img"
 expect "1 data volume: the guest booted and reported" data . booted data
 expect "1 data volume: systemd-cryptsetup@data.service unlocked it" data 'cryptsetup|snpseal' \
         fact_is data unit systemd-cryptsetup@data.service "active success"
@@ -303,6 +307,21 @@ expect "5 credential: vmtest-cred.service got the credential" data 'vmtest-cred|
         fact_is data unit vmtest-cred.service "active success"
 expect "5 credential: \$CREDENTIALS_DIRECTORY/demo is the sealed secret" data 'vmtest-cred|credential' \
         fact_is data cred-sha256 "$CRED_SHA"
+
+# ---------------------------------------------------------------- 8: attest in the guest, verify on the host
+# The same boot: the guest's report script ran snpseal attest with the nonce
+# given on its kernel command line; the host checks the evidence against the
+# simulator's ARK (the guest's state), as a relying party would.
+tr -d '\r' <"$W/data.report" | sed -n 's/^VMTEST evidence //p' | base64 -d >"$W/evidence.json" 2>/dev/null
+"$SNPSEAL_SIM" chain --ark "$W/state0.json" >"$W/sim-ark.pem"
+GUEST_M=$(sed -n 's/^ *"measurement": "\([0-9a-f]*\)",$/\1/p' "$W/state0.json")
+expect "8 attest: snpseal attest in the guest succeeded" data 'attest|snpseald' fact_is data attest-exit 0
+expect "8 attest: the host verifies the guest's evidence against the simulator's ARK" data 'attest|snpseald' \
+        sh -c '"$1" verify --trust-anchor="$2" --nonce="$3" --expect-measurement="$4" --deny-debug "$5" |
+                grep -E "^verified"' sh "$SNPSEAL" "$W/sim-ark.pem" "$NONCE" "$GUEST_M" "$W/evidence.json"
+expect "8 attest: another nonce: genuine, not as expected (exit 3)" data . \
+        sh -c '"$1" verify --trust-anchor="$2" --nonce=00 "$3" >/dev/null; [ $? -eq 3 ]' sh "$SNPSEAL" \
+        "$W/sim-ark.pem" "$W/evidence.json"
 
 # ---------------------------------------------------------------- 2: changed identity
 cp "$W/state0.json" "$W/state-measurement.json"
