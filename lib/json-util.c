@@ -18,8 +18,10 @@
  *
  * json-c's strict mode still accepts single-quoted keys, NaN/Infinity, "1.",
  * raw control characters in strings and overlong or surrogate UTF-8. Every
- * token is therefore checked against RFC 8259 first; the structure (and the
- * depth) is left to json-c. */
+ * token is therefore checked against RFC 8259 first, and so is the place of
+ * every ',' and ':' (json-c's default mode accepts "[1,]"); the rest of the
+ * structure (and the depth) is left to json-c, in its default mode: its strict
+ * mode refuses valid UTF-8 in json-c 0.18. */
 
 static bool is_digit(unsigned char c) {
         return c >= '0' && c <= '9';
@@ -161,6 +163,7 @@ static int json_lex_check(const char *text, size_t len, char *errbuf, size_t err
         const unsigned char *s = (const unsigned char *) text;
         const char *reason = NULL;
         size_t i = 0, tokens = 0;
+        unsigned char prev = '[';  /* the last token: a punctuator, or 'v' for a value */
 
         while (i < len && !reason) {
                 if (memchr(" \t\r\n", s[i], 4)) {
@@ -168,9 +171,18 @@ static int json_lex_check(const char *text, size_t len, char *errbuf, size_t err
                         continue;
                 }
                 tokens++;
-                if (memchr("{}[]:,", s[i], 6))
-                        i++;
-                else if (s[i] == '"')
+                if (memchr("{}[]:,", s[i], 6)) {
+                        /* Separators between values only: "[1,]", "{,}", "[,1]"
+                         * (json-c checks that only with JSON_TOKENER_STRICT). */
+                        if ((memchr(":,", s[i], 2) && memchr("{[:,", prev, 4)) ||
+                            (memchr("}]", s[i], 2) && memchr(":,", prev, 2)))
+                                reason = "unexpected character";
+                        else
+                                prev = s[i++];
+                        continue;
+                }
+                prev = 'v';
+                if (s[i] == '"')
                         reason = lex_string(s, len, &i);
                 else if (s[i] == '-' || is_digit(s[i]))
                         reason = lex_number(s, len, &i);
@@ -201,7 +213,10 @@ static int json_tokener_run(const char *text, size_t len, int max_depth, json_ob
 
         if (!tok)
                 return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+        /* Not JSON_TOKENER_STRICT: json_lex_check() has checked what it
+         * would, and json-c 0.18's strict mode refuses every string with a
+         * byte above 0x7f ("invalid string sequence"), valid UTF-8 too. */
+        json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
         o = json_tokener_parse_ex(tok, text, (int) len);
         *ret_err = json_tokener_get_error(tok);
         *ret_end = json_tokener_get_parse_end(tok);

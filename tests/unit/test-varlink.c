@@ -223,7 +223,13 @@ static const struct {
         { "",                   0, 0, -EBADMSG, "empty text" },
         { " \n ",               0, 0, -EBADMSG, "empty text" },
         { "{\"a\":",            0, 0, -EBADMSG, "invalid JSON at offset 5" },
-        { "[1,]",               0, 0, -EBADMSG, "unexpected character" },
+        { "[1,]",               0, 0, -EBADMSG, "offset 3: unexpected character" },
+        { "{\"a\":1,}",         0, 0, -EBADMSG, "offset 7: unexpected character" },
+        { "[,1]",               0, 0, -EBADMSG, "offset 1: unexpected character" },
+        { "{,}",                0, 0, -EBADMSG, "offset 1: unexpected character" },
+        { "{\"a\":}",           0, 0, -EBADMSG, "offset 5: unexpected character" },
+        { "{\"a\"::1}",         0, 0, -EBADMSG, "offset 5: unexpected character" },
+        { "[1,,2]",             0, 0, -EBADMSG, "offset 3: unexpected character" },
         { "{\"a\" 1}",          0, 0, -EBADMSG, "':' expected" },
 };
 
