@@ -14,18 +14,29 @@
  * at most WORKER_USERS; further calls wait in FIFO order for one of theirs
  * to finish. Root's calls always start at once, so root is never queued
  * behind users (docs/PROTOCOL.md).
+ *
+ * Threads are reused: a thread that finished a call waits for the next one,
+ * and at most WORKER_IDLE_MAX wait at once (the rest exit), so a burst of
+ * calls does not pay a thread creation each, and the agent does not keep a
+ * thread (and its stack) per past call.
  */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "agent-server.h"
 #include "log.h"
 #include "macro.h"
+
+#define WORKER_IDLE_MAX 4u
+#define WORKER_STACK_SIZE (512u * 1024u)
 
 struct worker_job {
         struct agent_worker *w;
@@ -33,9 +44,9 @@ struct worker_job {
         agent_worker_fn fn;
         agent_worker_done_fn done;
         void *arg;
-        pthread_t thread;
         bool started;
         struct worker_job *prev, *next;
+        struct worker_job *run_next;  /* started, waiting for a thread */
 };
 
 struct agent_worker {
@@ -44,6 +55,13 @@ struct agent_worker {
         struct worker_job *jobs;    /* running and queued, oldest first */
         struct worker_job *last;
         unsigned running_users;     /* running calls of uids other than 0 */
+        /* the threads, shared with them under lock */
+        pthread_mutex_t lock;
+        pthread_cond_t work;        /* run_queue gained a job, or stopping */
+        pthread_cond_t gone;        /* a thread exited */
+        struct worker_job *run_queue, *run_last;
+        unsigned threads, idle, queued;   /* queued: in run_queue */
+        bool stopping;
 };
 
 static unsigned running_of(const struct agent_worker *w, uid_t uid) {
@@ -58,33 +76,116 @@ static bool admissible(const struct agent_worker *w, uid_t uid) {
         return uid == 0 || (w->running_users < AGENT_WORKER_USERS && running_of(w, uid) < AGENT_WORKER_PER_UID);
 }
 
-static void *job_thread(void *p) {
-        struct worker_job *j = p;
+static void job_finished(struct worker_job *j) {
         ssize_t n;
 
-        j->fn(j->arg);
         do
                 n = write(j->w->pipe[1], &j, sizeof(j));
         while (n < 0 && errno == EINTR);
         if (n != (ssize_t) sizeof(j))
                 log_error("cannot hand a finished call back to the event loop: %m");
+}
+
+/* Give back the stack pages below this frame that earlier calls touched
+ * (glibc keeps the stacks of exited threads for reuse, and with them every
+ * page a deep call chain — OpenSSL, json-c — once touched). */
+static void stack_trim(void) {
+        pthread_attr_t attr;
+        void *addr = NULL;
+        size_t size = 0;
+        uintptr_t lo, hi;
+        long ps = sysconf(_SC_PAGESIZE);
+        char here;
+
+        if (ps <= 0 || pthread_getattr_np(pthread_self(), &attr) != 0)
+                return;
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0 && addr) {
+                lo = ((uintptr_t) addr + (uintptr_t) ps - 1) & ~((uintptr_t) ps - 1);
+                /* keep a page of margin below this frame */
+                hi = (((uintptr_t) &here) & ~((uintptr_t) ps - 1)) - (uintptr_t) ps;
+                if (hi > lo && hi <= (uintptr_t) addr + size)
+                        (void) madvise((void *) lo, hi - lo, MADV_DONTNEED);
+        }
+        (void) pthread_attr_destroy(&attr);
+}
+
+/* Run started jobs until none is waiting and enough threads idle, or the
+ * worker stops. */
+static void *pool_thread(void *p) {
+        struct agent_worker *w = p;
+
+        (void) pthread_mutex_lock(&w->lock);
+        for (;;) {
+                struct worker_job *j = w->run_queue;
+
+                if (j) {
+                        w->run_queue = j->run_next;
+                        if (!w->run_queue)
+                                w->run_last = NULL;
+                        w->queued--;
+                        (void) pthread_mutex_unlock(&w->lock);
+                        j->fn(j->arg);
+                        job_finished(j);
+                        (void) pthread_mutex_lock(&w->lock);
+                        continue;
+                }
+                if (w->stopping || w->idle >= WORKER_IDLE_MAX)
+                        break;
+                w->idle++;
+                (void) pthread_cond_wait(&w->work, &w->lock);
+                w->idle--;
+        }
+        (void) pthread_mutex_unlock(&w->lock);
+        stack_trim();
+        (void) pthread_mutex_lock(&w->lock);
+        w->threads--;
+        (void) pthread_cond_broadcast(&w->gone);
+        (void) pthread_mutex_unlock(&w->lock);
         return NULL;
 }
 
-static int job_start(struct worker_job *j) {
+/* A new thread for the pool (detached: the pool counts its threads). */
+static int pool_grow(struct agent_worker *w) {
         pthread_attr_t attr;
+        pthread_t t;
         int r;
 
         r = pthread_attr_init(&attr);
         if (r != 0)
                 return -r;
-        r = pthread_create(&j->thread, &attr, job_thread, j);
+        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        (void) pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
+        r = pthread_create(&t, &attr, pool_thread, w);
         (void) pthread_attr_destroy(&attr);
-        if (r != 0)
-                return -r;
+        return -r;
+}
+
+static int job_start(struct worker_job *j) {
+        struct agent_worker *w = j->w;
+        int r = 0;
+
+        (void) pthread_mutex_lock(&w->lock);
+        if (w->idle <= w->queued) {   /* every idle thread has a job already */
+                r = pool_grow(w);
+                if (r >= 0)
+                        w->threads++;
+        }
+        if (r >= 0) {
+                j->run_next = NULL;
+                if (w->run_last)
+                        w->run_last->run_next = j;
+                else
+                        w->run_queue = j;
+                w->run_last = j;
+                w->queued++;
+                (void) pthread_cond_signal(&w->work);
+        }
+        (void) pthread_mutex_unlock(&w->lock);
+        if (r < 0)
+                return r;
         j->started = true;
         if (j->uid != 0)
-                j->w->running_users++;
+                w->running_users++;
         return 0;
 }
 
@@ -126,7 +227,6 @@ static int on_worker_pipe(sd_event_source *s, int fd, uint32_t revents, void *us
         struct worker_job *j;
 
         while (read(fd, &j, sizeof(j)) == (ssize_t) sizeof(j)) {
-                (void) pthread_join(j->thread, NULL);
                 job_unlink(j);
                 j->done(j->arg, true);
                 free(j);
@@ -146,6 +246,9 @@ int agent_worker_new(sd_event *e, struct agent_worker **ret) {
                 free(w);
                 return r;
         }
+        (void) pthread_mutex_init(&w->lock, NULL);
+        (void) pthread_cond_init(&w->work, NULL);
+        (void) pthread_cond_init(&w->gone, NULL);
         r = sd_event_add_io(e, &w->source, w->pipe[0], EPOLLIN, on_worker_pipe, w);
         if (r < 0) {
                 (void) close(w->pipe[0]);
@@ -173,21 +276,58 @@ int agent_worker_submit(struct agent_worker *w, uid_t uid, agent_worker_fn fn, a
         return 0;
 }
 
+/* The next finished job from the pipe, waiting for it. */
+static struct worker_job *finished_wait(struct agent_worker *w) {
+        struct worker_job *j;
+        struct pollfd p = { .fd = w->pipe[0], .events = POLLIN };
+
+        for (;;) {
+                ssize_t n = read(w->pipe[0], &j, sizeof(j));
+
+                if (n == (ssize_t) sizeof(j))
+                        return j;
+                if (n < 0 && errno != EAGAIN && errno != EINTR)
+                        return NULL;
+                (void) poll(&p, 1, -1);
+        }
+}
+
 void agent_worker_free(struct agent_worker *w) {
+        unsigned running = 0;
+
         if (!w)
                 return;
-        /* wait for the running calls; the queued ones never run */
-        while (w->jobs) {
-                struct worker_job *j = w->jobs;
-
-                if (j->started)
-                        (void) pthread_join(j->thread, NULL);
-                job_unlink(j);
-                j->done(j->arg, j->started);
-                free(j);
+        /* the queued calls never run; wait for the running ones */
+        for (struct worker_job *j = w->jobs, *next; j; j = next) {
+                next = j->next;
+                running += j->started;
+                if (!j->started) {
+                        job_unlink(j);
+                        j->done(j->arg, false);
+                        free(j);
+                }
         }
+        while (running > 0) {
+                struct worker_job *j = finished_wait(w);
+
+                if (!j)
+                        break;
+                job_unlink(j);
+                j->done(j->arg, true);
+                free(j);
+                running--;
+        }
+        (void) pthread_mutex_lock(&w->lock);
+        w->stopping = true;
+        (void) pthread_cond_broadcast(&w->work);
+        while (w->threads > 0)
+                (void) pthread_cond_wait(&w->gone, &w->lock);
+        (void) pthread_mutex_unlock(&w->lock);
         sd_event_source_disable_unref(w->source);
         (void) close(w->pipe[0]);
         (void) close(w->pipe[1]);
+        (void) pthread_cond_destroy(&w->gone);
+        (void) pthread_cond_destroy(&w->work);
+        (void) pthread_mutex_destroy(&w->lock);
         free(w);
 }

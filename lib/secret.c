@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -35,6 +36,43 @@ static struct secret_header *header_of(const void *p) {
         return h;
 }
 
+/* Wiped one-page mappings kept for reuse (secret_pool_enable()): the
+ * agent allocates a few secret buffers per call, and mmap/mlock/munlock/
+ * munmap for each was most of its system time. A kept page stays locked
+ * and excluded from core dumps, and is all zero. */
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *pool[SECRET_POOL_MAX];
+static unsigned pool_n, pool_max;
+
+void secret_pool_enable(unsigned pages) {
+        (void) pthread_mutex_lock(&pool_lock);
+        pool_max = pages < SECRET_POOL_MAX ? pages : SECRET_POOL_MAX;
+        (void) pthread_mutex_unlock(&pool_lock);
+}
+
+static void *pool_take(void) {
+        void *map = NULL;
+
+        (void) pthread_mutex_lock(&pool_lock);
+        if (pool_n > 0)
+                map = pool[--pool_n];
+        (void) pthread_mutex_unlock(&pool_lock);
+        return map;
+}
+
+/* Keep a wiped, locked one-page mapping; false when the pool is full. */
+static bool pool_put(void *map) {
+        bool kept = false;
+
+        (void) pthread_mutex_lock(&pool_lock);
+        if (pool_n < pool_max) {
+                pool[pool_n++] = map;
+                kept = true;
+        }
+        (void) pthread_mutex_unlock(&pool_lock);
+        return kept;
+}
+
 void *secret_alloc(size_t size) {
         size_t total, ps = page_size();
 
@@ -48,7 +86,17 @@ void *secret_alloc(size_t size) {
         }
         total -= total % ps;
 
-        void *map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *map = total == ps ? pool_take() : NULL;
+        if (map) {
+                struct secret_header *h = map;
+
+                h->magic = SECRET_MAGIC;
+                h->size = size;
+                h->map_size = total;
+                h->locked = 1;
+                return (uint8_t *) map + sizeof(struct secret_header);
+        }
+        map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (map == MAP_FAILED)
                 return NULL;
 
@@ -73,6 +121,10 @@ void secret_free(void *p) {
         int locked = h->locked;
 
         explicit_bzero(h, total);
+        if (locked && total == page_size() && pool_put(h)) {
+                errno = saved;
+                return;
+        }
         if (locked)
                 (void) munlock(h, total);
         (void) munmap(h, total);

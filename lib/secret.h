@@ -10,6 +10,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Keep up to pages wiped one-page buffers (locked ones only) for reuse
+ * instead of unmapping them, at most SECRET_POOL_MAX; 0 (the default) keeps
+ * none. For a long-running process that allocates many small secrets (the
+ * agent); never in someone else's process (PAM, the token plugin). */
+#define SECRET_POOL_MAX 256u
+void secret_pool_enable(unsigned pages);
+
 /* Returns NULL with errno set on failure (ENOMEM, or EINVAL for size 0). */
 void *secret_alloc(size_t size);
 /* Wipes and releases; NULL is fine. */

@@ -300,6 +300,31 @@ static unsigned count_sent(const struct th_agent *t, const char *kind) {
         return n;
 }
 
+/* "VmRSS … (anon …, file …, threads …)" from /proc/PID/status. */
+static void rss_text(pid_t pid, char *buf, size_t size) {
+        char path[64], line[256];
+        long rss = -1, anon = -1, file = -1, shmem = -1, threads = -1, pss = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        f = fopen(path, "re");
+        while (f && fgets(line, sizeof(line), f)) {
+                (void) (sscanf(line, "VmRSS: %ld", &rss) == 1 || sscanf(line, "RssAnon: %ld", &anon) == 1 ||
+                        sscanf(line, "RssFile: %ld", &file) == 1 || sscanf(line, "RssShmem: %ld", &shmem) == 1 ||
+                        sscanf(line, "Threads: %ld", &threads) == 1);
+        }
+        if (f)
+                fclose(f);
+        /* PSS: shared library pages divided among the processes mapping them */
+        snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int) pid);
+        f = fopen(path, "re");
+        while (f && fgets(line, sizeof(line), f))
+                (void) sscanf(line, "Pss: %ld", &pss);
+        if (f)
+                fclose(f);
+        snprintf(buf, size, "%ld KiB (anon %ld, file %ld; PSS %ld; %ld threads)", rss, anon, file, pss, threads);
+}
+
 static unsigned load(const char *latency, double seconds) {
         static const struct { const char *label, *cache; } caches[] = {
                 { "cache warm", "120" },
@@ -310,11 +335,11 @@ static unsigned load(const char *latency, double seconds) {
         for (size_t k = 0; k < ELEMENTSOF(caches); k++) {
                 struct th_agent t = {};
                 char label[64], *call;
-                long rss0, rss1;
+                char rss0[128], rss1[128];
 
                 if (agent_up(&t, latency, caches[k].cache) < 0)
                         return 1;
-                rss0 = th_proc_rss_kib(t.pid);
+                rss_text(t.pid, rss0, sizeof(rss0));
                 call = derive_call(&t, 1);
                 if (!call) {
                         agent_down(&t);
@@ -325,9 +350,11 @@ static unsigned load(const char *latency, double seconds) {
                 failed += run_point(&t, call, 1, 0.2, "(warm-up)");
                 for (size_t i = 0; i < ELEMENTSOF(conn_levels); i++)
                         failed += run_point(&t, call, conn_levels[i], seconds, label);
-                rss1 = th_proc_rss_kib(t.pid);
-                printf("  agent RSS: %ld KiB idle after start, %ld KiB after this load; firmware requests: "
-                       "%u key, %u report\n", rss0, rss1, count_sent(&t, "key"), count_sent(&t, "report"));
+                sleep_ms(500);   /* idle threads settle */
+                rss_text(t.pid, rss1, sizeof(rss1));
+                printf("  agent RSS idle after start %s\n  agent RSS after this load   %s\n"
+                       "  firmware requests: %u key, %u report\n", rss0, rss1, count_sent(&t, "key"),
+                       count_sent(&t, "report"));
                 free(call);
                 agent_down(&t);
         }

@@ -49,6 +49,37 @@ static void test_secret_locked_under_limit(void **state) {
         secret_free(p);
 }
 
+/* The agent's pool: a freed page comes back wiped and locked; pages beyond
+ * the pool's size, and larger buffers, are unmapped as before. */
+static void test_secret_pool(void **state) {
+        struct rlimit rl;
+        uint8_t *p, *q, *big;
+
+        assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &rl), 0);
+        if (rl.rlim_cur < 65536)
+                skip();
+        secret_pool_enable(1);
+        p = secret_alloc(64);
+        assert_non_null(p);
+        memset(p, 0xaa, 64);
+        secret_free(p);
+        q = secret_alloc(200);          /* the same page, reused */
+        assert_ptr_equal(q, p);
+        assert_int_equal(secret_size(q), 200);
+        assert_true(secret_is_locked(q));
+        for (size_t i = 0; i < 200; i++)
+                assert_int_equal(q[i], 0);
+        big = secret_alloc(3 * 4096);   /* never pooled */
+        assert_non_null(big);
+        assert_int_equal(secret_size(big), 3 * 4096);
+        secret_free(big);
+        secret_free(q);
+        secret_pool_enable(0);
+        p = secret_alloc(64);           /* the pooled page is still handed out … */
+        assert_ptr_equal(p, q);
+        secret_free(p);                 /* … but no longer kept */
+}
+
 static void test_secret_dup(void **state) {
         const char src[] = "correct horse";
         _cleanup_secret_ char *p = secret_dup(src, sizeof(src));
@@ -155,6 +186,7 @@ int main(void) {
                 cmocka_unit_test(test_secret_size_zero_refused),
                 cmocka_unit_test(test_secret_locked_under_limit),
                 cmocka_unit_test(test_secret_dup),
+                cmocka_unit_test(test_secret_pool),
                 cmocka_unit_test(test_ct_memeq),
                 cmocka_unit_test(test_hex_roundtrip),
                 cmocka_unit_test(test_hex_rejects),
