@@ -46,10 +46,14 @@ static const char *const luks_steps[] = {
         "old-keyslot-removed",  /* reseal: the old token's keyslot is destroyed */
         "old-token-removed",    /* reseal: the old token is removed */
         "token-copied",         /* reseal: the new token is written at the old one's number too */
+        "keyslot-copied",       /* reseal: the new token's key is written at the old keyslot number too */
+        "token-reassigned",     /* reseal: the new token names the old keyslot number */
+        "spare-keyslot-removed", /* reseal: the new token's first keyslot is destroyed */
         "keyslot-removed",      /* remove: the token's keyslot is destroyed */
         "token-removed",        /* remove: the token is removed */
         "repair-keyslot-removed", /* a half-added token's keyslot is destroyed (luks_repair) */
         "repair-token-removed", /* and the token */
+        "repair-copy-removed",  /* a spare copy of a token's keyslot is destroyed (luks_repair) */
 };
 
 #define INTERRUPT_ENV "SNPSEAL_TEST_INTERRUPT"
@@ -1079,6 +1083,99 @@ int luks_token_move(const struct luks *l, int from, int to) {
         return r < 0 ? r : to;
 }
 
+/* Set the PBKDF of keyslot from for the next keyslot written: a copy of
+ * it costs what it costs, without a benchmark. */
+static int pbkdf_copy(const struct luks *l, int from) {
+        struct crypt_pbkdf_type p = {};
+        int r;
+
+        r = crypt_keyslot_get_pbkdf(l->cd, from, &p);
+        if (r >= 0) {
+                p.flags |= CRYPT_PBKDF_NO_BENCHMARK;
+                p.time_ms = 0;
+                r = crypt_set_pbkdf_type(l->cd, &p);
+        }
+        return r;
+}
+
+int luks_token_keyslot_move(struct luks *l, int token, int to, const char *pin, size_t pin_len, const char *vk,
+                            size_t vk_size) {
+        _cleanup_secret_ char *key = NULL;
+        _cleanup_secret_ uint8_t *k_mac = secret_alloc(LUKS2_MAC_KEY_LEN);
+        struct snpseal_token t = { .keyslot = -1 };
+        const char *json = NULL;
+        char why[1024];
+        size_t key_len;
+        int r, from;
+
+        if (!k_mac)
+                return cli_error(l->verb, "out of memory"), -ENOMEM;
+        r = crypt_token_json_get(l->cd, token, &json);
+        if (r < 0 || !json)
+                return cli_error(l->verb, "%s: cannot read token %d: %s", l->path, token,
+                                 strerror(r < 0 ? -r : EIO)), r < 0 ? r : -EIO;
+        r = token_json_parse(json, &t, why, sizeof(why));
+        if (r < 0)
+                return cli_error(l->verb, "%s: token %d: %s", l->path, token, why), r;
+        from = t.keyslot;
+        if (from < 0 || from == to || to < 0 || to >= keyslot_max() ||
+            crypt_keyslot_status(l->cd, to) != CRYPT_SLOT_INACTIVE || (t.pin && !pin)) {
+                token_json_done(&t);
+                return from;    /* nothing to move, or the number is taken */
+        }
+        r = luks_derive(l, &t.binding, t.salt, t.pin ? pin : NULL, t.pin ? pin_len : 0, t.identity, &key,
+                        &key_len, NULL, k_mac, why, sizeof(why));
+        if (r < 0) {
+                if (why[0])
+                        cli_error(l->verb, "%s", why);
+                goto out;
+        }
+        r = pbkdf_copy(l, from);
+        if (r < 0) {
+                cli_error(l->verb, "%s: cannot read the PBKDF of keyslot %d: %s", l->path, from, strerror(-r));
+                goto out;
+        }
+        r = crypt_keyslot_add_by_volume_key(l->cd, to, vk, vk_size, key, key_len);
+        if (r < 0) {
+                cli_error(l->verb, "%s: cannot add keyslot %d: %s", l->path, to, strerror(-r));
+                goto out;
+        }
+        /* Two keyslots open with the token's key; the token names the first. */
+        luks_progress("token %d of %s works (keyslot %d); keyslot %d is a spare copy of its key: run snpseal "
+                      "reseal %s to remove it", token, l->path, from, to, l->path);
+        luks_step("keyslot-copied");
+        free(t.header);
+        t.header = NULL;
+        r = token_finish(l, &t, token, to, vk, vk_size, k_mac);
+        if (r >= 0) {
+                luks_progress("token %d of %s works (keyslot %d); keyslot %d is a spare copy of its key: run "
+                              "snpseal reseal %s to remove it", token, l->path, to, from, l->path);
+                luks_step("token-reassigned");
+                r = enroll_verify(l, token, to, t.pin ? pin : NULL, t.pin ? pin_len : 0);
+        }
+        if (r < 0) {
+                /* Back to the keyslot that worked, then the copy goes. */
+                free(t.header);
+                t.header = NULL;
+                if (token_finish(l, &t, token, from, vk, vk_size, k_mac) < 0 ||
+                    crypt_keyslot_destroy(l->cd, to) < 0)
+                        cli_error(l->verb, "%s: could not roll back: keyslot %d stays a copy of token %d's key; "
+                                  "snpseal reseal %s removes it", l->path, to, token, l->path);
+                goto out;
+        }
+        r = crypt_keyslot_destroy(l->cd, from);
+        if (r < 0) {
+                cli_error(l->verb, "%s: token %d works with keyslot %d, but its former keyslot %d stays: %s; "
+                          "snpseal reseal %s removes it", l->path, token, to, from, strerror(-r), l->path);
+                goto out;
+        }
+        luks_step("spare-keyslot-removed");
+        r = to;
+out:
+        token_json_done(&t);
+        return r;
+}
+
 /* ---- checking a token ---- */
 
 static const char identity_probe_pin[] = "-";
@@ -1241,12 +1338,67 @@ static int repair_copies(struct luks *l, const struct luks_token *tokens, size_t
         return 0;
 }
 
+/* Whether keyslots a and b have the same key size and PBKDF (a copy made
+ * by luks_token_keyslot_move() has). */
+static bool keyslot_same_kind(const struct luks *l, int a, int b) {
+        struct crypt_pbkdf_type pa = {}, pb = {};
+
+        if (crypt_keyslot_get_key_size(l->cd, a) != crypt_keyslot_get_key_size(l->cd, b) ||
+            crypt_keyslot_get_pbkdf(l->cd, a, &pa) < 0 || crypt_keyslot_get_pbkdf(l->cd, b, &pb) < 0 ||
+            !pa.type || !pb.type || strcmp(pa.type, pb.type) != 0)
+                return false;
+        return (!pa.hash) == (!pb.hash) && (!pa.hash || strcmp(pa.hash, pb.hash) == 0) &&
+               pa.iterations == pb.iterations && pa.max_memory_kb == pb.max_memory_kb &&
+               pa.parallel_threads == pb.parallel_threads;
+}
+
+/* A reseal interrupted while it moved a token to its old keyslot number
+ * leaves a spare keyslot that the token's key opens, assigned to no token:
+ * it goes (only keyslots of the token's own kind are tried). */
+static int repair_spare_keyslots(struct luks *l, const struct luks_token *e, const char *pin, size_t pin_len) {
+        _cleanup_secret_ char *key = NULL;
+        uint32_t cand = 0, unassigned = keyslots_unassigned(l);
+        size_t key_len;
+        char why[512];
+        int r;
+
+        if (e->parse_error < 0 || e->t.keyslot < 0 || luks_token_keyslots(l, e->id) != UINT32_C(1) << e->t.keyslot ||
+            (e->t.pin && !pin))
+                return 0;
+        for (int i = 0; i < LUKS_KEYSLOTS_MAX; i++)
+                if ((unassigned & (UINT32_C(1) << i)) && keyslot_same_kind(l, e->t.keyslot, i))
+                        cand |= UINT32_C(1) << i;
+        if (cand == 0 || luks_derive(l, &e->t.binding, e->t.salt, e->t.pin ? pin : NULL, e->t.pin ? pin_len : 0,
+                                     NULL, &key, &key_len, NULL, NULL, why, sizeof(why)) < 0)
+                return 0;
+        for (int i = 0; i < LUKS_KEYSLOTS_MAX; i++) {
+                _cleanup_secret_ char *vk = NULL;
+                size_t vk_size;
+
+                if (!(cand & (UINT32_C(1) << i)) ||
+                    luks_volume_key_by_passphrase(l, i, key, key_len, true, &vk, &vk_size) < 0)
+                        continue;
+                r = crypt_keyslot_destroy(l->cd, i);
+                if (r < 0)
+                        return cli_error(l->verb, "%s: cannot remove keyslot %d: %s", l->path, i, strerror(-r)), r;
+                luks_step("repair-copy-removed");
+                fprintf(stderr, PROG ": %s: removed keyslot %d, a spare copy of token %d's keyslot %d left by an "
+                        "interrupted reseal\n", l->verb, i, e->id, e->t.keyslot);
+        }
+        return 0;
+}
+
 int luks_repair(struct luks *l, const struct luks_token *tokens, size_t n, const char *pin, size_t pin_len) {
         int r, slot;
 
         r = repair_copies(l, tokens, n);
         if (r < 0)
                 return r;
+        for (size_t i = 0; i < n; i++) {
+                r = repair_spare_keyslots(l, &tokens[i], pin, pin_len);
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; i < n; i++) {
                 const struct luks_token *e = &tokens[i];
 

@@ -234,6 +234,15 @@ int luks_token_remove(const struct luks *l, int token, const char *step_prefix);
  * from, so that an interruption leaves two equal tokens, never none. to, or
  * -errno (the token stays at from). */
 int luks_token_move(const struct luks *l, int from, int to);
+/* Give token (enrolled, working) the keyslot number to (free): a copy of
+ * its keyslot (same PBKDF) at to, the token reassigned to it with its
+ * header authentication and verified through the plugin, then the first
+ * keyslot destroyed; every interruption leaves the token working, at worst
+ * with a spare keyslot that luks_repair() removes. The keyslot the token
+ * has now (to, or the old one when to is taken or the token's PIN is not
+ * given), or -errno (the token stays on its keyslot). */
+int luks_token_keyslot_move(struct luks *l, int token, int to, const char *pin, size_t pin_len, const char *vk,
+                            size_t vk_size);
 /* Activate (name) or check (name NULL) through snpseal tokens (token id or
  * CRYPT_ANY_TOKEN); the keyslot opened. Prints the reason on failure,
  * except -ENOANO without pin (the caller asks for the PIN). */

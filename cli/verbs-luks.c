@@ -1074,6 +1074,14 @@ static int reseal_one(struct reseal *rs, const struct luks_token *e, const struc
         r = luks_token_move(rs->l, n.token, e->id);
         if (r >= 0)
                 n.token = r;
+        /* And its keyslot's number, when it had one (and it is free now). */
+        if (old_mask != 0 && (old_mask & (old_mask - 1)) == 0) {
+                r = luks_token_keyslot_move(rs->l, n.token, __builtin_ctz(old_mask), e->t.pin ? rs->pin : NULL,
+                                            e->t.pin ? rs->pin_len : 0, rs->vk, rs->vk_size);
+                if (r < 0)
+                        return r;
+                n.keyslot = r;
+        }
         if (rs->json)
                 reseal_report(rs, e, old_mask, RESEAL_RESEALED, why, n.token, n.keyslot);
         else {

@@ -4,7 +4,7 @@
 # replayed with the real cryptsetup (and systemd-cryptenroll where it is
 # installed) on real LUKS2 images:
 #   - reseal keeps each token's own binding and moves only the TCB; changing
-#     a binding takes explicit options; token numbers stay;
+#     a binding takes explicit options; token and keyslot numbers stay;
 #   - the recovery key is a systemd-recovery token, which systemd's tools
 #     recognise (systemd-cryptenroll --wipe-slot=password keeps it);
 #   - --wipe-slot counts as ways in only what does not depend on the VM,
@@ -100,12 +100,41 @@ check "enroll a PIN token" enroll "$NUM" --pin-file="$W/pin"
 check "enroll a token without PIN" enroll "$NUM"
 check_eq "token 0 needs the PIN" true "$(token_field "$NUM" 0 snpseal_pin)"
 check_eq "token 1 does not" false "$(token_field "$NUM" 1 snpseal_pin)"
+KS0=$(token_field "$NUM" 0 keyslots.0)
+KS1=$(token_field "$NUM" 1 keyslots.0)
+check_eq "the tokens have keyslots 1 and 2 (0 is the passphrase)" '1 2' "$KS0 $KS1"
+# The token opens its own keyslot through real cryptsetup and the plugin.
+open_num() { # TOKEN [PIN]
+        printf '%s\n' "${2:-}" | luks_in_ns cryptsetup open -v --test-passphrase --token-only --token-id="$1" "$NUM"
+}
 tcb_up
-check "reseal both" snp reseal "$NUM" --pin-file="$W/pin"
+snp reseal "$NUM" --pin-file="$W/pin" >"$W/reseal.out" 2>"$W/reseal.err"
+check_eq "reseal both: exit 0" 0 $?
+check_output "reseal says token 0 keeps keyslot 1" 'token 0 \(keyslot 1\): .*resealed as token 0 \(keyslot 1\)' \
+        cat "$W/reseal.out"
+check_output "reseal says token 1 keeps keyslot 2" 'token 1 \(keyslot 2\): .*resealed as token 1 \(keyslot 2\)' \
+        cat "$W/reseal.out"
 check_eq "token 0 still needs the PIN" true "$(token_field "$NUM" 0 snpseal_pin)"
 check_eq "token 1 still does not" false "$(token_field "$NUM" 1 snpseal_pin)"
 check_eq "both at the new TCB" "04000000000008d1 04000000000008d1" \
         "$(token_field "$NUM" 0 snpseal_binding.tcb_version) $(token_field "$NUM" 1 snpseal_binding.tcb_version)"
+check_eq "both keep their keyslot numbers" "$KS0 $KS1" \
+        "$(token_field "$NUM" 0 keyslots.0) $(token_field "$NUM" 1 keyslots.0)"
+check_eq "no spare keyslot is left (passphrase and two tokens)" 3 \
+        "$(cryptsetup luksDump "$NUM" | sed -n '/^Keyslots:/,/^Tokens:/p' | grep -c '^  [0-9][0-9]*: luks2')"
+check_output "cryptsetup opens keyslot 1 with token 0 and its PIN" 'Key slot 1 unlocked' open_num 0 1234
+check_output "cryptsetup opens keyslot 2 with token 1" 'Key slot 2 unlocked' open_num 1
+check_eq "keyslot 1 keeps the PIN token's Argon2id" argon2id \
+        "$("$HDR" get "$NUM" keyslots.1.kdf.type | tr -d '"')"
+check_eq "keyslot 2 keeps the no-PIN token's PBKDF2" pbkdf2 "$("$HDR" get "$NUM" keyslots.2.kdf.type | tr -d '"')"
+# Once more: the numbers do not swap on the next reseal either.
+"$SNPSEAL_SIM" set "$LUKS_STATE" launch_tcb=05000000000008d1 committed_tcb=05000000000008d1 \
+        current_tcb=05000000000008d1 reported_tcb=05000000000008d1 >/dev/null
+check "reseal both again" snp reseal "$NUM" --pin-file="$W/pin"
+check_eq "the numbers stay on the second reseal too" "0:$KS0:true 1:$KS1:false" \
+        "0:$(token_field "$NUM" 0 keyslots.0):$(token_field "$NUM" 0 snpseal_pin) 1:$(token_field "$NUM" 1 keyslots.0):$(token_field "$NUM" 1 snpseal_pin)"
+check_output "and both still open through cryptsetup (token 0)" 'Key slot 1 unlocked' open_num 0 1234
+check_output "and both still open through cryptsetup (token 1)" 'Key slot 2 unlocked' open_num 1
 restore_state
 
 # ---------------------------------------------------------------- 2. the recovery key is marked
@@ -260,6 +289,16 @@ check_output "reseal interrupted: says how to finish" "interrupted: token 0 of $
 check "reseal again finishes" snp reseal "$CC"
 check_eq "finished: one snpseal token at the new TCB" "1 04000000000008d1" \
         "$(snp_tokens "$CC" | wc -l | tr -d ' ') $(token_field "$CC" "$(snp_tokens "$CC")" snpseal_binding.tcb_version)"
+"$SNPSEAL_SIM" set "$LUKS_STATE" launch_tcb=05000000000008d1 committed_tcb=05000000000008d1 \
+        current_tcb=05000000000008d1 reported_tcb=05000000000008d1 >/dev/null
+check_eq "Ctrl-C while the token moves back to its keyslot number: exit 130" 130 \
+        "$(SNPSEAL_TEST_SIGNAL=token-reassigned snp_rc reseal "$CC")"
+check_output "interrupted: says the token works and a spare keyslot is left" \
+        "interrupted: token [0-9]+ of $CC works \\(keyslot [0-9]+\\); keyslot [0-9]+ is a spare copy of its key: run snpseal reseal $CC to remove it" \
+        cat "$W/err"
+check_eq "reseal again: exit 0" 0 "$(snp_rc reseal "$CC")"
+check_output "reseal again removes the spare keyslot and says so" \
+        "removed keyslot [0-9]+, a spare copy of token [0-9]+'s keyslot [0-9]+ left by an interrupted reseal" cat "$W/err"
 restore_state
 
 # ---------------------------------------------------------------- 9. prompts

@@ -28,7 +28,8 @@ RECOVERY_RE='[a-z2-9]{4}(-[a-z2-9]{4}){7}'
 # The steps each command must pass through (a step of the list that a command
 # does not reach makes it finish normally: reported as a skip).
 EXPECT_enroll="keyslot-added token-written verified recovery-added recovery-marked recovery-printed"
-EXPECT_reseal="keyslot-added token-written verified old-keyslot-removed old-token-removed token-copied"
+EXPECT_reseal="keyslot-added token-written verified old-keyslot-removed old-token-removed token-copied
+        keyslot-copied token-reassigned spare-keyslot-removed"
 EXPECT_remove="keyslot-removed token-removed"
 
 restore_state() {
@@ -168,6 +169,13 @@ for step in $STEPS; do
                 _tap_result not-ok "reseal after $step: runs again (exit $rc)" "$W/again.err"
         fi
         check "reseal after $step: a token opens" open_token "$img"
+        case $step in
+        keyslot-copied|token-reassigned)
+                check_output "reseal after $step: the spare keyslot is removed, and said so" \
+                        "removed keyslot [0-9]+, a spare copy of token [0-9]+'s keyslot [0-9]+ left by an interrupted reseal" \
+                        cat "$W/again.err"
+                ;;
+        esac
         luks_in_ns cryptsetup luksDump "$img" >"$W/dump" 2>&1
         if grep -q "$OLD_TCB" "$W/dump"; then
                 _tap_result not-ok "reseal after $step: no token left at the old TCB" "$W/dump"

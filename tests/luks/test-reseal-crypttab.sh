@@ -339,11 +339,11 @@ fi
 check_eq "mixed crypttab: exit 0" 0 "$(tab_rc "$W/mixed.tab")"
 unset TAB_WRAP
 check_output "mixed: UUID= volume moved" \
-        "^tcb: token 0 \(keyslot 1\): $MOVED: resealed as token 0 \(keyslot 2\)$" cat "$W/out"
+        "^tcb: token 0 \(keyslot 1\): $MOVED: resealed as token 0 \(keyslot 1\)$" cat "$W/out"
 check_output "mixed: LABEL= volume moved" \
-        "^lbl: token 0 \(keyslot 1\): $MOVED: resealed as token 0 \(keyslot 2\)$" cat "$W/out"
+        "^lbl: token 0 \(keyslot 1\): $MOVED: resealed as token 0 \(keyslot 1\)$" cat "$W/out"
 check_output "mixed: header= volume moved" \
-        "^hdr: token 0 \(keyslot 1\): $MOVED: resealed as token 0 \(keyslot 2\)$" cat "$W/out"
+        "^hdr: token 0 \(keyslot 1\): $MOVED: resealed as token 0 \(keyslot 1\)$" cat "$W/out"
 check_output "mixed: PIN token left alone" "^pin: token 0 \(keyslot 1\): needs its PIN" cat "$W/out"
 check_output "mixed: missing device skipped" "^gone: UUID=$UUID_MISSING .*not present, skipped$" cat "$W/out"
 check_output "mixed: plain file skipped" "^plain: $W/plain.img: not a LUKS2 volume, skipped$" cat "$W/out"
