@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -400,6 +402,50 @@ static unsigned boot(unsigned n, const char *key_cache, const char *latency) {
         return failed;
 }
 
+/* One unlock through snpseald --stdio (the token plugin's fallback when no
+ * agent listens): a fresh agent process for one DeriveKey. */
+static unsigned stdio_unlock(void) {
+        struct th_agent t = {};
+        char opt_state[PATH_MAX + 32], opt_conf[PATH_MAX + 32], *call = NULL;
+        int sv[2] = { -1, -1 }, status = 0;
+        unsigned failed = 1;
+        struct client c = { .fd = -1 };
+        pid_t pid;
+
+        if (th_agent_setup(&t) < 0 || th_agent_set_state(&t, "count_requests", "true") < 0 ||
+            !(call = derive_call(&t, 0)) || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                goto out;
+        snprintf(opt_state, sizeof(opt_state), "--simulator-state=%s", t.state);
+        snprintf(opt_conf, sizeof(opt_conf), "--config=%s", t.conf);
+        pid = fork();
+        if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                (void) dup2(sv[1], 0);
+                (void) dup2(sv[1], 1);
+                if (null >= 0)
+                        (void) dup2(null, 2);
+                execl(getenv("SNPSEALD"), "snpseald", "--stdio", "--backend=simulator", opt_state, opt_conf,
+                      (char *) NULL);
+                _exit(127);
+        }
+        (void) close(sv[1]);
+        c.fd = sv[0];
+        if (pid > 0 && client_call(&c, call, strlen(call) + 1) >= 0)
+                failed = 0;
+        (void) shutdown(sv[0], SHUT_RDWR);
+        if (pid > 0)
+                (void) waitpid(pid, &status, 0);
+        printf("  one unlock through snpseald --stdio: %u key + %u report firmware requests%s\n",
+               count_sent(&t, "key"), count_sent(&t, "report"), failed ? "  FAILED" : "");
+out:
+        if (sv[0] >= 0)
+                (void) close(sv[0]);
+        free(call);
+        th_agent_cleanup(&t);
+        return failed;
+}
+
 int main(int argc, char **argv) {
         double seconds = argc > 1 ? atof(argv[1]) : 2.0;
         unsigned failed = 0;
@@ -425,6 +471,7 @@ int main(int argc, char **argv) {
                 failed += boot(boot_volumes[i], "120", "0");
                 failed += boot(boot_volumes[i], "0", "0");
         }
+        failed += stdio_unlock();
         (void) getloadavg(la, 3);
         printf("load average after: %.2f %.2f %.2f\n", la[0], la[1], la[2]);
         printf("targets: DeriveKey >= 20000 calls/s with p99 < 1 ms (latency 0, cache warm, 2 cores); "

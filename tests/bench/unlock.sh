@@ -8,7 +8,8 @@
 # against the floor: `cryptsetup open --test-passphrase --key-file=K IMG` on a
 # PBKDF2-SHA512 1000-iteration keyslot (what the token's keyslot uses too).
 # The runs take turns (floor, agent, fallback, floor, …) in one namespace.
-# Prints the median wall time of N runs and the peak RSS (/usr/bin/time %M,
+# Prints the median wall time of N runs, the firmware requests per unlock the
+# simulator counted (count_requests), and the peak RSS (/usr/bin/time %M,
 # which includes the snpseald the fallback forks, not the running agent), the
 # ratios against the floor and the targets (<= 1.3 with the agent, <= 2
 # through the fallback). Informational: the clock never fails it; it exits
@@ -50,12 +51,16 @@ if [ "${1:-}" = --measure ]; then
                 : >"$dir/$c"
                 run_case "$c" </dev/null >/dev/null 2>"$dir/$c.err" || { echo "$c" >"$dir/failed"; exit 1; }
         done
+        # firmware requests the simulator counted (BENCH_COUNT_FILE, its .requests file)
+        fw_count() { local n; n=$(grep -c "^$1" "${BENCH_COUNT_FILE:-/nonexistent}" 2>/dev/null); echo "${n:-0}"; }
         for ((i = 0; i < runs; i++)); do
                 for c in $cases; do
+                        k0=$(fw_count key) r0=$(fw_count report)
                         t0=$EPOCHREALTIME
                         run_case "$c" </dev/null >/dev/null 2>>"$dir/$c.err" || { echo "$c" >"$dir/failed"; exit 1; }
                         t1=$EPOCHREALTIME
                         awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }' >>"$dir/$c"
+                        echo "$(($(fw_count key) - k0)) $(($(fw_count report) - r0))" >>"$dir/$c.fw"
                 done
         done
         for c in $cases; do
@@ -159,6 +164,10 @@ median() {
         sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# Count firmware requests (docs/SIMULATOR.md); the agent's key cache is
+# warm after the warm-up runs.
+"$SNPSEAL_SIM" set "$LUKS_STATE" count_requests=true >/dev/null || fail "cannot set count_requests"
+export BENCH_COUNT_FILE=$LUKS_STATE.requests
 load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 fallback_how="the test wrapper script of luks-env.sh, which adds the simulator options"
 if direct_fallback; then
@@ -196,6 +205,9 @@ row floor "" "--key-file, PBKDF2-1000 (the floor)"
 row agent 1.3 "--token-only, agent running"
 row fallback 2 "--token-only, --stdio fallback"
 [ -n "$agent_hwm" ] && echo "(the running agent's own peak RSS: $agent_hwm KiB; not in the row above)"
+for c in $cases; do
+        awk -v c="$c" '{ k += $1; r += $2 } END { if (NR) printf "firmware requests per unlock, %-8s %.2f key + %.2f report (%d unlocks)\n", c ":", k / NR, r / NR, NR }' "$work/$c.fw"
+done
 echo "(the fallback ran $fallback_how)"
 if [ "$floor_rss" = - ]; then
         echo "(peak KiB: /usr/bin/time is not installed, package time)"
