@@ -18,7 +18,8 @@
  * Threads are reused: a thread that finished a call waits for the next one,
  * and at most WORKER_IDLE_MAX wait at once (the rest exit), so a burst of
  * calls does not pay a thread creation each, and the agent does not keep a
- * thread (and its stack) per past call.
+ * thread (and its stack) per past call. A thread that left is joined on
+ * the loop (it has finished by then but for its exit).
  */
 
 #include <errno.h>
@@ -36,6 +37,16 @@
 #include "macro.h"
 
 #define WORKER_IDLE_MAX 4u
+
+struct agent_worker;
+
+/* A pool thread; joined after it leaves (its thread-local state, OpenSSL's
+ * included, is released only when it has really exited). */
+struct pool_thread {
+        struct agent_worker *w;
+        pthread_t thread;
+        struct pool_thread *next;
+};
 #define WORKER_STACK_SIZE (512u * 1024u)
 
 struct worker_job {
@@ -60,6 +71,7 @@ struct agent_worker {
         pthread_cond_t work;        /* run_queue gained a job, or stopping */
         pthread_cond_t gone;        /* a thread exited */
         struct worker_job *run_queue, *run_last;
+        struct pool_thread *exited;   /* threads that left the pool, to join */
         unsigned threads, idle, queued;   /* queued: in run_queue */
         bool stopping;
 };
@@ -110,9 +122,10 @@ static void stack_trim(void) {
 }
 
 /* Run started jobs until none is waiting and enough threads idle, or the
- * worker stops. */
+ * worker stops; then leave the pool to be joined. */
 static void *pool_thread(void *p) {
-        struct agent_worker *w = p;
+        struct pool_thread *self = p;
+        struct agent_worker *w = self->w;
 
         (void) pthread_mutex_lock(&w->lock);
         for (;;) {
@@ -138,26 +151,51 @@ static void *pool_thread(void *p) {
         (void) pthread_mutex_unlock(&w->lock);
         stack_trim();
         (void) pthread_mutex_lock(&w->lock);
+        self->next = w->exited;
+        w->exited = self;
         w->threads--;
         (void) pthread_cond_broadcast(&w->gone);
         (void) pthread_mutex_unlock(&w->lock);
         return NULL;
 }
 
-/* A new thread for the pool (detached: the pool counts its threads). */
+/* A new thread for the pool (called with w->lock held). */
 static int pool_grow(struct agent_worker *w) {
+        struct pool_thread *t = calloc(1, sizeof(*t));
         pthread_attr_t attr;
-        pthread_t t;
         int r;
 
+        if (!t)
+                return -ENOMEM;
+        t->w = w;
         r = pthread_attr_init(&attr);
-        if (r != 0)
+        if (r == 0) {
+                (void) pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
+                r = pthread_create(&t->thread, &attr, pool_thread, t);
+                (void) pthread_attr_destroy(&attr);
+        }
+        if (r != 0) {
+                free(t);
                 return -r;
-        (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        (void) pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
-        r = pthread_create(&t, &attr, pool_thread, w);
-        (void) pthread_attr_destroy(&attr);
-        return -r;
+        }
+        return 0;
+}
+
+/* Join the threads that left the pool. */
+static void pool_reap(struct agent_worker *w) {
+        struct pool_thread *t;
+
+        (void) pthread_mutex_lock(&w->lock);
+        t = w->exited;
+        w->exited = NULL;
+        (void) pthread_mutex_unlock(&w->lock);
+        while (t) {
+                struct pool_thread *next = t->next;
+
+                (void) pthread_join(t->thread, NULL);
+                free(t);
+                t = next;
+        }
 }
 
 static int job_start(struct worker_job *j) {
@@ -231,6 +269,7 @@ static int on_worker_pipe(sd_event_source *s, int fd, uint32_t revents, void *us
                 j->done(j->arg, true);
                 free(j);
         }
+        pool_reap(w);
         worker_schedule(w);
         return 0;
 }
@@ -323,6 +362,7 @@ void agent_worker_free(struct agent_worker *w) {
         while (w->threads > 0)
                 (void) pthread_cond_wait(&w->gone, &w->lock);
         (void) pthread_mutex_unlock(&w->lock);
+        pool_reap(w);
         sd_event_source_disable_unref(w->source);
         (void) close(w->pipe[0]);
         (void) close(w->pipe[1]);
