@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -571,6 +572,65 @@ static void test_kernel_delay(void **state) {
         secret_wipe(&rsp, sizeof(rsp));
 }
 
+static long long request_ms(struct sim_state *s, enum sim_msg_type type) {
+        struct snp_msg_key_req req = base_req(s);
+        struct snp_msg_report_req rreq = {};
+        union { struct snp_msg_key_rsp key; struct snp_msg_report_rsp report; } rsp;
+        struct timespec t0, t1;
+        uint64_t exitinfo2;
+
+        assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &t0), 0);
+        assert_int_equal(sim_guest_request(s, type, 1, type == SIM_MSG_KEY_REQ ? (void *) &req : (void *) &rreq,
+                                           &rsp, &exitinfo2), 0);
+        assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &t1), 0);
+        secret_wipe(&rsp, sizeof(rsp));
+        return (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000LL;
+}
+
+/* The request counter: one record per request in <state>.requests, across
+ * whoever appends; throttling numbers requests by it and stalls the first
+ * request of every burst after the first (only lower bounds are checked:
+ * a sleep is never shorter). */
+static void test_request_counter_and_throttle(void **state) {
+        char dir[] = "/tmp/snpseal-test-sim-count-XXXXXX", path[64], counter[80], buf[64];
+        struct sim_state s;
+        ssize_t n;
+        int fd;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/state.json", dir);
+        snprintf(counter, sizeof(counter), "%s" SIM_COUNT_SUFFIX, path);
+        base_state(&s);
+        s.path = path;
+        (void) request_ms(&s, SIM_MSG_KEY_REQ);       /* not counting: no file */
+        assert_int_equal(access(counter, F_OK), -1);
+        s.count_requests = true;
+        (void) request_ms(&s, SIM_MSG_KEY_REQ);
+        (void) request_ms(&s, SIM_MSG_REPORT_REQ);
+        fd = open(counter, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        n = read(fd, buf, sizeof(buf));
+        (void) close(fd);
+        assert_int_equal(n, 2 * SIM_COUNT_RECORD_LEN);
+        assert_memory_equal(buf, "key    \nreport \n", 2 * SIM_COUNT_RECORD_LEN);
+
+        /* bursts of 2: requests 1 and 2 passed, 3 stalls, 4 passes, 5 stalls */
+        s.count_requests = false;
+        s.throttle_burst = 2;
+        s.throttle_stall_ms = 150;
+        assert_true(request_ms(&s, SIM_MSG_KEY_REQ) >= 150);
+        (void) request_ms(&s, SIM_MSG_KEY_REQ);
+        assert_true(request_ms(&s, SIM_MSG_REPORT_REQ) >= 150);
+        fd = open(counter, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        n = read(fd, buf, sizeof(buf));
+        (void) close(fd);
+        assert_int_equal(n, 5 * SIM_COUNT_RECORD_LEN);   /* throttling counts without count_requests */
+        assert_int_equal(unlink(counter), 0);
+        assert_int_equal(rmdir(dir), 0);
+        sim_state_wipe(&s);
+}
+
 /* ---- reports ---- */
 
 static uint32_t get_report(const struct sim_state *s, uint32_t vmpl, uint8_t fill,
@@ -1056,6 +1116,7 @@ int main(void) {
                 cmocka_unit_test(test_kernel_disable_sticks),
                 cmocka_unit_test(test_kernel_passes_status),
                 cmocka_unit_test(test_kernel_delay),
+                cmocka_unit_test(test_request_counter_and_throttle),
                 cmocka_unit_test(test_report_fields),
                 cmocka_unit_test(test_report_version_cpuid),
                 cmocka_unit_test(test_report_rules),
