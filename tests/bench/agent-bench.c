@@ -9,6 +9,8 @@
  *     connections, key cache warm (the default cache, one binding) and cold
  *     (--key-cache=0: a firmware key request per call), simulator latency_ms
  *     0 and 8; GetStatus p50/p99 on its own connection under that load;
+ *   - the agent's CPU time per call (user + system, from /proc: what the
+ *     figures would be on an idle machine is about cores / this);
  *   - the agent's RSS before and after the load;
  *   - firmware requests counted by the simulator (count_requests) for one
  *     unlock and for a boot of 1, 4 and 16 volumes sharing a binding,
@@ -224,6 +226,26 @@ static char *derive_call(struct th_agent *t, unsigned salt_byte) {
         return msg;
 }
 
+/* The agent's CPU time (user + system) in microseconds, from /proc/PID/stat. */
+static double cpu_us(pid_t pid) {
+        char path[64], buf[1024], *p;
+        unsigned long long ut = 0, st = 0;
+        FILE *f;
+        size_t n;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        p = strrchr(buf, ')');   /* after the command name: state is field 3 */
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+                return 0;
+        return (double) (ut + st) * 1e6 / (double) sysconf(_SC_CLK_TCK);
+}
+
 /* One point: conns connections calling DeriveKey for seconds, GetStatus
  * beside them. Returns the number of failed calls. */
 static unsigned run_point(struct th_agent *t, const char *call, unsigned conns, double seconds,
@@ -232,6 +254,7 @@ static unsigned run_point(struct th_agent *t, const char *call, unsigned conns, 
         struct run run = { .sock = t->sock, .call = call, .call_size = strlen(call) + 1 };
         long long t0, t1;
         unsigned failed, n;
+        double cpu0 = cpu_us(t->pid);
 
         if (series_init(&run.derive) < 0 || series_init(&run.status) < 0) {
                 free(run.derive.ns);
@@ -248,8 +271,10 @@ static unsigned run_point(struct th_agent *t, const char *call, unsigned conns, 
         t1 = now_ns();
         n = atomic_load(&run.derive.n);
         failed = atomic_load(&run.derive.failed) + atomic_load(&run.status.failed);
-        printf("  %-22s %3u conn  %9.0f calls/s  p50 %8.3f ms  p99 %8.3f ms   GetStatus p50 %7.3f p99 %7.3f ms (%u)%s\n",
+        printf("  %-22s %3u conn  %7.0f calls/s  p50 %8.3f ms  p99 %8.3f ms  agent CPU %5.0f us/call   "
+               "GetStatus p50 %6.3f p99 %7.3f ms (%u)%s\n",
                label, conns, n / ((double) (t1 - t0) / 1e9), pct_ms(&run.derive, 0.50), pct_ms(&run.derive, 0.99),
+               n + atomic_load(&run.status.n) ? (cpu_us(t->pid) - cpu0) / (n + atomic_load(&run.status.n)) : 0.0,
                pct_ms(&run.status, 0.50), pct_ms(&run.status, 0.99), atomic_load(&run.status.n),
                failed ? "  FAILED CALLS" : "");
         fflush(stdout);
