@@ -25,7 +25,8 @@ SOCK=$top_srcdir/units/snpseald.socket
 CSOCK=$top_srcdir/units/snpseal-credentials.socket
 SVC=$top_builddir/units/snpseald.service
 RESEAL=$top_builddir/units/snpseal-reseal.service
-for f in "$SOCK" "$CSOCK" "$SVC" "$RESEAL"; do
+DROPIN=$top_srcdir/units/snpseal-cryptsetup.conf
+for f in "$SOCK" "$CSOCK" "$SVC" "$RESEAL" "$DROPIN"; do
         if [ ! -f "$f" ]; then
                 echo "missing unit file $f (run make first)" >&2
                 exit 1
@@ -109,6 +110,43 @@ check "verify snpseal-reseal.service" verify_quiet ./snpseal-reseal.service
 check "verify all four together" verify_quiet ./snpseald.socket ./snpseal-credentials.socket ./snpseald.service \
         ./snpseal-reseal.service
 
+# The drop-in on an instance of systemd-cryptsetup@.service of the kind
+# systemd-cryptsetup-generator writes for a crypttab line (trimmed to its
+# dependencies): no ordering cycle, and starting the volume starts the agent
+# (PID 1's transaction, from verify's debug output).
+mkdir -p "$U/systemd-cryptsetup@.service.d"
+cp "$DROPIN" "$U/systemd-cryptsetup@.service.d/snpseal.conf"
+cat >"$U/systemd-cryptsetup@vmtest.service" <<'EOF_UNIT'
+[Unit]
+Description=Cryptography Setup for %I
+DefaultDependencies=no
+IgnoreOnIsolate=true
+After=cryptsetup-pre.target systemd-udevd-kernel.socket
+Before=blockdev@dev-mapper-%i.target
+Wants=blockdev@dev-mapper-%i.target
+Conflicts=umount.target
+Before=umount.target
+Before=cryptsetup.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+TimeoutSec=0
+ExecStart=/bin/true
+EOF_UNIT
+check "verify a systemd-cryptsetup@ instance with the drop-in and the units" verify_quiet \
+        ./systemd-cryptsetup@vmtest.service ./snpseald.socket ./snpseal-credentials.socket ./snpseald.service
+jobs_of() { # UNIT: the start jobs verify's transaction installs
+        (cd "$U" && MANPATH=$WORK/man SYSTEMD_LOG_LEVEL=debug systemd-analyze verify --man=no "./$1" 2>&1) |
+                sed -n 's/^\([^:]*\): Installed new job \1\/start.*/\1/p'
+}
+check_output "starting a volume starts snpseald.service (the drop-in)" '^snpseald\.service$' \
+        jobs_of systemd-cryptsetup@vmtest.service
+rm -f "$U/systemd-cryptsetup@.service.d/snpseal.conf"
+check_eq "without the drop-in it does not (self-check)" "" \
+        "$(jobs_of systemd-cryptsetup@vmtest.service | grep snpseald)"
+rm -rf "$U/systemd-cryptsetup@.service.d" "$U/systemd-cryptsetup@vmtest.service"
+
 # The test itself can fail: verify must reject a broken copy.
 sed 's/^Type=notify$/Type=notify\nFrobnicate=yes/' "$U/snpseald.service" >"$U/broken.service"
 check_fails "verify reports an unknown key (self-check)" "Unknown key 'Frobnicate'" \
@@ -129,6 +167,7 @@ while read -r file section line; do
         creds) f=$CSOCK ;;
         service) f=$SVC ;;
         reseal) f=$RESEAL ;;
+        dropin) f=$DROPIN ;;
         esac
         check "$file [$section] $line" has "$f" "$section" "$line"
 done <<'EOF'
@@ -138,6 +177,7 @@ socket Unit Before=sockets.target cryptsetup-pre.target
 socket Socket ListenStream=/run/snpseal/agent.sock
 socket Socket FileDescriptorName=varlink
 socket Socket SocketMode=0666
+socket Unit Wants=modprobe@sev_guest.service
 socket Install WantedBy=sockets.target
 socket Install Also=snpseal-credentials.socket
 creds Unit DefaultDependencies=no
@@ -150,6 +190,8 @@ creds Install WantedBy=sockets.target
 service Unit DefaultDependencies=no
 service Unit Requires=snpseald.socket snpseal-credentials.socket
 service Unit After=snpseald.socket snpseal-credentials.socket
+service Unit After=modprobe@sev_guest.service
+dropin Unit Wants=snpseald.service
 service Service Type=notify
 service Service LimitCORE=0
 service Service UMask=0077
@@ -191,6 +233,15 @@ check_eq "the service sets no PrivateUsers= (SO_PEERCRED needs real uids)" 0 \
         "$(grep -c '^PrivateUsers=' "$SVC")"
 check_eq "the service has no [Install] (socket-activated only)" 0 \
         "$(grep -c '^\[Install\]' "$SVC")"
+# Boot (docs/UNITS.md, "Boot ordering"): modprobe@sev_guest.service is
+# pulled in by the socket, once; a Wants= in the service would run it before
+# every start of the agent. The drop-in for systemd-cryptsetup@.service
+# starts the agent and orders nothing: an ordering there would hold up
+# every volume, with or without a snpseal token, on the agent's start.
+check_eq "the service does not pull in modprobe@sev_guest.service itself" 0 \
+        "$(grep -Ec '^(Wants|Requires)=.*modprobe@' "$SVC")"
+check_eq "the drop-in sets nothing but Wants=snpseald.service" "[Unit] Wants=snpseald.service" \
+        "$(grep -v '^#' "$DROPIN" | grep . | tr '\n' ' ' | sed 's/ $//')"
 # Writable: only the user secret store, through ReadWritePaths= (no mount
 # dependency); StateDirectory= and friends would add RequiresMountsFor=.
 check_eq "the service writes only below /var/lib/snpseal" "ReadWritePaths=-/var/lib/snpseal" \

@@ -235,6 +235,8 @@ if [ "$kind" = dracut ]; then
         done
         check "snpseald.socket enabled (sockets.target.wants)" \
                 present /etc/systemd/system/sockets.target.wants/snpseald.socket
+        check "the systemd-cryptsetup@.service drop-in that starts the agent" \
+                unit_dir systemd-cryptsetup@.service.d/snpseal.conf
         svc=$(in_image "$(unit_dir snpseald.service)/snpseald.service")
         check_output "snpseald.service runs $agent" "^ExecStart=$agent\$" cat "${svc:-/nonexistent}"
         check "systemd-cryptsetup" sh -c '[ -n "$1" ] || [ -n "$2" ]' sh \
