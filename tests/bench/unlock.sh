@@ -30,7 +30,8 @@ run_case() {
         floor) cryptsetup open --test-passphrase --disable-external-tokens --key-file="$key" "$img" ;;
         agent) cryptsetup open --test-passphrase --token-only "$img" ;;
         # No agent at this socket: the plugin runs snpseald --stdio itself.
-        fallback) SNPSEAL_SOCKET=$nosock cryptsetup open --test-passphrase --token-only "$img" ;;
+        fallback) SNPSEAL_SOCKET=$nosock SNPSEAL_CONFIG=${BENCH_CONFIG:-$SNPSEAL_CONFIG} \
+                cryptsetup open --test-passphrase --token-only "$img" ;;
         esac
 }
 cases="floor agent fallback"
@@ -136,27 +137,20 @@ mirror() {
 # The plugin's fallback runs the fixed path $LUKS_SNPSEALD_PATH with --stdio.
 # luks_in_ns puts a shell wrapper there (it adds the simulator options); for
 # the timing, the real binary is bound there instead, and the simulator is
-# chosen in snpseald's default settings file (a bind over the nearest existing
-# directory above it). Sets BENCH_BINDS; fails when that cannot be arranged.
+# chosen in the settings file snpseald reads, $SNPSEAL_CONFIG
+# (snpseald.conf(5)), for the fallback case only. Sets BENCH_BINDS and
+# BENCH_CONFIG; fails when that cannot be arranged.
 direct_fallback() {
-        local conf sbin dir base rel
-        conf=$("$SNPSEALD" --help 2>/dev/null | sed -n 's/.*--config=FILE.*(default \(.*\)).*/\1/p')
+        local sbin
         sbin=$(dirname "$LUKS_SNPSEALD_PATH")
-        case $conf in /*) ;; *) return 1 ;; esac
         [ -d "$sbin" ] || return 1
-        dir=$(dirname "$conf")
-        while [ ! -d "$dir" ]; do
-                dir=$(dirname "$dir")
-        done
-        [ "$dir" != / ] || return 1
-        case "$work$sbin$dir" in *' '*) return 1 ;; esac
-        rel=${conf#"$dir"/}
-        mirror "$sbin" "$work/bench-sbin" && mirror "$dir" "$work/bench-etc" || return 1
+        case "$work$sbin" in *' '*) return 1 ;; esac
+        mirror "$sbin" "$work/bench-sbin" || return 1
         rm -f "$work/bench-sbin/snpseald" && ln -s "$SNPSEALD" "$work/bench-sbin/snpseald" || return 1
-        base=$work/bench-etc/$rel
-        rm -f "$base" && mkdir -p "$(dirname "$base")" || return 1
-        printf 'backend = simulator\nsimulator_state = %s\n' "$LUKS_STATE" >"$base" || return 1
-        export BENCH_BINDS="$work/bench-sbin $sbin $work/bench-etc $dir"
+        { cat "$LUKS_AGENT_CONF" 2>/dev/null
+          printf 'backend = simulator\nsimulator_state = %s\n' "$LUKS_STATE"; } >"$work/bench-snpseald.conf" || return 1
+        export BENCH_BINDS="$work/bench-sbin $sbin"
+        export BENCH_CONFIG="$work/bench-snpseald.conf"
         return 0
 }
 
@@ -171,7 +165,7 @@ export BENCH_COUNT_FILE=$LUKS_STATE.requests
 load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 fallback_how="the test wrapper script of luks-env.sh, which adds the simulator options"
 if direct_fallback; then
-        fallback_how="snpseald itself, the simulator chosen in its default settings file"
+        fallback_how="snpseald itself, the simulator chosen in the settings file \$SNPSEAL_CONFIG names"
 fi
 if ! luks_in_ns bash "$self" --measure "$runs" "$work" "$img" "$key" "$work/no-agent.sock"; then
         c=$(cat "$work/failed" 2>/dev/null)
