@@ -745,6 +745,19 @@ int luks_derive(struct luks *l, const struct snp_binding *b, const uint8_t salt[
         if (r < 0)
                 return cli_error(l->verb, "out of memory"), r;
         r = varlink_client_call(l->agent, VARLINK_INTERFACE_AGENT ".DeriveKey", params, &reply);
+        if (r == -ECONNRESET) {
+                /* The agent drops a connection idle for connection_timeout
+                 * seconds (snpseald.conf(5)), and Argon2 keyslots between
+                 * two calls can take that long: connect again, once. */
+                varlink_client_free(l->agent);
+                l->agent = NULL;
+                r = luks_agent(l);
+                if (r < 0) {
+                        why[0] = '\0';
+                        return r;
+                }
+                r = varlink_client_call(l->agent, VARLINK_INTERFACE_AGENT ".DeriveKey", params, &reply);
+        }
         if (r < 0) {
                 (void) snprintf(why, whylen, "the snpseal agent at %s did not answer DeriveKey: %s",
                                 l->cli->socket, strerror(-r));

@@ -130,7 +130,16 @@ check_eq "keyslot 2 keeps the no-PIN token's PBKDF2" pbkdf2 "$("$HDR" get "$NUM"
 # Once more: the numbers do not swap on the next reseal either.
 "$SNPSEAL_SIM" set "$LUKS_STATE" launch_tcb=05000000000008d1 committed_tcb=05000000000008d1 \
         current_tcb=05000000000008d1 reported_tcb=05000000000008d1 >/dev/null
+# The agent drops a connection idle for connection_timeout seconds: with 1 s,
+# the PIN token's Argon2id keyslot (about 2 s to write) outlasts the CLI's
+# connection between two of its calls, and the CLI connects again.
+echo 'connection_timeout = 1' >"$LUKS_AGENT_CONF"
+luks_agent_stop; luks_agent_start || exit 1
 check "reseal both again" snp reseal "$NUM" --pin-file="$W/pin"
+check_output "meanwhile the agent dropped an idle connection (connection_timeout = 1)" \
+        'dropping connection from uid 0 .*: idle for 1 s' cat "$LUKS_TMP/agent.log"
+: >"$LUKS_AGENT_CONF"
+luks_agent_stop; luks_agent_start || exit 1
 check_eq "the numbers stay on the second reseal too" "0:$KS0:true 1:$KS1:false" \
         "0:$(token_field "$NUM" 0 keyslots.0):$(token_field "$NUM" 0 snpseal_pin) 1:$(token_field "$NUM" 1 keyslots.0):$(token_field "$NUM" 1 snpseal_pin)"
 check_output "and both still open through cryptsetup (token 0)" 'Key slot 1 unlocked' open_num 0 1234
@@ -344,6 +353,11 @@ check_eq "another VM: cryptsetup does not ask for a PIN that cannot help (exit 1
 check_output "another VM: the plugin says why instead" "snpseal token $PT: this VM differs.*measurement changed" \
         sh -c 'tr "\n" " " <"$1"' sh "$W/err"
 check_eq "another VM: no PIN was asked for" 0 "$(grep -c 'Enter token PIN' "$W/err")"
+# snpseal unlock too: the VM's identity is checked before a PIN is asked
+# for (with no terminal, asking would fail with "cannot ask for the token's PIN").
+check_eq "another VM: snpseal unlock fails without asking for the PIN (exit 1)" 1 "$(snp_rc unlock "$PR" --test)"
+check_output "another VM: snpseal unlock says the measurement changed" 'measurement changed' cat "$W/err"
+check_eq "another VM: snpseal unlock did not try to ask for a PIN" 0 "$(grep -c 'PIN' "$W/err")"
 restore_state
 
 tap_done
