@@ -509,11 +509,13 @@ static const struct method {
         const char *name;
         const char *const *params;       /* the parameters it takes */
         int (*call)(struct call *c);
+        bool no_wait;    /* may be tried on the event loop (agent_dispatch_no_wait) */
 } methods[] = {
         { "org.varlink.service.GetInfo",                 PARAMS(NULL), method_get_info },
         { "org.varlink.service.GetInterfaceDescription", PARAMS("interface"), method_get_interface_description },
         { "io.snpseal.Agent.GetStatus",                  PARAMS(NULL), method_get_status },
-        { "io.snpseal.Agent.DeriveKey",  PARAMS("binding", "salt", "purpose", "pin", "expect"), method_derive_key },
+        { "io.snpseal.Agent.DeriveKey",  PARAMS("binding", "salt", "purpose", "pin", "expect"), method_derive_key,
+          true },
         { "io.snpseal.Agent.Seal",       PARAMS("purpose", "binding", "data", "password", "force"), method_seal },
         { "io.snpseal.Agent.Unseal",     PARAMS("sealed", "password"), method_unseal },
         { "io.snpseal.Agent.GetReport",  PARAMS("report_data", "vmpl", "certificates"), method_get_report },
@@ -570,27 +572,59 @@ static int method_not_found(struct call *c, const char *method) {
         return r;
 }
 
+/* Run m's call (m NULL: not found); r as agent_dispatch returns it, before
+ * logging. */
+static int dispatch_method(struct call *c, const struct method *m, const char *method) {
+        int r;
+
+        if (!m)
+                r = method_not_found(c, method);
+        else if (!json_object_is_type(c->params, json_type_object))
+                r = PARAM_FAIL(c, "parameters", "the parameters of %s must be an object", m->name);
+        else {
+                r = check_unknown_params(c, m);
+                if (r >= 0)
+                        r = m->call(c);
+        }
+        if (r < 0 && c->reply->error)
+                r = 0;          /* handled: the reply says what went wrong */
+        if (r < 0)
+                agent_reply_done(c->reply);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static void dispatch_log(const struct call *c, const char *method, int r) {
+        agent_log_call(method ?: "", c->purpose[0] ? c->purpose : NULL, c->peer,
+                       r < 0 ? "out of memory" : c->reply->error ?: "ok");
+}
+
 int agent_dispatch(struct agent *a, const struct agent_peer *peer, const char *method,
                    json_object *parameters, struct agent_reply *reply) {
+        struct call c = { .a = a, .peer = peer, .params = parameters, .reply = reply };
+        int r;
+
+        *reply = (struct agent_reply) {};
+        r = dispatch_method(&c, method_find(method), method);
+        dispatch_log(&c, method, r);
+        return r;
+}
+
+int agent_dispatch_no_wait(struct agent *a, const struct agent_peer *peer, const char *method,
+                           json_object *parameters, struct agent_reply *reply) {
         struct call c = { .a = a, .peer = peer, .params = parameters, .reply = reply };
         const struct method *m = method_find(method);
         int r;
 
+        if (!m || !m->no_wait)
+                return -EWOULDBLOCK;
         *reply = (struct agent_reply) {};
-        if (!m)
-                r = method_not_found(&c, method);
-        else if (!json_object_is_type(parameters, json_type_object))
-                r = PARAM_FAIL(&c, "parameters", "the parameters of %s must be an object", m->name);
-        else {
-                r = check_unknown_params(&c, m);
-                if (r >= 0)
-                        r = m->call(&c);
-        }
-        if (r < 0 && reply->error)
-                r = 0;          /* handled: the reply says what went wrong */
-        if (r < 0)
+        snp_backend_no_wait_begin();
+        r = dispatch_method(&c, m, method);
+        if (snp_backend_no_wait_end()) {
+                /* not answered: the call runs again, from the start, where it may wait */
                 agent_reply_done(reply);
-        agent_log_call(method ?: "", c.purpose[0] ? c.purpose : NULL, peer,
-                       r < 0 ? "out of memory" : reply->error ?: "ok");
-        return r < 0 ? -ENOMEM : 0;
+                return -EWOULDBLOCK;
+        }
+        dispatch_log(&c, method, r);
+        return r;
 }

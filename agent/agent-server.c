@@ -412,8 +412,8 @@ static int connection_submit(struct connection *c, struct varlink_call *call) {
         return r;
 }
 
-/* Parse and dispatch one message: org.varlink.service at once, the rest on
- * a thread. */
+/* Parse and dispatch one message: org.varlink.service at once, and a call
+ * that needs no waiting (agent_dispatch_no_wait); the rest on a thread. */
 static int connection_handle(struct connection *c, const char *msg, size_t len) {
         struct varlink_call call = { 0 };
         struct agent_reply reply = { 0 };
@@ -426,6 +426,14 @@ static int connection_handle(struct connection *c, const char *msg, size_t len) 
                 return r;
         }
         if (c->server->worker && strncmp(call.method, "org.varlink.service.", 20) != 0) {
+                /* answered here when that needs no waiting (a repeated DeriveKey) */
+                r = agent_dispatch_no_wait(c->server->agent, &c->peer, call.method, call.parameters, &reply);
+                if (r != -EWOULDBLOCK) {
+                        r = connection_reply(c, &call, &reply, r);
+                        agent_reply_done(&reply);
+                        varlink_call_done(&call);
+                        return r;
+                }
                 r = connection_submit(c, &call);
                 varlink_call_done(&call);
                 if (r < 0)

@@ -72,6 +72,16 @@ int agent_reply_invalid_parameter(struct agent_reply *reply, const char *paramet
 int agent_dispatch(struct agent *a, const struct agent_peer *peer, const char *method,
                    json_object *parameters, struct agent_reply *reply);
 
+/* agent_dispatch() for a call that can be answered without waiting (the
+ * event loop's try, agent-server.c): a repeated DeriveKey, whose launch
+ * report and firmware key are kept. -EWOULDBLOCK, with reply empty and
+ * nothing logged or changed, when the method is not one of those or the
+ * answer needs a firmware request or waiting for another thread's
+ * (snp_backend_no_wait_begin()); then run it with agent_dispatch() where
+ * waiting is fine. Every check of agent_dispatch() runs. (agent-methods.c) */
+int agent_dispatch_no_wait(struct agent *a, const struct agent_peer *peer, const char *method,
+                           json_object *parameters, struct agent_reply *reply);
+
 /* Unseal a sealed object's text on behalf of peer, exactly as the Unseal
  * method does (authorization, identity check, rate limit). On success 0 with
  * *ret_data (secret_alloc()ed) and *ret_size; on failure < 0 with reply set

@@ -152,6 +152,27 @@ int snp_key_req_check_limits(const struct snp_msg_key_req *req, uint32_t own_vmp
 
 /* ---- the validated front end ---- */
 
+/* No-wait mode of this thread (backend.h). */
+static __thread bool no_wait, wait_refused;
+
+void snp_backend_no_wait_begin(void) {
+        no_wait = true;
+        wait_refused = false;
+}
+
+bool snp_backend_no_wait_end(void) {
+        no_wait = false;
+        return wait_refused;
+}
+
+/* In no-wait mode, -EWOULDBLOCK (and remember it); 0 otherwise. */
+static int wait_check(struct snp_error *err) {
+        if (!no_wait)
+                return 0;
+        wait_refused = true;
+        return snp_error_set(err, -EWOULDBLOCK, 0, 0, "the answer needs a firmware request");
+}
+
 /* One firmware request at a time (the agent serves calls on threads): the
  * device serializes them anyway, and a backend need not be reentrant. A
  * report request (GetStatus, GetReport) waits for the request in progress,
@@ -257,6 +278,9 @@ int snp_backend_get_ext_report(struct snp_backend *b, const uint8_t report_data[
         if (r < 0)
                 return r;
         memset(certs, 0, SNP_CERT_BLOB_MAX);
+        r = wait_check(err);
+        if (r < 0)
+                return r;
         firmware_enter(true);
         if (b->ops->get_ext_report)
                 r = b->ops->get_ext_report(b, &req, &report, certs, err);
@@ -276,6 +300,8 @@ int snp_backend_get_report(struct snp_backend *b, const uint8_t report_data[SNP_
         int r;
 
         r = report_req_make(b, report_data, vmpl, &req, err);
+        if (r >= 0)
+                r = wait_check(err);
         if (r < 0)
                 return r;
         firmware_enter(true);
@@ -312,6 +338,9 @@ static int launch_report(struct snp_backend *b, struct snp_report *report_out, b
         *ret_fresh = false;
         if (launch_kept(b, report_out))
                 return 0;
+        r = wait_check(err);
+        if (r < 0)
+                return r;
         (void) pthread_mutex_lock(&launch_fetch_lock);
         if (!launch_kept(b, report_out)) {
                 *ret_fresh = true;
@@ -353,6 +382,9 @@ static int firmware_key(struct snp_backend *b, const struct snp_msg_key_req *req
                         struct snp_error *err) {
         int r;
 
+        r = wait_check(err);
+        if (r < 0)
+                return r;
         log_debug("%s: key request fields 0x%llx vmpl %u", b->ops->name,
                   (unsigned long long) req->guest_field_select, req->vmpl);
         firmware_enter(false);
@@ -395,6 +427,8 @@ int snp_backend_derive_key(struct snp_backend *b, const struct snp_msg_key_req *
         r = key_req_check(b, req, &fresh, err);
         if (r < 0)
                 return r;
+        if (no_wait)   /* a ready key, or nothing: never wait or claim */
+                return b->key_cache && snp_key_cache_peek(b->key_cache, req, key_out) ? 0 : wait_check(err);
         if (b->key_cache)
                 cached = snp_key_cache_get(b->key_cache, req, key_out);
         if (cached == SNP_KEY_CACHE_HIT)

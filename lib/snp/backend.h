@@ -22,6 +22,13 @@
  *
  * Firmware requests go one at a time; a report request waits for the request
  * in progress, not for the key requests queued before it (they alternate).
+ *
+ * A thread may ask for answers that need no waiting only
+ * (snp_backend_no_wait_begin/_end: the agent's event loop answers repeated
+ * DeriveKey calls itself that way): then every call that would send a
+ * firmware request, or wait for one another thread sends, fails with
+ * -EWOULDBLOCK instead, before anything is sent or claimed, and _end says
+ * whether that happened.
  */
 #pragma once
 
@@ -101,6 +108,11 @@ int snp_key_req_check_limits(const struct snp_msg_key_req *req, uint32_t own_vmp
  * report). key_out must be secret memory (secret_alloc). */
 int snp_backend_derive_key(struct snp_backend *b, const struct snp_msg_key_req *req,
                            uint8_t key_out[SNP_KEY_LEN], struct snp_error *err);
+/* On this thread, until snp_backend_no_wait_end(): refuse to wait
+ * (-EWOULDBLOCK, see above). */
+void snp_backend_no_wait_begin(void);
+/* Back to waiting; true when a call was refused since _begin. */
+bool snp_backend_no_wait_end(void);
 /* Cache the firmware's keys for ttl_sec (> 0); -ENOMEM. */
 int snp_backend_set_key_cache(struct snp_backend *b, unsigned ttl_sec);
 /* The launch's report (this guest's VMPL, REPORT_DATA zero): the kept one,

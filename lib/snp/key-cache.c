@@ -137,6 +137,21 @@ out:
         return res;
 }
 
+bool snp_key_cache_peek(struct snp_key_cache *c, const struct snp_msg_key_req *req, uint8_t key_out[SNP_KEY_LEN]) {
+        struct entry *e;
+        bool hit = false;
+
+        (void) pthread_mutex_lock(&c->lock);
+        (void) expire_locked(c, snp_key_cache_now());
+        e = entry_find(c, req);
+        if (e && e->state == ENTRY_READY) {
+                memcpy(key_out, e->key, SNP_KEY_LEN);
+                hit = true;
+        }
+        (void) pthread_mutex_unlock(&c->lock);
+        return hit;
+}
+
 void snp_key_cache_put(struct snp_key_cache *c, const struct snp_msg_key_req *req, const uint8_t key[SNP_KEY_LEN]) {
         struct entry *e;
 

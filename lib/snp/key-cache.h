@@ -43,6 +43,10 @@ enum snp_key_cache_result {
  * request, wait for its answer (and ask the firmware if it failed). */
 enum snp_key_cache_result snp_key_cache_get(struct snp_key_cache *c, const struct snp_msg_key_req *req,
                                             uint8_t key_out[SNP_KEY_LEN]);
+/* Look req up without waiting and without claiming an entry: true with
+ * key_out when a key is ready, false otherwise (also while another thread
+ * is asking the firmware for it). */
+bool snp_key_cache_peek(struct snp_key_cache *c, const struct snp_msg_key_req *req, uint8_t key_out[SNP_KEY_LEN]);
 /* After SNP_KEY_CACHE_FILL: the firmware's answer, or that it failed. */
 void snp_key_cache_put(struct snp_key_cache *c, const struct snp_msg_key_req *req, const uint8_t key[SNP_KEY_LEN]);
 void snp_key_cache_abandon(struct snp_key_cache *c, const struct snp_msg_key_req *req);

@@ -525,6 +525,79 @@ static void test_derive_key(void **state) {
         json_object_put(r);
 }
 
+/* agent_dispatch_no_wait(): -EWOULDBLOCK with nothing in the reply until
+ * the launch report and the key are kept; then the same answer as
+ * agent_dispatch(), every check included. */
+static int no_wait(struct fixture *f, uid_t uid, const char *method, const char *params,
+                   struct agent_reply *reply) {
+        struct agent_peer peer = { .uid = uid, .gid = uid, .pid = 4242 };
+        json_object *o = parse(params);
+        int r = agent_dispatch_no_wait(&f->a, &peer, method, o, reply);
+
+        json_object_put(o);
+        if (r == -EWOULDBLOCK) {
+                assert_null(reply->parameters);
+                assert_null(reply->error);
+        }
+        return r;
+}
+
+static void test_derive_key_no_wait(void **state) {
+        struct fixture *f = *state;
+        _cleanup_(freep) char *p = derive_params(f, "luks2", SALT_A, NULL, 0);
+        _cleanup_(freep) char *p_pin = derive_params(f, "luks2", SALT_A, ",\"pin\":\"1234\"", 0);
+        _cleanup_(freep) char *p_cred = derive_params(f, "cred/x", SALT_B, NULL, 0);
+        _cleanup_(freep) char *k1 = NULL, *k_pin = NULL;
+        struct agent_reply reply;
+        json_object *r, *m;
+        char *expect;
+
+        /* nothing kept yet; without a key cache the key always needs the firmware */
+        assert_int_equal(no_wait(f, ROOT, "io.snpseal.Agent.DeriveKey", p, &reply), -EWOULDBLOCK);
+        k1 = derive(f, ROOT, "luks2", SALT_A, NULL);
+        assert_int_equal(no_wait(f, ROOT, "io.snpseal.Agent.DeriveKey", p, &reply), -EWOULDBLOCK);
+
+        assert_int_equal(snp_backend_set_key_cache(f->a.backend, 60), 0);
+        assert_int_equal(no_wait(f, ROOT, "io.snpseal.Agent.DeriveKey", p, &reply), -EWOULDBLOCK);
+        free(k1);
+        k1 = derive(f, ROOT, "luks2", SALT_A, NULL);
+        k_pin = derive(f, ROOT, "luks2", SALT_A, ",\"pin\":\"1234\"");
+
+        /* answered: the same keys, the MAC key too; other purposes and salts share the firmware key */
+        assert_int_equal(no_wait(f, ROOT, "io.snpseal.Agent.DeriveKey", p, &reply), 0);
+        assert_null(reply.error);
+        assert_string_equal(get_str(reply.parameters, "key"), k1);
+        (void) get_str(reply.parameters, "macKey");
+        (void) get_obj(reply.parameters, "identity");
+        agent_reply_done(&reply);
+        assert_int_equal(no_wait(f, ROOT, "io.snpseal.Agent.DeriveKey", p_pin, &reply), 0);
+        assert_string_equal(get_str(reply.parameters, "key"), k_pin);
+        agent_reply_done(&reply);
+        assert_int_equal(no_wait(f, ROOT, "io.snpseal.Agent.DeriveKey", p_cred, &reply), 0);
+        assert_null(reply.error);
+        agent_reply_done(&reply);
+
+        /* the checks run: a user may not derive luks2 keys; malformed parameters */
+        assert_int_equal(no_wait(f, USER, "io.snpseal.Agent.DeriveKey", p, &reply), 0);
+        assert_string_equal(reply.error, AGENT_ERROR_NOT_PERMITTED);
+        agent_reply_done(&reply);
+        assert_int_equal(no_wait(f, ROOT, "io.snpseal.Agent.DeriveKey", "{\"purpose\":\"luks2\"}", &reply), 0);
+        assert_string_equal(reply.error, AGENT_ERROR_INVALID_PARAMETER);
+        agent_reply_done(&reply);
+
+        /* an identity that does not match is re-checked against a fresh report: not here */
+        assert_true(asprintf(&expect, "%.*s,\"expect\":{\"measurement\":\"%096d\"}}", (int) strlen(p) - 1, p, 0) > 0);
+        assert_int_equal(no_wait(f, ROOT, "io.snpseal.Agent.DeriveKey", expect, &reply), -EWOULDBLOCK);
+        r = call_err(f, ROOT, "io.snpseal.Agent.DeriveKey", expect, AGENT_ERROR_IDENTITY_MISMATCH, NULL);
+        assert_true(json_object_object_get_ex(r, "message", &m));
+        json_object_put(r);
+        free(expect);
+
+        /* other methods are never tried */
+        assert_int_equal(no_wait(f, ROOT, "io.snpseal.Agent.GetStatus", "{}", &reply), -EWOULDBLOCK);
+        assert_int_equal(no_wait(f, ROOT, "org.varlink.service.GetInfo", "{}", &reply), -EWOULDBLOCK);
+}
+
 static void test_derive_key_expect(void **state) {
         struct fixture *f = *state;
         _cleanup_(freep) char *p = derive_params(f, "luks2", SALT_A, NULL, 0);
@@ -1679,6 +1752,7 @@ int main(void) {
                 T(test_derive_key_floor),
                 T(test_derive_key_mac_key),
                 T(test_derive_key_expect),
+                T(test_derive_key_no_wait),
                 T(test_derive_key_tcb_above_committed),
                 T(test_seal_unseal),
                 T(test_seal_binding),

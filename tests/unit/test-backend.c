@@ -351,6 +351,60 @@ static void test_key_cache(void **state) {
         assert_int_equal(snp_key_cache_size(b->key_cache), 1);
 }
 
+/* No-wait mode (the agent's event loop): answers from what is kept, and
+ * for anything else -EWOULDBLOCK before a request is sent or a cache entry
+ * claimed. */
+static void test_no_wait(void **state) {
+        _cleanup_(snp_backend_freep) struct snp_backend *b = counting_open(0, SIM_FAULT_NONE);
+        _cleanup_secret_ uint8_t *k1 = secret_alloc(SNP_KEY_LEN);
+        _cleanup_secret_ uint8_t *k2 = secret_alloc(SNP_KEY_LEN);
+        struct snp_msg_key_req req = default_req(), other = default_req();
+        struct snp_report rep;
+        struct snp_error e = {};
+
+        (void) state;
+        assert_int_equal(snp_backend_set_key_cache(b, 60), 0);
+        /* nothing kept: refused, nothing sent */
+        snp_backend_no_wait_begin();
+        assert_int_equal(snp_backend_derive_key(b, &req, k2, &e), -EWOULDBLOCK);
+        assert_int_equal(snp_backend_launch_report(b, &rep, &e), -EWOULDBLOCK);
+        assert_true(snp_backend_no_wait_end());
+        assert_int_equal(counts(b)->n_key + counts(b)->n_report, 0);
+        assert_int_equal(snp_key_cache_size(b->key_cache), 0);
+
+        /* the waiting call fills what is kept (no entry was left claimed) */
+        assert_int_equal(snp_backend_derive_key(b, &req, k1, &e), 0);
+        assert_int_equal(counts(b)->n_key, 1);
+
+        snp_backend_no_wait_begin();
+        assert_int_equal(snp_backend_derive_key(b, &req, k2, &e), 0);
+        assert_memory_equal(k1, k2, SNP_KEY_LEN);
+        assert_int_equal(snp_backend_launch_report(b, &rep, &e), 0);
+        assert_false(snp_backend_no_wait_end());
+
+        /* a key not cached, a fresh report: refused, nothing sent */
+        other.guest_field_select |= SNP_FIELD_GUEST_SVN;
+        snp_backend_no_wait_begin();
+        assert_int_equal(snp_backend_derive_key(b, &other, k2, &e), -EWOULDBLOCK);
+        assert_int_equal(snp_backend_get_report(b, NULL, 0, &rep, &e), -EWOULDBLOCK);
+        assert_true(snp_backend_no_wait_end());
+        assert_int_equal(counts(b)->n_key, 1);
+        assert_int_equal(counts(b)->n_report, 1);
+
+        /* an expired key is not answered */
+        assert_int_equal(snp_key_cache_expire(b->key_cache, UINT64_MAX - 1), 1);
+        snp_backend_no_wait_begin();
+        assert_int_equal(snp_backend_derive_key(b, &req, k2, &e), -EWOULDBLOCK);
+        assert_true(snp_backend_no_wait_end());
+
+        /* a request that fails validation fails as before, without a refusal to wait */
+        req.root_key_select = 3u << SNP_KEY_REQ_KEY_SEL_SHIFT;
+        snp_backend_no_wait_begin();
+        assert_int_equal(snp_backend_derive_key(b, &req, k2, &e), -EINVAL);
+        assert_false(snp_backend_no_wait_end());
+        assert_int_equal(counts(b)->n_key, 1);
+}
+
 struct refused_case {
         const char *name;
         uint32_t own_vmpl;
@@ -700,6 +754,7 @@ int main(void) {
                 cmocka_unit_test(test_kept_report_refreshed),
                 cmocka_unit_test(test_refusal_rechecked),
                 cmocka_unit_test(test_key_cache),
+                cmocka_unit_test(test_no_wait),
                 cmocka_unit_test(test_firmware_status_failure),
                 cmocka_unit_test(test_busy_fault),
                 cmocka_unit_test(test_masked_chip_key),
