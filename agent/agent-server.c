@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
@@ -238,6 +239,10 @@ static void connection_free(struct connection *c, bool dropped) {
                 c->next->prev = c->prev;
         srv->n_connections--;
         free(c);
+        /* After a burst, give back the heap pages its buffers left free
+         * (glibc keeps them otherwise): the agent idles most of its life. */
+        if (srv->n_connections == 0)
+                (void) malloc_trim(0);
         if (srv->stdio)
                 (void) sd_event_exit(srv->event, dropped ? 1 : 0);
         else

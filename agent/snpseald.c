@@ -41,11 +41,12 @@ static int harden(void) {
 
 /* Memory for a small, long-running server whose calls run on a few reused
  * threads: glibc would give each thread a malloc arena of its own (up to 8
- * per core), whose pages stay resident; two are plenty. The calls' secret
+ * per core), whose pages stay resident; one is plenty (repeated DeriveKey
+ * calls run on the event loop, the threads serve the rare slow calls). The calls' secret
  * buffers (a few one-page mappings each) are reused instead of mapped,
  * locked, unlocked and unmapped every time. */
 static void tune_memory(void) {
-        (void) mallopt(M_ARENA_MAX, 2);
+        (void) mallopt(M_ARENA_MAX, 1);
         secret_pool_enable(AGENT_SECRET_POOL_PAGES);
 }
 

@@ -11,7 +11,8 @@
  *     0 and 8; GetStatus p50/p99 on its own connection under that load;
  *   - the agent's CPU time per call (user + system, from /proc: what the
  *     figures would be on an idle machine is about cores / this);
- *   - the agent's RSS before and after the load;
+ *   - the agent's RSS before and after the load (with SNPSEAL_BENCH_SMAPS
+ *     set, also its mappings of 64 KiB or more resident);
  *   - firmware requests counted by the simulator (count_requests) for one
  *     unlock and for a boot of 1, 4 and 16 volumes sharing a binding,
  *     unlocked at once, on a fresh agent, with the cache and without.
@@ -355,6 +356,34 @@ static void rss_text(pid_t pid, char *buf, size_t size) {
         snprintf(buf, size, "%ld KiB (anon %ld, file %ld; PSS %ld; %ld threads)", rss, anon, file, pss, threads);
 }
 
+/* With SNPSEAL_BENCH_SMAPS set: the agent's mappings holding 64 KiB or
+ * more resident, largest first (where RSS goes). */
+static void smaps_print(pid_t pid) {
+        char path[64], line[512], name[256] = "";
+        FILE *f;
+
+        if (!getenv("SNPSEAL_BENCH_SMAPS"))
+                return;
+        snprintf(path, sizeof(path), "/proc/%d/smaps", (int) pid);
+        f = fopen(path, "re");
+        while (f && fgets(line, sizeof(line), f)) {
+                long kb;
+                char perm[8];
+
+                if (sscanf(line, "%*x-%*x %7s %*s %*s %*s %255[^\n]", perm, name) >= 1 && strchr(line, '-') < strchr(line, ' ')) {
+                        if (sscanf(line, "%*x-%*x %7s %*s %*s %*s %255[^\n]", perm, name) < 2)
+                                snprintf(name, sizeof(name), "[anon %s]", perm);
+                        else
+                                snprintf(name + strlen(name), sizeof(name) - strlen(name), " %s", perm);
+                        continue;
+                }
+                if (sscanf(line, "Rss: %ld", &kb) == 1 && kb >= 64)
+                        printf("    %6ld KiB  %s\n", kb, name);
+        }
+        if (f)
+                fclose(f);
+}
+
 static unsigned load(const char *latency, double seconds, bool warm_only) {
         static const struct { const char *label, *cache; } caches[] = {
                 { "cache warm", "120" },
@@ -370,6 +399,7 @@ static unsigned load(const char *latency, double seconds, bool warm_only) {
                 if (agent_up(&t, latency, caches[k].cache) < 0)
                         return 1;
                 rss_text(t.pid, rss0, sizeof(rss0));
+                smaps_print(t.pid);
                 call = derive_call(&t, 1);
                 if (!call) {
                         agent_down(&t);
@@ -382,6 +412,7 @@ static unsigned load(const char *latency, double seconds, bool warm_only) {
                         failed += run_point(&t, call, conn_levels[i], seconds, label);
                 sleep_ms(500);   /* idle threads settle */
                 rss_text(t.pid, rss1, sizeof(rss1));
+                smaps_print(t.pid);
                 printf("  agent RSS idle after start %s\n  agent RSS after this load   %s\n"
                        "  firmware requests: %u key, %u report\n", rss0, rss1, count_sent(&t, "key"),
                        count_sent(&t, "report"));
