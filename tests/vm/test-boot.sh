@@ -260,7 +260,7 @@ binds_only_tcb() { # IMG
 # ---------------------------------------------------------------- preparation
 must "prepare: guest tree with initramfs-tools (mmdebstrap, cached)" vm_base initramfs-tools
 must "prepare: guest tree with dracut (cached)" vm_base dracut
-must "prepare: snpseal built with the guest's paths" vm_stage
+must "prepare: snpseal's .debs for the guests" vm_stage
 cp "$LUKS_STATE" "$W/state0.json"
 
 # The data volume: an ext4 file system with a file, encrypted offline, the
@@ -440,7 +440,9 @@ expect "7b host-made token: the journal says the binding does not bind enough" h
 # shows the rewrite, so it happened inside the window.
 CANARY="canary-$(randhex 16)"
 TOCTOU_HOOK=crypt_volume_key_get
-PLUGIN_SO=$VM_STAGE/usr/lib/$VM_ARCH_TRIPLET/cryptsetup/libcryptsetup-token-snpseal.so
+# The package's plugin: below /lib on Debian 12, /usr/lib on 13 (pkg-config).
+PLUGIN_SO=$(ls "$VM_STAGE"/usr/lib/$VM_ARCH_TRIPLET/cryptsetup/libcryptsetup-token-snpseal.so \
+        "$VM_STAGE"/lib/$VM_ARCH_TRIPLET/cryptsetup/libcryptsetup-token-snpseal.so 2>/dev/null | head -n 1)
 if ! nm -D --undefined-only "$PLUGIN_SO" 2>/dev/null | grep -qw crypt_volume_key_get; then
         # A plugin that does not check the volume key: the rewrite follows
         # its reading of the token, still after libcryptsetup loaded the header.

@@ -7,9 +7,9 @@
 #   vm_init                    check the facilities (skip with the reason), set VM_*
 #   vm_base [dracut]           the cached guest tree (mmdebstrap), with dracut instead
 #                              of initramfs-tools when asked; prints its path
-#   vm_stage                   configure/build/install snpseal for the guest into
-#                              $VM_WORK/stage (guest paths: /usr, /etc, /var)
-#   vm_tree KIND DIR STATE     a guest tree in DIR: base + the build + the agent
+#   vm_stage                   snpseal's .debs for the guests ($SNPSEAL_VM_DEBS, else
+#                              built), unpacked in $VM_WORK/stage for the host's use
+#   vm_tree KIND DIR STATE     a guest tree in DIR: base + the .debs (apt) + the agent
 #                              configured for the simulator with STATE (test images only)
 #   vm_chroot DIR CMD...       run CMD in the guest tree (proc, sys, dev mounted)
 #   vm_image DIR IMG           an ext4 image of the tree
@@ -25,7 +25,8 @@
 # default $top_builddir/tests/vm/cache), SNPSEAL_VM_WORK (default
 # $top_builddir/tests/vm/work), SNPSEAL_VM_MIRROR (default
 # http://deb.debian.org/debian), SNPSEAL_VM_TIMEOUT (seconds per boot, default
-# 900), SNPSEAL_VM_ACCEL (default tcg). VM_QEMU_ARGS (shell variable, split on
+# 900), SNPSEAL_VM_ACCEL (default tcg), SNPSEAL_VM_DEBS (a directory of
+# snpseal's .debs to install; default: build them). VM_QEMU_ARGS (shell variable, split on
 # blanks, so no blanks inside an argument) adds arguments to vm_boot's QEMU,
 # e.g. a TPM device.
 
@@ -107,32 +108,59 @@ vm_base() {
         echo "$_dir"
 }
 
-# snpseal built and installed with the guest's paths. Without libcurl (only
-# snpseal verify --fetch uses it): the guest trees do not have it, and a
-# snpseal linked with it would not start there (snpseal-reseal.service).
+# snpseal's .deb packages (debian/) for the guests: those in $SNPSEAL_VM_DEBS
+# when set (.ci/run builds them once for its package tests), else built here
+# from the build tree's distributed files (tests/pkg/build-debs.sh). vm_tree
+# installs them with apt. $VM_STAGE holds their files unpacked, for the
+# host's look at them (the plugin's symbols).
 vm_stage() {
-        _b=$VM_WORK/build
         VM_STAGE=$VM_WORK/stage
-        rm -rf "$_b" "$VM_STAGE" && mkdir -p "$_b" || return 1
-        echo "vm: building snpseal for the guest in $_b" >&2
-        if ! (cd "$_b" && "$top_srcdir/configure" --prefix=/usr --sysconfdir=/etc --localstatedir=/var \
-                        --libdir=/usr/lib/$VM_ARCH_TRIPLET \
-                        --with-cryptsetup-token-dir=/usr/lib/$VM_ARCH_TRIPLET/cryptsetup \
-                        --with-pamdir=/usr/lib/$VM_ARCH_TRIPLET/security \
-                        --with-systemdsystemunitdir=/usr/lib/systemd/system \
-                        --with-tmpfilesdir=/usr/lib/tmpfiles.d --disable-tests --without-libcurl &&
-                        make -j"$(nproc)" && make install DESTDIR="$VM_STAGE") >"$_b/build.log" 2>&1; then
-                tail -n 40 "$_b/build.log" >&2
-                echo "vm: building snpseal for the guest failed (see above)" >&2
+        VM_DEBS=${SNPSEAL_VM_DEBS:-}
+        rm -rf "$VM_STAGE" && mkdir -p "$VM_STAGE" || return 1
+        if [ -z "$VM_DEBS" ]; then
+                VM_DEBS=$VM_WORK/debs
+                echo "vm: building snpseal's .debs for the guest in $VM_DEBS" >&2
+                sh "$top_srcdir/tests/pkg/build-debs.sh" "$top_builddir" "$VM_DEBS" >/dev/null || return 1
+        fi
+        ls "$VM_DEBS"/snpseal_*.deb >/dev/null 2>&1 || { echo "vm: no snpseal_*.deb in $VM_DEBS" >&2; return 1; }
+        for _deb in "$VM_DEBS"/*.deb; do
+                dpkg-deb -x "$_deb" "$VM_STAGE" || return 1
+        done
+}
+
+# apt installs the packages of a guest of KIND into DIR: the agent, the token
+# plugin, the PAM module and the initrd integration of that KIND (their
+# dependencies, e.g. libcurl, from the mirror).
+vm__install_debs() { # KIND DIR
+        _deb_kind=snpseal-initramfs-tools
+        [ "$1" = dracut ] && _deb_kind=snpseal-dracut
+        rm -rf "$2/debs" && mkdir -p "$2/debs" || return 1
+        for _p in snpseal libcryptsetup-token-snpseal libpam-snpseal "$_deb_kind"; do
+                cp "$VM_DEBS/${_p}_"*.deb "$2/debs/" || return 1
+        done
+        cp /etc/resolv.conf "$2/etc/resolv.conf" 2>/dev/null
+        # The update-initramfs trigger would rebuild the initrd here, minutes
+        # on a loaded host, for nothing: the root volume cases build theirs
+        # after writing crypttab, the data volume case boots the base's.
+        # tests/pkg/test-packages.sh checks the trigger. INITRD=No stops
+        # dracut's; update_initramfs=no initramfs-tools'.
+        _uconf=$2/etc/initramfs-tools/update-initramfs.conf
+        [ -f "$_uconf" ] && sed -i 's/^update_initramfs=.*/update_initramfs=no/' "$_uconf"
+        if ! vm_chroot "$2" env INITRD=No apt-get install -y -q --no-install-recommends \
+                        $(cd "$2" && ls debs/*.deb | sed 's|^|/|') >"$VM_WORK/apt-${2##*/}.log" 2>&1; then
+                tail -n 30 "$VM_WORK/apt-${2##*/}.log" >&2
+                echo "vm: apt could not install snpseal's packages in $2 (see above)" >&2
                 return 1
         fi
+        [ -f "$_uconf" ] && sed -i 's/^update_initramfs=.*/update_initramfs=yes/' "$_uconf"
+        rm -rf "$2/debs" "$2/etc/resolv.conf" "$2"/var/cache/apt/archives/*.deb
 }
 
 # A guest tree: base + snpseal + the simulator configuration + the report unit.
 vm_tree() { # KIND DIR STATE
         _kind=$1 _dir=$2 _state=$3
         _base=$(vm_base "$_kind") || return 1
-        rm -rf "$_dir" && cp -a "$_base" "$_dir" && cp -a "$VM_STAGE/." "$_dir/" || return 1
+        rm -rf "$_dir" && cp -a "$_base" "$_dir" && vm__install_debs "$_kind" "$_dir" || return 1
         echo vmtest >"$_dir/etc/hostname"
         mkdir -p "$_dir/etc/snpseal" "$_dir/data" || return 1
         install -m 0600 "$_state" "$_dir/etc/snpseal/sim-state.json" || return 1
@@ -144,7 +172,8 @@ vm_tree() { # KIND DIR STATE
         install -m 0755 "$top_srcdir/tests/vm/guest/vmtest-report" "$_dir/usr/local/sbin/vmtest-report" &&
                 install -m 0644 "$top_srcdir/tests/vm/guest/vmtest-report.service" \
                         "$top_srcdir/tests/vm/guest/vmtest-cred.service" "$_dir/etc/systemd/system/" || return 1
-        systemctl --root="$_dir" --quiet enable snpseald.socket vmtest-report.service || return 1
+        # snpseald.socket: enabled by the package (dh_installsystemd).
+        systemctl --root="$_dir" --quiet enable vmtest-report.service || return 1
         # Nothing in these tests needs these; they only slow a TCG boot down.
         systemctl --root="$_dir" --quiet mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
                 fstrim.timer 2>/dev/null
