@@ -171,6 +171,11 @@ static int json_lex_check(const char *text, size_t len, char *errbuf, size_t err
                         continue;
                 }
                 tokens++;
+                /* A value right after a value: "{}{}", "[1 2]". */
+                if (!memchr("}]:,", s[i], 4) && memchr("v}]", prev, 3)) {
+                        reason = "unexpected character";
+                        break;
+                }
                 if (memchr("{}[]:,", s[i], 6)) {
                         /* Separators between values only: "[1,]", "{,}", "[,1]"
                          * (json-c checks that only with JSON_TOKENER_STRICT). */

@@ -230,7 +230,9 @@ static const struct {
         { "{\"a\":}",           0, 0, -EBADMSG, "offset 5: unexpected character" },
         { "{\"a\"::1}",         0, 0, -EBADMSG, "offset 5: unexpected character" },
         { "[1,,2]",             0, 0, -EBADMSG, "offset 3: unexpected character" },
-        { "{\"a\" 1}",          0, 0, -EBADMSG, "':' expected" },
+        { "[1 2]",              0, 0, -EBADMSG, "offset 3: unexpected character" },
+        { "{\"a\":1 \"b\":2}", 0, 0, -EBADMSG, "offset 7: unexpected character" },
+        { "{\"a\" 1}",          0, 0, -EBADMSG, "offset 5: unexpected character" },
 };
 
 static void test_json_rejects(void **state) {
