@@ -21,13 +21,19 @@
  * within connection_timeout seconds of its first byte, so a trickle of bytes
  * does not keep a connection alive. Refusals are logged at most once per
  * REFUSE_LOG_INTERVAL, with the number of refusals not logged.
+ *
+ * Every call is logged, but successful ones one by one only up to
+ * LOG_OK_BURST per LOG_OK_INTERVAL (a boot's unlocks are far fewer); the
+ * rest of such a burst is counted and logged as one line when its interval
+ * ends. Refused and failed calls are always logged one by one.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -53,6 +60,8 @@
 #define USEC_PER_SEC UINT64_C(1000000)
 #define LOG_FIELD_MAX 160
 #define REFUSE_LOG_INTERVAL_USEC (10 * USEC_PER_SEC)
+#define LOG_OK_BURST 50u
+#define LOG_OK_INTERVAL_SEC 10u
 
 enum listener_kind {
         LISTENER_VARLINK,
@@ -100,6 +109,7 @@ struct connection {
 
 struct agent_server {
         struct agent *agent;
+        sd_event_source *log_timer;        /* logs the count of unlogged successes */
         sd_event *event;
         struct listener listeners[_LISTENER_MAX];
         struct connection *connections;
@@ -152,10 +162,97 @@ static const char *log_clean(const char *s, char *buf, size_t size) {
         return buf;
 }
 
+/* Successful calls logged one by one (agent_log_call); shared with the
+ * worker threads. */
+static pthread_mutex_t log_ok_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t log_ok_start;     /* CLOCK_MONOTONIC usec the interval began; 0: none */
+static unsigned log_ok_logged;    /* successes logged one by one in it */
+static unsigned log_ok_unlogged;  /* and not */
+
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static void log_unlogged(unsigned n) {
+        if (n == 0)
+                return;
+        if (!log_journal) {
+                log_info("%u further successful call%s not logged one by one (the first %u of every %u s are)",
+                         n, n == 1 ? "" : "s", LOG_OK_BURST, LOG_OK_INTERVAL_SEC);
+                return;
+        }
+        if (LOG_INFO > log_get_max_level())
+                return;
+        (void) sd_journal_send("MESSAGE=%u further successful call%s not logged one by one "
+                               "(the first %u of every %u s are)", n, n == 1 ? "" : "s",
+                               LOG_OK_BURST, LOG_OK_INTERVAL_SEC,
+                               "PRIORITY=%i", LOG_INFO,
+                               "SYSLOG_IDENTIFIER=snpseald",
+                               "UNLOGGED_CALLS=%u", n,
+                               NULL);
+}
+
+/* Whether this success is logged one by one; a finished interval's count
+ * of unlogged ones is logged first. */
+static bool log_ok_admit(void) {
+        uint64_t now = monotonic_usec();
+        unsigned flushed = 0;
+        bool admit;
+
+        (void) pthread_mutex_lock(&log_ok_lock);
+        if (log_ok_start == 0 || now - log_ok_start >= LOG_OK_INTERVAL_SEC * USEC_PER_SEC) {
+                flushed = log_ok_unlogged;
+                log_ok_start = now;
+                log_ok_logged = log_ok_unlogged = 0;
+        }
+        admit = log_ok_logged < LOG_OK_BURST;
+        if (admit)
+                log_ok_logged++;
+        else
+                log_ok_unlogged++;
+        (void) pthread_mutex_unlock(&log_ok_lock);
+        log_unlogged(flushed);
+        return admit;
+}
+
+/* The end of the interval whose unlogged successes are still to be logged
+ * (CLOCK_MONOTONIC usec), 0 when none are. */
+static uint64_t log_ok_due(void) {
+        uint64_t due = 0;
+
+        (void) pthread_mutex_lock(&log_ok_lock);
+        if (log_ok_unlogged > 0)
+                due = log_ok_start + LOG_OK_INTERVAL_SEC * USEC_PER_SEC;
+        (void) pthread_mutex_unlock(&log_ok_lock);
+        return due;
+}
+
+/* Log the count of unlogged successes: when their interval has ended, or
+ * (at exit) now. */
+static void log_ok_flush(bool now) {
+        unsigned n = 0;
+
+        (void) pthread_mutex_lock(&log_ok_lock);
+        if (log_ok_unlogged > 0 &&
+            (now || monotonic_usec() - log_ok_start >= LOG_OK_INTERVAL_SEC * USEC_PER_SEC)) {
+                n = log_ok_unlogged;
+                log_ok_start = 0;
+                log_ok_logged = log_ok_unlogged = 0;
+        }
+        (void) pthread_mutex_unlock(&log_ok_lock);
+        log_unlogged(n);
+}
+
 void agent_log_call(const char *method, const char *purpose, const struct agent_peer *peer,
                     const char *result) {
         char m[LOG_FIELD_MAX], p[LOG_FIELD_MAX];
         int prio = result && strcmp(result, "ok") == 0 ? LOG_INFO : LOG_NOTICE;
+
+        if (prio == LOG_INFO && (prio > log_get_max_level() || !log_ok_admit()))
+                return;
 
         log_clean(method ? method : "?", m, sizeof(m));
         log_clean(purpose ? purpose : "", p, sizeof(p));
@@ -371,6 +468,31 @@ static int on_key_cache_timer(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
+/* ---- the count of successes not logged one by one ---- */
+
+/* After calls, on the loop: log the count when its interval ends, even
+ * when nobody calls then. */
+static void server_log_arm(struct agent_server *srv) {
+        uint64_t due = log_ok_due();
+        int enabled = SD_EVENT_OFF;
+
+        if (!srv->log_timer || due == 0 ||
+            (sd_event_source_get_enabled(srv->log_timer, &enabled) >= 0 && enabled != SD_EVENT_OFF))
+                return;
+        (void) sd_event_source_set_time(srv->log_timer, due);
+        (void) sd_event_source_set_enabled(srv->log_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_log_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        log_ok_flush(false);
+        server_log_arm(userdata);
+        return 0;
+}
+
+static int server_log_setup(struct agent_server *srv) {
+        return sd_event_add_time(srv->event, &srv->log_timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_log_timer, srv);
+}
+
 static int server_key_cache_setup(struct agent_server *srv) {
         if (!srv->agent->backend->key_cache)
                 return 0;
@@ -383,6 +505,7 @@ static void call_job_done(void *arg, bool ran) {
         struct connection *c = j->c;
 
         server_key_cache_arm(j->agent->server);
+        server_log_arm(j->agent->server);
 
         if (c) {
                 c->job = NULL;
@@ -434,6 +557,7 @@ static int connection_handle(struct connection *c, const char *msg, size_t len) 
                 /* answered here when that needs no waiting (a repeated DeriveKey) */
                 r = agent_dispatch_no_wait(c->server->agent, &c->peer, call.method, call.parameters, &reply);
                 if (r != -EWOULDBLOCK) {
+                        server_log_arm(c->server);
                         r = connection_reply(c, &call, &reply, r);
                         agent_reply_done(&reply);
                         varlink_call_done(&call);
@@ -446,6 +570,7 @@ static int connection_handle(struct connection *c, const char *msg, size_t len) 
                 return r;
         }
         r = agent_dispatch(c->server->agent, &c->peer, call.method, call.parameters, &reply);
+        server_log_arm(c->server);
         r = connection_reply(c, &call, &reply, r);
         agent_reply_done(&reply);
         varlink_call_done(&call);
@@ -771,6 +896,7 @@ static void cred_job_done(void *arg, bool ran) {
         if (j->fd >= 0)
                 (void) close(j->fd);
         server_key_cache_arm(j->srv);
+        server_log_arm(j->srv);
         if (ran)
                 server_idle_update(j->srv);
         free(j);
@@ -1015,6 +1141,8 @@ static void server_done(struct agent_server *srv) {
         srv->worker = NULL;
         sd_event_source_disable_unref(srv->idle_timer);
         sd_event_source_disable_unref(srv->key_cache_timer);
+        sd_event_source_disable_unref(srv->log_timer);
+        log_ok_flush(true);
         for (int k = 0; k < _LISTENER_MAX; k++) {
                 struct listener *l = &srv->listeners[k];
 
@@ -1086,6 +1214,8 @@ int agent_server_run(struct agent *a) {
                 r = agent_worker_new(srv.event, &srv.worker);
         if (r >= 0)
                 r = server_key_cache_setup(&srv);
+        if (r >= 0)
+                r = server_log_setup(&srv);
         if (r >= 0)
                 r = server_setup(&srv);
         if (r >= 0) {

@@ -12,6 +12,10 @@
  *    (latency_ms) is answered while they are still outstanding: the loop
  *    never waits for them, and a report request is not queued behind them.
  *
+ *  - successful calls are logged one by one up to 50 per 10 s, the rest of
+ *    a burst as a count (at the latest when the agent exits); refusals
+ *    always one by one.
+ *
  * Orderings and counts only, no timing thresholds.
  */
 #include "config.h"
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -199,6 +204,55 @@ static void test_state_change_drops_cache(void **state) {
 }
 
 /* GetStatus while DeriveKey calls wait for a slow firmware. */
+#define N_LOG 200
+#define LOG_OK_BURST 50
+
+/* The log's lines for successful DeriveKey calls, and the successes it
+ * counted without a line. */
+static void log_count(const struct th_agent *t, unsigned *ret_lines, unsigned *ret_unlogged) {
+        char line[4096];
+        unsigned lines = 0, unlogged = 0, n;
+        FILE *f = fopen(t->log, "re");
+        const char *p;
+
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f)) {
+                lines += strstr(line, M_DERIVE " from uid 0 pid ") && strstr(line, " purpose luks2: ok\n");
+                p = strstr(line, "snpseald: ");
+                if (p && sscanf(p, "snpseald: %u further successful call", &n) == 1 &&
+                    strstr(line, "not logged one by one (the first 50 of every 10 s are)"))
+                        unlogged += n;
+        }
+        fclose(f);
+        *ret_lines = lines;
+        *ret_unlogged = unlogged;
+}
+
+static void test_success_log_limit(void **state) {
+        struct th_agent t = {};
+        json_object *reply = NULL;
+        unsigned lines, unlogged;
+        int status = 0;
+
+        start(&t, NULL, NULL);
+        for (unsigned i = 0; i < N_LOG; i++)
+                call_ok(&t, M_DERIVE, derive_params(&t, 0, i));
+        /* a refusal inside the burst is logged all the same */
+        assert_int_equal(th_call(t.sock, M_DERIVE, th_json("{\"purpose\":\"luks2\"}"), &reply), 0);
+        assert_string_equal(th_error(reply), "io.snpseal.Agent.InvalidParameter");
+        json_object_put(reply);
+        assert_int_equal(th_agent_stop(&t, &status), 0);   /* logs the count still open */
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        log_count(&t, &lines, &unlogged);
+        if (lines + unlogged != N_LOG || lines < LOG_OK_BURST || unlogged == 0 ||
+            !th_agent_log_contains(&t, M_DERIVE " from uid 0 pid ") ||
+            !th_agent_log_contains(&t, ": io.snpseal.Agent.InvalidParameter")) {
+                th_agent_dump_log(&t);
+                fail_msg("%u successes logged one by one, %u counted, of %u", lines, unlogged, N_LOG);
+        }
+        th_agent_cleanup(&t);
+}
+
 static void test_status_not_behind_derive(void **state) {
         static const char status_call[] = "{\"method\":\"" M_STATUS "\",\"parameters\":{}}";
         static const char *const extra[] = { "--key-cache=0", NULL };
@@ -272,6 +326,7 @@ int main(void) {
                 cmocka_unit_test(test_cache_off),
                 cmocka_unit_test(test_state_change_drops_cache),
                 cmocka_unit_test(test_status_not_behind_derive),
+                cmocka_unit_test(test_success_log_limit),
         };
 
         return cmocka_run_group_tests_name("agent-cache", tests, NULL, NULL);
