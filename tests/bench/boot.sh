@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Benchmark: what unlocking a data volume at boot through the snpseal token
 # costs, against the systemd-tpm2 token on the same volume (the anchor users
-# would pick instead), in the same Debian 12 guest under QEMU.
+# would pick instead), in the same Debian guest under QEMU: Debian 12
+# (bookworm) and Debian 13 (trixie), one report each.
 #
 # The guest is the one of tests/vm/test-boot.sh case 1 (snpseal installed,
 # the agent on the simulator, /data from crypttab and fstab) with swtpm as its
@@ -18,31 +19,40 @@
 #   snpseal  crypttab "data UUID=… none luks,headless=true"; checked: the
 #            agent logged a successful DeriveKey for systemd-cryptsetup's PID
 #   tpm2     crypttab "… none luks,tpm2-device=auto,headless=true" (what
-#            systemd-cryptenroll's users write); checked: snpseald never ran
+#            systemd-cryptenroll's users write), snpseal's drop-in for
+#            systemd-cryptsetup@.service masked; checked: snpseald never ran
 #            and nobody asked it for a key (headless: no passphrase either)
 # Both tokens' keyslots are PBKDF2-SHA512 with 1000 iterations (systemd-
 # cryptenroll's minimal PBKDF for a TPM2 key, snpseal's for its own).
-# It prints, per boot and as medians, the unlock time (Finished − Starting
-# systemd-cryptsetup@data.service in PID 1's journal), the ratio snpseal /
-# systemd-tpm2, the agent's socket-activation start time (Started − Starting
-# snpseald.service, part of the snpseal unlock) and the wait before it
-# (Starting snpseald.service − Starting systemd-cryptsetup@data.service), and
-# the wall time of each boot. Informational: the
-# clock never fails it; it exits 1 only when something does not work (a boot
-# that does not unlock the way it should), 77 when it cannot run here.
+# It prints, per boot and as medians and spreads, the unlock time (Finished −
+# Starting systemd-cryptsetup@data.service in PID 1's journal), the ratio
+# snpseal / systemd-tpm2, when the volume was open (Finished, seconds since
+# the kernel started: the unlock's place in the boot), the agent's start
+# (Started − Starting snpseald.service) and when it began relative to the
+# unlock (Starting snpseald.service − Starting systemd-cryptsetup@data.service:
+# negative when the agent was started ahead of the unlock, as the
+# systemd-cryptsetup@.service drop-in does, docs/UNITS.md), the wall time of
+# each boot and the host's load average when it began (other work on the
+# host slows both variants; the turns spread it over both). Informational:
+# the clock never fails it; it exits 1 only when something does not work (a
+# boot that does not unlock the way it should), 77 when it cannot run here.
 #
 #   make bench                 (in the build directory, as root)
 #   top_srcdir=. top_builddir=_build SNPSEAL_SIM=… SNPSEALD=… SNPSEAL=… \
-#       bash tests/bench/boot.sh
+#       bash tests/bench/boot.sh [SUITE...]
+#
+# SUITE: the guests' Debian suite (tests/vm/vm-lib.sh's VM_SUITE), bookworm
+# or trixie; several run one after the other, each in SNPSEAL_VM_WORK/SUITE.
+# Without one, those of SNPSEAL_BENCH_SUITES (default "bookworm trixie").
 #
 # Needs root, qemu-system-x86_64 (package qemu-system-x86), mmdebstrap,
 # e2fsprogs, cryptsetup, swtpm and swtpm_setup (packages swtpm swtpm-tools),
 # and network access to a Debian mirror the first time (the guest tree and
-# the TSS packages libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0
-# libtss2-tcti-device0 are cached in SNPSEAL_VM_CACHE). Each boot takes a
-# minute or more under TCG.
+# the TSS packages, TSS_PACKAGES below, are cached in SNPSEAL_VM_CACHE). Each
+# boot takes a minute or more under TCG.
 #
-# Environment: SNPSEAL_BENCH_BOOTS (boots per variant, default 3);
+# Environment: SNPSEAL_BENCH_BOOTS (boots per variant, default 3),
+# SNPSEAL_BENCH_SUITES;
 # SNPSEAL_VM_WORK (default $top_builddir/tests/bench/boot-work, not the boot
 # tests' directory: both may run at once), SNPSEAL_VM_CACHE and the other
 # settings of tests/vm/vm-lib.sh.
@@ -67,13 +77,39 @@ self=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}
 : "${SNPSEAL_VM_WORK:=$top_builddir/tests/bench/boot-work}"
 export top_srcdir top_builddir SNPSEAL_SIM SNPSEALD SNPSEAL SNPSEAL_VM_WORK
 boots=${SNPSEAL_BENCH_BOOTS:-3}
+[ $# -gt 0 ] || set -- ${SNPSEAL_BENCH_SUITES:-bookworm trixie}
+if [ $# -gt 1 ]; then
+        # One run per suite, each in a directory of its own; 77 only when
+        # every suite was skipped, 1 when one failed.
+        rc=77
+        for suite in "$@"; do
+                echo "=== boot benchmark, suite $suite" >&2
+                SNPSEAL_VM_WORK=$SNPSEAL_VM_WORK/$suite bash "$self" "$suite"
+                case $? in
+                0) [ "$rc" -eq 1 ] || rc=0 ;;
+                77) ;;
+                *) rc=1 ;;
+                esac
+        done
+        exit "$rc"
+fi
+SUITE=$1
+case $SUITE in
+bookworm) DEBIAN=12 ;;
+trixie) DEBIAN=13 ;;
+*) fail "unknown suite '$SUITE' (bookworm or trixie)" ;;
+esac
 case $boots in
 ''|*[!0-9]*|0) fail "SNPSEAL_BENCH_BOOTS must be a positive number, not '$boots'" ;;
 esac
 
-# The TSS libraries systemd 252 dlopens for TPM2 (esys, rc, mu) and the TCTI
-# it loads for /dev/tpmrm0; apt adds their dependencies.
-TSS_PACKAGES="libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 libtss2-tcti-device0"
+# The TSS libraries systemd dlopens for TPM2 (esys, rc, mu) and the TCTI it
+# loads for /dev/tpmrm0; apt adds their dependencies. Debian 13 renamed them
+# (64-bit time_t, tpm2-tss 4).
+case $SUITE in
+bookworm) TSS_PACKAGES="libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 libtss2-tcti-device0" ;;
+trixie) TSS_PACKAGES="libtss2-esys-3.0.2-0t64 libtss2-rc0t64 libtss2-mu-4.0.1-0t64 libtss2-tcti-device0t64" ;;
+esac
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (guest trees, chroot, mounts in a private namespace)"
 command -v swtpm >/dev/null 2>&1 || skip "swtpm is not installed (packages swtpm swtpm-tools)"
@@ -84,7 +120,17 @@ done
 # shellcheck source=../luks/luks-env.sh
 . "$top_srcdir/tests/luks/luks-env.sh"
 # shellcheck source=../vm/vm-lib.sh
+export SNPSEAL_VM_SUITE=$SUITE
 . "$top_srcdir/tests/vm/vm-lib.sh"
+if [ "$VM_SUITE" != "$SUITE" ]; then
+        # A vm-lib.sh that knows only Debian 12: the Debian 13 names of what
+        # differs (OpenSSL's 64-bit time_t library; systemd-cryptsetup, split
+        # out of systemd), and a cache of its own (one base tree per cache).
+        VM_SUITE=$SUITE
+        [ "$SUITE" = bookworm ] || SNPSEAL_VM_CACHE=${SNPSEAL_VM_CACHE:-$top_builddir/tests/vm/cache}/$SUITE
+        [ "$SUITE" != trixie ] ||
+                VM_PACKAGES=$(echo " $VM_PACKAGES " | sed 's/ libssl3 / libssl3t64 /; s/^ //; s/ $//')" systemd-cryptsetup"
+fi
 vm_init
 case $? in
 0) ;;
@@ -144,7 +190,7 @@ randhex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 tss_debs() { # TREE
         local tree=$1 base cache want
         base=$(vm_base initramfs-tools) || return 1
-        cache=$VM_CACHE/bench-tss-debs
+        cache=$VM_CACHE/bench-tss-debs-$VM_SUITE
         want="$(cat "$base.stamp") $(stat -c %i "$base") $TSS_PACKAGES"
         rm -rf "$tree/var/tmp/debs" && mkdir -p "$tree/var/tmp/debs" || return 1
         if [ "$(cat "$cache.stamp" 2>/dev/null)" = "$want" ] && ls "$cache"/*.deb >/dev/null 2>&1; then
@@ -303,8 +349,9 @@ median() {
 }
 
 # ---------------------------------------------------------------- preparation
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 step "guest tree (mmdebstrap, cached in $VM_CACHE)" vm_base initramfs-tools
-step "snpseal built with the guest's paths" vm_stage
+step "snpseal's .debs for the guest" vm_stage
 luks_agent_start >"$W/agent-start.log" 2>&1 || { cat "$W/agent-start.log" >&2; fail "the host agent did not start"; }
 cp "$LUKS_STATE" "$W/state0.json"
 
@@ -332,8 +379,14 @@ systemctl --root="$T" --quiet disable "$ENROLL_UNIT" && rm -rf "$T/etc/snpseal-b
         "$T/etc/systemd/system/$ENROLL_UNIT" || fail "cannot remove the enrollment from the guest tree"
 set_crypttab "$T" "luks,headless=true"
 step "root image (snpseal token)" vm_image "$T" "$W/root-snpseal.img"
+# The systemd-tpm2 guest is one that does not use snpseal at boot: the drop-in
+# that starts the agent for every encrypted volume is masked, the way an
+# administrator turns it off (docs/UNITS.md), so the agent never runs there.
 set_crypttab "$T" "luks,tpm2-device=auto,headless=true"
+DROPIN_MASK=$T/etc/systemd/system/systemd-cryptsetup@.service.d/snpseal.conf
+mkdir -p "${DROPIN_MASK%/*}" && ln -sf /dev/null "$DROPIN_MASK" || fail "cannot mask the drop-in in the guest tree"
 step "root image (systemd-tpm2 token)" vm_image "$T" "$W/root-tpm2.img"
+rm -f "$DROPIN_MASK"
 
 # A vTPM as a hypervisor would make one: manufactured, with endorsement keys.
 mkdir -p "$W/tpm"
@@ -355,56 +408,70 @@ step "data volume with the systemd-tpm2 token only" only_token "$W/data.img" "$W
         systemd-tpm2
 
 # ---------------------------------------------------------------- measured boots
-# Per boot, into $W/times-VARIANT: unlock, and for snpseal the wait before the
-# agent's start and the agent's start ("-" for tpm2).
+# Per boot, into $W/times-VARIANT: unlock, when it finished, and for snpseal
+# the agent's start relative to the unlock's and the agent's start ("-" for
+# tpm2).
 : >"$W/times-snpseal" && : >"$W/times-tpm2" || fail "cannot write to $W"
 rows=()
 for ((i = 1; i <= boots; i++)); do
         for v in snpseal tpm2; do
                 name=$v-$i
+                load=$(cut -d' ' -f1 /proc/loadavg)
                 cp --sparse=always "$W/root-$v.img" "$W/boot-root.img" &&
                         cp --sparse=always "$W/data-$v.img" "$W/boot-data.img" || fail "cannot copy the images"
                 boot "$name" "$W/boot-root.img" "$W/boot-data.img"
                 check_unlocked "$name"
                 "check_$v" "$name"
-                unlock=$(span "$name" unlock-start unlock) pre=- agent=-
+                unlock=$(span "$name" unlock-start unlock) pre=- agent=- at=$(vm_fact "$name" t unlock)
                 [ -n "$unlock" ] || { boot_explain "$name" 'cryptsetup'; fail "boot $name: the unlock's start or end is not in PID 1's journal"; }
                 if [ "$v" = snpseal ]; then
                         pre=$(span "$name" unlock-start agent-start) agent=$(span "$name" agent-start agent)
                         [ -n "$pre" ] && [ -n "$agent" ] ||
                                 fail "boot $name: the agent's start or end is not in PID 1's journal"
                 fi
-                echo "$unlock $pre $agent" >>"$W/times-$v"
-                rows+=("$(printf '%-12s %9s %15s %14s %12s' "$name" "$unlock" "$pre" "$agent" "$VM_BOOT_SECONDS")")
+                echo "$unlock $at $pre $agent" >>"$W/times-$v"
+                rows+=("$(printf '%-12s %8s %12s %13s %12s %10s %6s' "$name" "$unlock" "$at" "$pre" "$agent" \
+                        "$VM_BOOT_SECONDS" "$load")")
         done
 done
 rm -f "$W/boot-root.img" "$W/boot-data.img" "$W"/data-*.img
 
 # ---------------------------------------------------------------- report
 col() { awk -v c="$2" '{ print $c }' "$W/times-$1" | median; } # VARIANT COLUMN
-snp=$(col snpseal 1) tpm=$(col tpm2 1) pre=$(col snpseal 2) agent=$(col snpseal 3)
+spread() { # VARIANT COLUMN: "min–max"
+        awk -v c="$2" 'NR == 1 || $c < lo { lo = $c } NR == 1 || $c > hi { hi = $c }
+                END { printf "%s–%s", lo, hi }' "$W/times-$1"
+}
+snp=$(col snpseal 1) tpm=$(col tpm2 1) snp_at=$(col snpseal 2) tpm_at=$(col tpm2 2)
+pre=$(col snpseal 3) agent=$(col snpseal 4)
 ratio=$(awk -v a="$snp" -v b="$tpm" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
 guest_pkg() { sed -n "/^Package: $1\$/,/^\$/s/^Version: //p" "$T/var/lib/dpkg/status" | head -n 1; }
 
-echo "snpseal boot benchmark: $boots boots per variant in turns, Debian 12 guest (systemd $(guest_pkg systemd)," \
-        "cryptsetup $(guest_pkg cryptsetup-bin)), QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{ print $4 }')" \
+echo "snpseal boot benchmark: $boots boots per variant in turns, Debian $DEBIAN ($SUITE) guest" \
+        "(systemd $(guest_pkg systemd), cryptsetup $(guest_pkg cryptsetup-bin))," \
+        "QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{ print $4 }')" \
         "accel=$VM_ACCEL, swtpm $(swtpm --version 2>&1 | head -n 1 | sed -n 's/.*version \([^,]*\),.*/\1/p')," \
-        "host $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+        "host $(nproc) CPUs, load average at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "data volume: a copy with the snpseal token only (agent on the simulator), a copy with the systemd-tpm2"
 echo "token only (swtpm as tpm-tis, no PCRs); seconds, from PID 1's journal (monotonic clock, in the guest)"
-printf '%-12s %9s %15s %14s %12s\n' boot unlock "before agent" "agent start" "boot wall"
+printf '%-12s %8s %12s %13s %12s %10s %6s\n' boot unlock "unlocked at" "agent begins" "agent start" "boot wall" load
 printf '%s\n' "${rows[@]}"
-echo "median of $boots:"
-printf '  %-60s %8s s\n' "unlock through the snpseal token" "$snp"
-printf '  %-60s %8s s\n' "unlock through the systemd-tpm2 token" "$tpm"
-printf '  %-60s %8s\n' "ratio snpseal / systemd-tpm2" "${ratio}x"
-printf '  %-60s %8s s\n' "agent socket-activation start (within the snpseal unlock)" "$agent"
-printf '  %-60s %8s s\n' "before it: from the unlock's start to the agent's start" "$pre"
+echo "median (spread) of $boots:"
+printf '  %-52s %8s s  (%s)\n' "unlock through the snpseal token" "$snp" "$(spread snpseal 1)"
+printf '  %-52s %8s s  (%s)\n' "unlock through the systemd-tpm2 token" "$tpm" "$(spread tpm2 1)"
+printf '  %-52s %8s\n' "ratio snpseal / systemd-tpm2" "${ratio}x"
+printf '  %-52s %8s s  (%s)\n' "volume open, snpseal (since the kernel started)" "$snp_at" "$(spread snpseal 2)"
+printf '  %-52s %8s s  (%s)\n' "volume open, systemd-tpm2 (since the kernel started)" "$tpm_at" "$(spread tpm2 2)"
+printf '  %-52s %8s s  (%s)\n' "agent start (snpseald.service Starting to Started)" "$agent" "$(spread snpseal 4)"
+printf '  %-52s %8s s  (%s)\n' "agent begins, relative to the unlock's start" "$pre" "$(spread snpseal 3)"
 cat <<EOF
-unlock: Starting to Finished systemd-cryptsetup@data.service; agent start: Starting
-to Started snpseald.service; before agent: Starting systemd-cryptsetup@data.service
-to Starting snpseald.service (libcryptsetup and the plugin loaded, the connection
-queued, PID 1 dispatching the start job, modprobe@sev_guest.service first).
+unlock: Starting to Finished systemd-cryptsetup@data.service; unlocked at: its
+Finished, seconds since the kernel started; agent begins: Starting
+snpseald.service minus Starting systemd-cryptsetup@data.service (negative: the
+agent was started ahead of the unlock, by the systemd-cryptsetup@.service
+drop-in, so its start is not part of the unlock); agent start: Starting to
+Started snpseald.service; load: the host's 1-minute load average as the boot
+began.
 Notes: QEMU TCG emulates the guest's CPU, which inflates every absolute figure
 (a KVM or SEV-SNP guest is many times faster), and the unlock overlaps udev's
 coldplug (module loading), so single boots vary by seconds: compare medians.
