@@ -37,7 +37,9 @@
 #   luks_in_ns CMD [ARG...]
 #                          Runs CMD in a private mount namespace where the
 #                          cryptsetup token directory ($LUKS_TOKEN_DIR) holds only
-#                          the build tree's plugin, and where the fixed path the
+#                          the build tree's plugin (a cryptsetup that has
+#                          --external-tokens-path, 2.7 on, is given that option
+#                          instead: LUKS_TOKEN_LOAD=option, else bind), and where the fixed path the
 #                          plugin runs for its --stdio fallback
 #                          ($LUKS_SNPSEALD_PATH) is a wrapper that runs "$SNPSEALD"
 #                          on the simulator state. Returns CMD's exit status
@@ -46,7 +48,8 @@
 #                          Makes that wrapper exit 1 (a broken fallback) or not.
 #
 # Variables set by luks_env_init: LUKS_TMP, LUKS_STATE, LUKS_AGENT_CONF,
-# LUKS_SOCKET, LUKS_PLUGIN, LUKS_TOKEN_DIR, LUKS_SNPSEALD_PATH, LUKS_AGENT_PID.
+# LUKS_SOCKET, LUKS_PLUGIN, LUKS_TOKEN_DIR, LUKS_TOKEN_LOAD, LUKS_SNPSEALD_PATH,
+# LUKS_AGENT_PID.
 # Setting LUKS_NO_FALLBACK=1 before luks_in_ns leaves the fallback path alone.
 
 LUKS_PLUGIN_NAME=libcryptsetup-token-snpseal.so
@@ -73,7 +76,8 @@ luks__snpseald_path() {
 
 luks__check_facilities() {
         command -v cryptsetup >/dev/null 2>&1 || { luks__skip "cryptsetup is not installed"; return; }
-        cryptsetup --help 2>/dev/null | grep -q 'external token plugin support is compiled-in' ||
+        # "compiled-in" up to cryptsetup 2.6, "enabled" from 2.7 on.
+        cryptsetup --help 2>/dev/null | grep -Eq 'external token plugin support is (compiled-in|enabled)' ||
                 { luks__skip "cryptsetup is built without external token plugins"; return; }
         command -v unshare >/dev/null 2>&1 || { luks__skip "unshare (util-linux) is not installed"; return; }
         unshare -m --propagation private true 2>/dev/null ||
@@ -124,6 +128,11 @@ luks_env_init() {
         LUKS_TOKEN_DIR=$(luks__token_dir)
         [ -d "$LUKS_TOKEN_DIR" ] || { luks__skip "no cryptsetup token directory $LUKS_TOKEN_DIR"; return; }
         LUKS_SNPSEALD_PATH=$(luks__snpseald_path)
+        # Feature, not version: cryptsetup 2.7 has --external-tokens-path.
+        LUKS_TOKEN_LOAD=bind
+        if cryptsetup --help 2>/dev/null | grep -q -- '--external-tokens-path'; then
+                LUKS_TOKEN_LOAD=option
+        fi
         # The plugin execs the agent from a fixed directory, which the
         # namespace covers with the wrapper. Before "make install" (e.g.
         # distcheck's _inst/sbin) it may not exist yet: create it, empty.
@@ -211,14 +220,37 @@ luks_fallback_fail() {
 }
 
 luks_in_ns() {
-        _sbin=
+        _sbin= _tokens=$LUKS_TMP/ns-tokens
         if [ -z "${LUKS_NO_FALLBACK:-}" ] && [ -d "$(dirname "$LUKS_SNPSEALD_PATH")" ]; then
                 _sbin=$LUKS_TMP/ns-sbin
+        fi
+        # cryptsetup >= 2.7 loads the plugin from the directory its option
+        # names, in the actions that take it; every other program (the
+        # snpseal CLI, systemd-cryptsetup, token-open) and every other
+        # action (reencrypt, luksFormat: "not allowed") from the bound token
+        # directory.
+        if [ "$LUKS_TOKEN_LOAD" = option ] && [ "${1##*/}" = cryptsetup ]; then
+                _first=1
+                for _a in "$@"; do
+                        [ "$_first" = 1 ] && { _first=0; continue; }
+                        case $_a in
+                        open|luksOpen|luksDump|token|luksAddKey|resize|refresh|luksResume)
+                                _c=$1
+                                shift
+                                set -- "$_c" --external-tokens-path "$LUKS_TMP/ns-tokens" "$@"
+                                _tokens=
+                                break ;;
+                        -*|*/*) ;;
+                        *) break ;;
+                        esac
+                done
         fi
         unshare -m --propagation private sh -c '
                 tokens=$1 tokdir=$2 sbin=$3 sbindir=$4 preload=$5
                 shift 5
-                mount --bind "$tokens" "$tokdir" || exit 125
+                if [ -n "$tokens" ]; then
+                        mount --bind "$tokens" "$tokdir" || exit 125
+                fi
                 if [ -n "$sbin" ]; then
                         mount --bind "$sbin" "$sbindir" || exit 125
                 fi
@@ -227,6 +259,6 @@ luks_in_ns() {
                         ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
                         export LD_PRELOAD ASAN_OPTIONS
                 fi
-                exec "$@"' luks-ns "$LUKS_TMP/ns-tokens" "$LUKS_TOKEN_DIR" "$_sbin" \
+                exec "$@"' luks-ns "$_tokens" "$LUKS_TOKEN_DIR" "$_sbin" \
                 "$(dirname "$LUKS_SNPSEALD_PATH")" "${LUKS_PRELOAD:-}" "$@"
 }
