@@ -356,13 +356,15 @@ static void rss_text(pid_t pid, char *buf, size_t size) {
         snprintf(buf, size, "%ld KiB (anon %ld, file %ld; PSS %ld; %ld threads)", rss, anon, file, pss, threads);
 }
 
-/* With SNPSEAL_BENCH_SMAPS set: the agent's mappings holding 64 KiB or
- * more resident, largest first (where RSS goes). */
+/* With SNPSEAL_BENCH_SMAPS set: the agent's mappings holding 64 KiB (or
+ * SNPSEAL_BENCH_SMAPS KiB, when above 1) or more resident (where RSS goes). */
 static void smaps_print(pid_t pid) {
         char path[64], line[512], name[256] = "";
+        const char *env = getenv("SNPSEAL_BENCH_SMAPS");
+        long min_kb = env && atol(env) > 1 ? atol(env) : 64;
         FILE *f;
 
-        if (!getenv("SNPSEAL_BENCH_SMAPS"))
+        if (!env)
                 return;
         snprintf(path, sizeof(path), "/proc/%d/smaps", (int) pid);
         f = fopen(path, "re");
@@ -377,7 +379,7 @@ static void smaps_print(pid_t pid) {
                                 snprintf(name + strlen(name), sizeof(name) - strlen(name), " %s", perm);
                         continue;
                 }
-                if (sscanf(line, "Rss: %ld", &kb) == 1 && kb >= 64)
+                if (sscanf(line, "Rss: %ld", &kb) == 1 && kb >= min_kb)
                         printf("    %6ld KiB  %s\n", kb, name);
         }
         if (f)

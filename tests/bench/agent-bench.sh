@@ -16,7 +16,8 @@
 # Environment: SNPSEAL_BENCH_SECONDS (per point, default 2);
 # SNPSEAL_BENCH_WARM_ONLY=1: only the warm-cache points at latency 0 (the
 # ones the targets are read against); SNPSEAL_BENCH_SMAPS=1: also the
-# agent's mappings of 64 KiB or more resident, before and after the load.
+# agent's mappings of 64 KiB (or SNPSEAL_BENCH_SMAPS KiB, when above 1) or
+# more resident, before and after the load.
 set -uo pipefail
 
 prog=${top_builddir:-.}/tests/bench/agent-bench
