@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Debian 12 guests under QEMU for the boot tests (tests/vm/test-boot.sh) and
-# the boot benchmark (tests/bench/boot.sh). Source after tests/tap.sh and
+# Debian 12 and 13 guests under QEMU for the boot tests (tests/vm/test-boot.sh,
+# tests/vm/test-boot-debian13.sh) and the boot benchmark (tests/bench/boot.sh). Source after tests/tap.sh and
 # tests/luks/luks-env.sh; needs root, network access to a Debian mirror (for
 # mmdebstrap, once per cache), qemu-system-x86_64, mmdebstrap, mkfs.ext4.
 #
 #   vm_init                    check the facilities (skip with the reason), set VM_*
+#   vm_use_suite SUITE         the guests' Debian suite from here on: bookworm (the
+#                              default) or trixie (its packages, its own cache)
 #   vm_base [dracut]           the cached guest tree (mmdebstrap), with dracut instead
 #                              of initramfs-tools when asked; prints its path
 #   vm_stage                   snpseal's .debs for the guests ($SNPSEAL_VM_DEBS, else
@@ -35,6 +37,11 @@ VM_ARCH_TRIPLET=x86_64-linux-gnu
 # What every guest has; dracut replaces initramfs-tools in the dracut tree.
 VM_PACKAGES="systemd systemd-sysv udev kmod e2fsprogs procps cryptsetup-bin cryptsetup-initramfs initramfs-tools \
 linux-image-amd64 libcryptsetup12 libjson-c5 libssl3 libsystemd0 libpam0g keyutils"
+# Debian 13 names OpenSSL's library libssl3t64 and ships systemd-cryptsetup
+# (crypttab's generator and unit) apart from systemd.
+VM_PACKAGES_TRIXIE="systemd systemd-sysv systemd-cryptsetup udev kmod e2fsprogs procps cryptsetup-bin \
+cryptsetup-initramfs initramfs-tools linux-image-amd64 libcryptsetup12 libjson-c5 libssl3t64 libsystemd0 libpam0g \
+keyutils"
 
 vm__skip() {
         echo "vm: skipped: $*" >&2
@@ -56,6 +63,16 @@ vm_init() {
         case $VM_WORK in /*) ;; *) VM_WORK=$(pwd)/$VM_WORK ;; esac
         # The work directory is scratch: every run starts from an empty one.
         rm -rf "$VM_WORK" && mkdir -p "$VM_CACHE" "$VM_WORK" || return 1
+}
+
+vm_use_suite() { # SUITE
+        case $1 in
+        bookworm) ;;
+        trixie)
+                VM_SUITE=trixie VM_PACKAGES=$VM_PACKAGES_TRIXIE VM_CACHE=$VM_CACHE/debian13
+                mkdir -p "$VM_CACHE" || return 1 ;;
+        *) echo "vm: unknown suite $1" >&2; return 1 ;;
+        esac
 }
 
 # A private mount namespace with the API file systems mounted in the tree.
