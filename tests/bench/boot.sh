@@ -241,10 +241,15 @@ WantedBy=multi-user.target
 EOF
 }
 
+# Both variants wait up to 10 minutes for the data volume's disk and its
+# mapping (x-systemd.device-timeout=): a TCG guest on a loaded host can take
+# longer than systemd's default 90 s to find them (seen with Debian 13), and
+# the wait is not part of the measured unlock.
 set_crypttab() { # TREE OPTIONS (empty: no data volume)
         if [ -n "$2" ]; then
-                echo "data UUID=$DATA_UUID none $2" >"$1/etc/crypttab"
-                printf '/dev/vda / ext4 rw 0 1\n/dev/mapper/data /data ext4 defaults 0 2\n' >"$1/etc/fstab"
+                echo "data UUID=$DATA_UUID none $2,x-systemd.device-timeout=600" >"$1/etc/crypttab"
+                printf '/dev/vda / ext4 rw 0 1\n/dev/mapper/data /data ext4 defaults,x-systemd.device-timeout=600 0 2\n' \
+                        >"$1/etc/fstab"
         else
                 : >"$1/etc/crypttab"
                 printf '/dev/vda / ext4 rw 0 1\n' >"$1/etc/fstab"
