@@ -90,7 +90,7 @@ vm_chroot() {
 vm__base_build() { # DIR KIND LOG
         _dir=$1 _kind=$2 _log=$3
         rm -rf "$_dir.new"
-        echo "vm: building the $_kind guest tree with mmdebstrap ($VM_MIRROR), log $_log" >&2
+        echo "vm: building the $VM_SUITE $_kind guest tree with mmdebstrap ($VM_MIRROR), log $_log" >&2
         if ! mmdebstrap --variant=minbase --include="$(echo $VM_PACKAGES | tr ' ' ,)" \
                 --skip=cleanup/apt/lists --aptopt='APT::Install-Recommends "false"' \
                 "$VM_SUITE" "$_dir.new" "$VM_MIRROR" >"$_log" 2>&1; then
