@@ -41,10 +41,15 @@
 struct agent_worker;
 
 /* A pool thread; joined after it leaves (its thread-local state, OpenSSL's
- * included, is released only when it has really exited). */
+ * included, is released only when it has really exited). Its stack is ours
+ * (mapped here, unmapped after the join): glibc keeps the stacks it maps
+ * for exited threads in a cache of up to 40 MiB, every page a call touched
+ * still resident, so after a burst of concurrent calls the agent would hold
+ * a stack's worth of pages per thread of the burst. */
 struct pool_thread {
         struct agent_worker *w;
         pthread_t thread;
+        void *stack;               /* WORKER_STACK_SIZE, the lowest page a guard */
         struct pool_thread *next;
 };
 #define WORKER_STACK_SIZE (512u * 1024u)
@@ -159,23 +164,42 @@ static void *pool_thread(void *p) {
         return NULL;
 }
 
+static void pool_thread_free(struct pool_thread *t) {
+        if (t->stack)
+                (void) munmap(t->stack, WORKER_STACK_SIZE);
+        free(t);
+}
+
 /* A new thread for the pool (called with w->lock held). */
 static int pool_grow(struct agent_worker *w) {
         struct pool_thread *t = calloc(1, sizeof(*t));
+        long ps = sysconf(_SC_PAGESIZE);
         pthread_attr_t attr;
         int r;
 
         if (!t)
                 return -ENOMEM;
         t->w = w;
+        t->stack = mmap(NULL, WORKER_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                        -1, 0);
+        if (t->stack == MAP_FAILED) {
+                free(t);
+                return -ENOMEM;
+        }
+        /* the guard: an overflow faults instead of running into other memory */
+        if (ps <= 0 || mprotect(t->stack, (size_t) ps, PROT_NONE) < 0) {
+                pool_thread_free(t);
+                return -ENOMEM;
+        }
         r = pthread_attr_init(&attr);
         if (r == 0) {
-                (void) pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
-                r = pthread_create(&t->thread, &attr, pool_thread, t);
+                r = pthread_attr_setstack(&attr, t->stack, WORKER_STACK_SIZE);
+                if (r == 0)
+                        r = pthread_create(&t->thread, &attr, pool_thread, t);
                 (void) pthread_attr_destroy(&attr);
         }
         if (r != 0) {
-                free(t);
+                pool_thread_free(t);
                 return -r;
         }
         return 0;
@@ -193,7 +217,7 @@ static void pool_reap(struct agent_worker *w) {
                 struct pool_thread *next = t->next;
 
                 (void) pthread_join(t->thread, NULL);
-                free(t);
+                pool_thread_free(t);
                 t = next;
         }
 }
