@@ -41,7 +41,7 @@
 #   top_srcdir=. top_builddir=_build SNPSEAL_SIM=… SNPSEALD=… SNPSEAL=… \
 #       bash tests/bench/boot.sh [SUITE...]
 #
-# SUITE: the guests' Debian suite (tests/vm/vm-lib.sh's VM_SUITE), bookworm
+# SUITE: the guests' Debian suite (tests/vm/vm-lib.sh's vm_use_suite), bookworm
 # or trixie; several run one after the other, each in SNPSEAL_VM_WORK/SUITE.
 # Without one, those of SNPSEAL_BENCH_SUITES (default "bookworm trixie").
 #
@@ -120,23 +120,14 @@ done
 # shellcheck source=../luks/luks-env.sh
 . "$top_srcdir/tests/luks/luks-env.sh"
 # shellcheck source=../vm/vm-lib.sh
-export SNPSEAL_VM_SUITE=$SUITE
 . "$top_srcdir/tests/vm/vm-lib.sh"
-if [ "$VM_SUITE" != "$SUITE" ]; then
-        # A vm-lib.sh that knows only Debian 12: the Debian 13 names of what
-        # differs (OpenSSL's 64-bit time_t library; systemd-cryptsetup, split
-        # out of systemd), and a cache of its own (one base tree per cache).
-        VM_SUITE=$SUITE
-        [ "$SUITE" = bookworm ] || SNPSEAL_VM_CACHE=${SNPSEAL_VM_CACHE:-$top_builddir/tests/vm/cache}/$SUITE
-        [ "$SUITE" != trixie ] ||
-                VM_PACKAGES=$(echo " $VM_PACKAGES " | sed 's/ libssl3 / libssl3t64 /; s/^ //; s/ $//')" systemd-cryptsetup"
-fi
 vm_init
 case $? in
 0) ;;
 77) exit 77 ;; # vm_init said why
 *) fail "cannot set up the VM work directory $SNPSEAL_VM_WORK" ;;
 esac
+vm_use_suite "$SUITE" || fail "cannot use the suite $SUITE"
 # (grep >/dev/null, not -q: with pipefail, an early exit fails the pipe)
 qemu-system-x86_64 -device help 2>/dev/null | grep '"tpm-tis"' >/dev/null ||
         skip "this qemu-system-x86_64 has no tpm-tis device"
