@@ -12,7 +12,7 @@ pristine_src() { # DIR
                 return 0
         fi
         rm -rf "$1" || return 1
-        if ! make -s -C "$top_builddir" distdir distdir="$1" >"$1.log" 2>&1; then
+        if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top_builddir" distdir distdir="$1" >"$1.log" 2>&1; then
                 cat "$1.log" >&2
                 echo "pristine_src: make distdir failed" >&2
                 return 1

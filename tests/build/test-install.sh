@@ -12,7 +12,9 @@ command -v unshare >/dev/null || tap_skip_all "unshare (util-linux) is not insta
 command -v systemd-tmpfiles >/dev/null || tap_skip_all "systemd-tmpfiles is not installed"
 grep -qw overlay /proc/filesystems || tap_skip_all "no overlay file system in this kernel"
 makefile_var() { # NAME: its value, expanded by make
-        printf 'snpseal-print-var:\n\t@echo $(%s)\n' "$1" | make -s -C "$top_builddir" -f Makefile -f - snpseal-print-var
+        printf 'snpseal-print-var:\n\t@echo $(%s)\n' "$1" |
+                env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C "$top_builddir" \
+                -f Makefile -f - snpseal-print-var
 }
 prefix=$(makefile_var prefix)
 tmpfilesdir=$(makefile_var tmpfilesdir)
@@ -38,7 +40,8 @@ unshare -m --propagation private sh -c '
                 mount -t overlay overlay -o "lowerdir=/$d,upperdir=$w/$d.up,workdir=$w/$d.work" "/$d" || exit 125
         done
         rm -rf /var/lib/snpseal
-        make -s -C "$b" install >"$w/install.log" 2>&1 || { cat "$w/install.log"; exit 1; }
+        env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$b" install >"$w/install.log" 2>&1 ||
+                { cat "$w/install.log"; exit 1; }
         stat -c "%F %a %U" /var/lib/snpseal /var/lib/snpseal/users >"$w/stat.out" 2>&1
         test -f "$t/snpseal.conf" && echo yes >"$w/conf.out"
 ' test-install "$work" "$top_builddir" "$tmpfilesdir" >"$work/ns.out" 2>&1
@@ -56,7 +59,7 @@ check "make install ran systemd-tmpfiles" grep -q "systemd-tmpfiles --create" "$
 
 # With DESTDIR (packages, staging) nothing is created outside it.
 dest=$work/dest
-make -s -C "$top_builddir" install DESTDIR="$dest" >"$work/destdir.log" 2>&1
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top_builddir" install DESTDIR="$dest" >"$work/destdir.log" 2>&1
 check_eq "make install DESTDIR= succeeds" 0 $?
 check "it installs the tmpfiles.d file below DESTDIR" test -f "$dest$tmpfilesdir/snpseal.conf"
 check "and does not run systemd-tmpfiles" sh -c "! grep -q systemd-tmpfiles '$work/destdir.log'"

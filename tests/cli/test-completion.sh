@@ -113,8 +113,12 @@ Name: bash-completion
 Description: programmable completion for the bash shell
 Version: 2.11
 PC
+# configure refuses a build elsewhere of a source tree configured in place:
+# then a copy of the distributed files (tests/build/pristine-src.sh).
+. "$top_srcdir/tests/build/pristine-src.sh"
+src=$(pristine_src "$WORK/src") || src=$top_srcdir
 if (cd "$WORK/build" && PKG_CONFIG_PATH="$WORK/pc${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" \
-        "$top_srcdir/configure" --prefix=/opt/snp >"$WORK/configure.log" 2>&1); then
+        "$src/configure" --prefix=/opt/snp >"$WORK/configure.log" 2>&1); then
         check_eq "configure: completionsdir from bash-completion.pc, below --prefix" \
                 /opt/snp/share/bash-completion/completions-test \
                 "$(cd "$WORK/build" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -f - print-dir <<'MK'
