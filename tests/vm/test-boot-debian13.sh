@@ -14,12 +14,8 @@
 #   D4. the root volume unlocks in Debian's initramfs-tools initrd (cryptroot,
 #       the cryptsetup CLI, the plugin's --stdio fallback)
 # Its own work directory (tests/vm/work-debian13) and guest cache, so that it
-# can run beside tests/vm/test-boot.sh. Run by `make vm-check-debian13`; not
-# yet by make vm-check (.ci/run): its only run so far, on a machine loaded
-# with two other TCG guests, got through the preparation (trees, .debs built
-# on Debian 13, the guest tree by apt) but its first guest stalled (an RCU
-# stall at 162 s, then systemd's 90 s device timeout), so its boots are not
-# verified yet. Settings: those of
+# can run beside tests/vm/test-boot.sh. Run by `make vm-check` (and alone by
+# `make vm-check-debian13`). Settings: those of
 # tests/vm/vm-lib.sh; SNPSEAL_VM_TRIXIE_ROOT (the Debian 13 build tree) and
 # SNPSEAL_VM_DEBS_TRIXIE (a directory of .debs built on Debian 13: then none
 # are built here).
