@@ -96,7 +96,7 @@ static void test_argv_every_option(void **state) {
                 "--simulator-state=/s/state.json", "--listen=/run/t/a.sock",
                 "--credentials-listen=/run/t/c.sock", "--credstore=/cs", "--stdio", NULL,
         };
-        const char *const args3[] = { "--user-store=/us", NULL };
+        const char *const args3[] = { "--user-store=/us", "--key-cache=0", NULL };
         const char *const args2[] = {
                 "--idle-exit=0", "--max-message=1024", "--max-connections=4096",
                 "--connection-timeout", "3", "--ratelimit-attempts=2", "--ratelimit-window=0x10",
@@ -125,6 +125,7 @@ static void test_argv_every_option(void **state) {
         assert_int_equal(c.ratelimit_attempts, 2);
         assert_int_equal(c.ratelimit_window_sec, 16);
         assert_int_equal(c.vmpl, 3);
+        assert_int_equal(c.key_cache_sec, 0);
         for (int s = 0; s < _AGENT_SETTING_MAX; s++)
                 if (s != AGENT_SETTING_ALLOW_WEAK_BINDINGS && s != AGENT_SETTING_ALLOW_TOKENS_WITHOUT_MAC)
                         assert_true(agent_config_is_explicit(&c, (enum agent_setting) s));
@@ -249,6 +250,7 @@ static void test_file_every_key(void **state) {
                 "ratelimit_attempts = 3\n"
                 "ratelimit_window = 600\n"
                 "vmpl = 1\n"
+                "key_cache = 3600\n"
                 "allow_weak_bindings = yes\n"
                 "allow_tokens_without_mac = true\n"
                 "max_connections = 9\n";   /* the last one counts */
@@ -271,6 +273,7 @@ static void test_file_every_key(void **state) {
         assert_int_equal(c.ratelimit_attempts, 3);
         assert_int_equal(c.ratelimit_window_sec, 600);
         assert_int_equal(c.vmpl, 1);
+        assert_int_equal(c.key_cache_sec, 3600);
         assert_true(c.allow_weak_bindings);
         assert_true(c.allow_tokens_without_mac);
         assert_true(agent_config_is_explicit(&c, AGENT_SETTING_IDLE_EXIT));
