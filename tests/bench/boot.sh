@@ -52,7 +52,8 @@
 # boot takes a minute or more under TCG.
 #
 # Environment: SNPSEAL_BENCH_BOOTS (boots per variant, default 3),
-# SNPSEAL_BENCH_SUITES;
+# SNPSEAL_BENCH_SUITES, SNPSEAL_VM_DEBS_TRIXIE (.debs built on Debian 13 for
+# its guests);
 # SNPSEAL_VM_WORK (default $top_builddir/tests/bench/boot-work, not the boot
 # tests' directory: both may run at once), SNPSEAL_VM_CACHE and the other
 # settings of tests/vm/vm-lib.sh.
@@ -128,6 +129,10 @@ case $? in
 *) fail "cannot set up the VM work directory $SNPSEAL_VM_WORK" ;;
 esac
 vm_use_suite "$SUITE" || fail "cannot use the suite $SUITE"
+# Debian 13 guests take .debs built on Debian 13 when given, as
+# tests/vm/test-boot-debian13.sh does (SNPSEAL_VM_DEBS_TRIXIE); else vm_stage
+# builds them here.
+[ "$SUITE" != trixie ] || [ -z "${SNPSEAL_VM_DEBS_TRIXIE:-}" ] || SNPSEAL_VM_DEBS=$SNPSEAL_VM_DEBS_TRIXIE
 # (grep >/dev/null, not -q: with pipefail, an early exit fails the pipe)
 qemu-system-x86_64 -device help 2>/dev/null | grep '"tpm-tis"' >/dev/null ||
         skip "this qemu-system-x86_64 has no tpm-tis device"
