@@ -265,13 +265,6 @@ CC=$(luks_make_image cc) || exit 1
 mkfifo "$W/never"
 luks_in_ns "$SNPSEAL" enroll "$CC" --unlock-key-file="$W/never" </dev/null >"$W/out" 2>"$W/err" &
 CPID=$!
-# Until snpseal runs (luks_in_ns execs it): a SIGINT to the shell before it,
-# a background job that ignores SIGINT, is lost (seen on a loaded machine).
-_i=0
-while [ "$(cat "/proc/$CPID/comm" 2>/dev/null)" != snpseal ] && [ "$_i" -lt 100 ]; do
-        sleep 0.1
-        _i=$((_i + 1))
-done
 sleep 1
 pkill -INT -P "$CPID" snpseal 2>/dev/null || kill -INT "$CPID"
 wait "$CPID"
