@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The checks of tests/vm/test-boot-debian13.sh on the report a guest sends
-# (tests/vm/guest/vmtest-report), and the root volume's preparation
-# (root_volume); tests/vm/test-boot.sh still has its own copy of both. Source
+# The checks of tests/vm/test-boot.sh and tests/vm/test-boot-debian13.sh on
+# the report a guest sends (tests/vm/guest/vmtest-report), and the root
+# volume's preparation (root_volume). Source
 # after tests/tap.sh, tests/luks/luks-env.sh and tests/vm/vm-lib.sh, with W
 # (the work directory, holding state0.json), SNPSEAL and SNPSEAL_SIM set.
 
