@@ -614,7 +614,11 @@ static int connection_step(struct connection *c) {
         if (r < 0)
                 return r;
         varlink_rbuf_consume(&c->rbuf, len + 1);
-        c->need_data = false;   /* another message may be buffered */
+        /* Another message may be buffered: then the next step takes it. When
+         * none is, and nothing else is left to check (a call on a thread, the
+         * end of input, a full buffer), want input at once, without another
+         * turn of the loop: every turn polls every ready connection. */
+        c->need_data = !c->job && !c->eof && c->rbuf.len < max && varlink_rbuf_next(&c->rbuf, &msg, &len) == 0;
         /* the next message's deadline starts now, from its buffered bytes */
         if (c->msg_timer)
                 (void) sd_event_source_set_enabled(c->msg_timer, SD_EVENT_OFF);
@@ -684,6 +688,9 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
                         c->need_data = false;
                         connection_progress(c);
                         connection_message_deadline(c);
+                        /* the message now, not on the next turn of the loop */
+                        if (!c->job && connection_step(c) < 0)
+                                return 0;
                 }
         }
         (void) connection_continue(c);

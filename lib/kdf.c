@@ -2,12 +2,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
-#include <openssl/kdf.h>
+#include <openssl/evp.h>
 #include <openssl/params.h>
 
 #include "kdf.h"
@@ -19,45 +20,87 @@
 /* RFC 5869: L <= 255 * HashLen. */
 #define HKDF_SHA256_OUT_MAX (255u * 32u)
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_KDF *, EVP_KDF_free);
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_KDF_CTX *, EVP_KDF_CTX_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MAC_CTX *, EVP_MAC_CTX_free);
 
+#define SHA256_LEN 32u
+
+/* HMAC-SHA256 set up once per process, without a key; each HMAC copies it.
+ * OpenSSL 3's own HKDF fetches HMAC and SHA-256 again on every call, which
+ * costs more than the HMACs (a DeriveKey runs two HKDFs). */
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+static EVP_MAC_CTX *hmac_template;
+
+static void hmac_setup(void) {
+        EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        OSSL_PARAM params[] = {
+                OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *) "SHA256", 0),
+                OSSL_PARAM_construct_end(),
+        };
+
+        hmac_template = mac ? EVP_MAC_CTX_new(mac) : NULL;
+        if (hmac_template && EVP_MAC_CTX_set_params(hmac_template, params) != 1) {
+                EVP_MAC_CTX_free(hmac_template);
+                hmac_template = NULL;
+        }
+        EVP_MAC_free(mac);   /* the context keeps its own reference */
+        ERR_clear_error();
+}
+
+/* out = HMAC-SHA256(key, a || b || c). */
+static int hmac3(const void *key, size_t key_len, const void *a, size_t a_len, const void *b, size_t b_len,
+                 const void *c, size_t c_len, uint8_t out[SHA256_LEN]) {
+        _cleanup_(EVP_MAC_CTX_freep) EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(hmac_template);
+        size_t n = 0;
+
+        if (!ctx)
+                return -ENOMEM;
+        if (EVP_MAC_init(ctx, key, key_len, NULL) != 1 || (a_len > 0 && EVP_MAC_update(ctx, a, a_len) != 1) ||
+            (b_len > 0 && EVP_MAC_update(ctx, b, b_len) != 1) || (c_len > 0 && EVP_MAC_update(ctx, c, c_len) != 1) ||
+            EVP_MAC_final(ctx, out, &n, SHA256_LEN) != 1 || n != SHA256_LEN) {
+                ERR_clear_error();
+                return -EIO;
+        }
+        return 0;
+}
+
+/* RFC 5869 with SHA-256. */
 int kdf_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm, size_t ikm_len,
                     const void *info, size_t info_len, void *out, size_t out_len) {
-        _cleanup_(EVP_KDF_freep) EVP_KDF *kdf = NULL;
-        _cleanup_(EVP_KDF_CTX_freep) EVP_KDF_CTX *ctx = NULL;
-        OSSL_PARAM params[5], *p = params;
+        static const uint8_t zeros[SHA256_LEN];
+        uint8_t prk[SHA256_LEN], t[SHA256_LEN];
+        size_t done = 0, t_len = 0;
+        int r = 0;
 
         if (!ikm || ikm_len == 0 || !out || out_len == 0 || out_len > HKDF_SHA256_OUT_MAX ||
             (salt_len > 0 && !salt) || (info_len > 0 && !info))
                 return -EINVAL;
-
-        kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
-        if (!kdf) {
-                log_debug("HKDF not available from OpenSSL");
-                ERR_clear_error();
+        if (pthread_once(&hmac_once, hmac_setup) != 0 || !hmac_template) {
+                log_debug("HMAC-SHA256 not available from OpenSSL");
                 return -EIO;
         }
-        ctx = EVP_KDF_CTX_new(kdf);
-        if (!ctx)
-                return -ENOMEM;
 
-        *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *) "SHA256", 0);
-        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *) ikm, ikm_len);
-        /* An absent salt is HashLen zeros, the same HMAC key as an empty one. */
-        if (salt_len > 0)
-                *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *) salt, salt_len);
-        if (info_len > 0)
-                *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *) info, info_len);
-        *p = OSSL_PARAM_construct_end();
+        /* Extract. An absent salt is HashLen zeros, the same HMAC key as an
+         * empty one. */
+        r = hmac3(salt_len > 0 ? salt : zeros, salt_len > 0 ? salt_len : sizeof(zeros), ikm, ikm_len, NULL, 0,
+                  NULL, 0, prk);
+        /* Expand: T(i) = HMAC(PRK, T(i-1) || info || i). */
+        for (uint8_t i = 1; r >= 0 && done < out_len; i++) {
+                size_t k = out_len - done < SHA256_LEN ? out_len - done : SHA256_LEN;
 
-        if (EVP_KDF_derive(ctx, out, out_len, params) <= 0) {
+                r = hmac3(prk, sizeof(prk), t, t_len, info, info_len, &i, 1, t);
+                if (r >= 0) {
+                        memcpy((uint8_t *) out + done, t, k);
+                        done += k;
+                        t_len = SHA256_LEN;
+                }
+        }
+        secret_wipe(prk, sizeof(prk));
+        secret_wipe(t, sizeof(t));
+        if (r < 0) {
                 log_debug("HKDF-SHA256 derivation failed");
-                ERR_clear_error();
                 secret_wipe(out, out_len);
-                return -EIO;
         }
-        return 0;
+        return r;
 }
 
 int kdf_purpose_key(const uint8_t k_fw[KDF_KEY_LEN], const uint8_t salt[KDF_SALT_LEN], const char *purpose,

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,12 +15,26 @@
 #include "luks2-mac.h"
 #include "macro.h"
 
-/* HMAC-SHA256 over a || b in a library context of its own. */
+/* HMAC, fetched once per process from a library context of its own (the
+ * plugin runs inside cryptsetup and systemd-cryptsetup, whose OpenSSL
+ * configuration and state are not ours). A context's first fetch loads its
+ * provider, which costs many times the HMACs of an unlock; so it is made on
+ * first use and kept. Never freed: at exit OpenSSL's own cleanup may already
+ * have run, and the plugin is not unloaded before. */
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+static OSSL_LIB_CTX *hmac_libctx;
+static EVP_MAC *hmac_mac;
+
+static void hmac_init(void) {
+        hmac_libctx = OSSL_LIB_CTX_new();
+        hmac_mac = hmac_libctx ? EVP_MAC_fetch(hmac_libctx, "HMAC", NULL) : NULL;
+        ERR_clear_error();
+}
+
+/* HMAC-SHA256 over a || b. */
 static int hmac_sha256(const uint8_t key[LUKS2_MAC_KEY_LEN], const void *a, size_t a_len, const void *b,
                        size_t b_len, uint8_t out[LUKS2_MAC_LEN]) {
-        OSSL_LIB_CTX *libctx = OSSL_LIB_CTX_new();
-        EVP_MAC *mac = libctx ? EVP_MAC_fetch(libctx, "HMAC", NULL) : NULL;
-        EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+        EVP_MAC_CTX *ctx;
         char digest[] = "SHA256";
         OSSL_PARAM params[] = {
                 OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
@@ -29,8 +44,9 @@ static int hmac_sha256(const uint8_t key[LUKS2_MAC_KEY_LEN], const void *a, size
         size_t n = 0;
         int r = -EIO;
 
-        if (!libctx)
+        if (pthread_once(&hmac_once, hmac_init) != 0 || !hmac_mac)
                 return -ENOMEM;
+        ctx = EVP_MAC_CTX_new(hmac_mac);
         if (ctx && EVP_MAC_init(ctx, key, LUKS2_MAC_KEY_LEN, params) == 1 && EVP_MAC_update(ctx, a, a_len) == 1 &&
             EVP_MAC_update(ctx, b, b_len) == 1 && EVP_MAC_final(ctx, tag, &n, sizeof(tag)) == 1 && n == sizeof(tag)) {
                 memcpy(out, tag, sizeof(tag));
@@ -38,8 +54,6 @@ static int hmac_sha256(const uint8_t key[LUKS2_MAC_KEY_LEN], const void *a, size
         }
         OPENSSL_cleanse(tag, sizeof(tag));
         EVP_MAC_CTX_free(ctx);
-        EVP_MAC_free(mac);
-        OSSL_LIB_CTX_free(libctx);
         if (r < 0)
                 ERR_clear_error();
         return r;
