@@ -6,11 +6,16 @@
  *
  * Prints, never judges (a benchmark, not a test):
  *   - DeriveKey (luks2) calls/s and p50/p99 latency at 1, 4, 16 and 64
- *     connections, key cache warm (the default cache, one binding) and cold
+ *     connections, driven from one thread, closed loop (the throughput) and,
+ *     at latency 0 with the cache warm, open loop at the target's 20,000
+ *     calls/s (latency from when each call was due; docs/ARCHITECTURE.md,
+ *     "Benchmarks"), key cache warm (the default cache, one binding) and cold
  *     (--key-cache=0: a firmware key request per call), simulator latency_ms
  *     0 and 8; GetStatus p50/p99 on its own connection under that load;
  *   - the agent's CPU time per call (user + system, from /proc: what the
  *     figures would be on an idle machine is about cores / this);
+ *   - the RSS of tests/bench/link-floor, linked as snpseald is and calling
+ *     nothing (what the libraries alone cost a process);
  *   - the agent's RSS before and after the load (with SNPSEAL_BENCH_SMAPS
  *     set, also its mappings of 64 KiB or more resident);
  *   - firmware requests counted by the simulator (count_requests) for one
@@ -22,7 +27,11 @@
  * "warm" runs only the warm-cache points at simulator latency 0 (the ones
  * the issue's targets are read against), e.g. under perf.
  *
- * Environment: SNPSEALD (the agent).
+ * Environment: SNPSEALD (the agent); SNPSEAL_BENCH_CONNS="4 16" (only those
+ * connection counts); SNPSEAL_BENCH_NO_STATUS=1 (no GetStatus beside the
+ * load: on the simulator each one signs a report, 2-3 ms of CPU on the
+ * cores the load shares, which real firmware does not cost);
+ * SNPSEAL_BENCH_FLOOR (the link-floor program, default next to this one).
  */
 #include "config.h"
 
@@ -33,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -45,6 +55,7 @@
 #define MAX_CONNS 64
 #define STATUS_EVERY_MS 20
 #define MAX_SAMPLES (1u << 20)
+#define TARGET_RATE 20000.0   /* DeriveKey calls/s the issue asks for */
 
 static const unsigned conn_levels[] = { 1, 4, 16, 64 };
 static const unsigned boot_volumes[] = { 1, 4, 16 };
@@ -168,24 +179,149 @@ struct run {
         struct series derive, status;
 };
 
-static void *derive_thread(void *p) {
-        struct run *run = p;
+/* ---- the DeriveKey load: every connection driven from one thread ---- */
+
+struct load_conn {
         struct client c;
+        long long due;       /* when its next call is due */
+        long long sent;      /* when the outstanding call was sent */
+        bool busy;           /* a call outstanding */
+};
 
-        if (client_open(run->sock, &c) < 0) {
+static int conn_send(struct run *run, struct load_conn *lc, long long now) {
+        size_t off = 0;
+
+        /* the call (under 1 KiB) fits in an idle connection's socket buffer */
+        while (off < run->call_size) {
+                ssize_t n = send(lc->c.fd, run->call + off, run->call_size - off, MSG_NOSIGNAL);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return -errno;
+                off += (size_t) n;
+        }
+        lc->sent = now;
+        lc->busy = true;
+        return 0;
+}
+
+/* Read what is there: 1 when a whole success reply is in, 0 when more is
+ * to come, < 0 on failure (an error reply, a closed connection). */
+static int conn_receive(struct load_conn *lc) {
+        struct client *c = &lc->c;
+        ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len - 1, MSG_DONTWAIT);
+        char *nul;
+
+        if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+        if (n == 0)
+                return -ECONNRESET;
+        c->len += (size_t) n;
+        nul = memchr(c->buf, '\0', c->len);
+        if (!nul)
+                return c->len == sizeof(c->buf) - 1 ? -E2BIG : 0;
+        if (nul != c->buf + c->len - 1)
+                return -EPROTO;   /* one call at a time: nothing may follow its reply */
+        c->len = 0;
+        lc->busy = false;
+        return strstr(c->buf, "\"error\"") ? -EPROTO : 1;
+}
+
+/*
+ * conns connections calling DeriveKey until run->stop, all from this one
+ * thread (epoll), so that the generator costs a thread, not one per
+ * connection, on the cores it shares with the agent.
+ *
+ * rate 0: closed loop, each connection sends its next call as soon as the
+ * reply is in: the agent's throughput, latency counted from the send.
+ * rate > 0: open loop, rate calls/s in all, each connection one every
+ * conns/rate s, the connections staggered; a call's latency counts from
+ * when it was due, not from when it could be sent, so a slow reply also
+ * counts against the calls it held up (no "coordinated omission").
+ */
+static void drive(struct run *run, unsigned conns, double rate) {
+        struct load_conn lc[MAX_CONNS] = {};
+        struct epoll_event ev[MAX_CONNS];
+        long long period = rate > 0 ? (long long) (1e9 * conns / rate) : 0, t0;
+        unsigned open = 0;
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+
+        if (ep < 0) {
                 atomic_fetch_add(&run->derive.failed, 1);
-                return NULL;
+                return;
         }
+        for (unsigned i = 0; i < conns; i++) {
+                if (client_open(run->sock, &lc[i].c) < 0)
+                        goto fail;
+                open++;
+                if (epoll_ctl(ep, EPOLL_CTL_ADD, lc[i].c.fd, &(struct epoll_event) { .events = EPOLLIN, .data.u32 = i }) < 0)
+                        goto fail;
+        }
+        /* one call on each first, so that the points measure the calls and
+         * not the agent accepting the connections */
+        for (unsigned i = 0; i < conns; i++)
+                if (client_call(&lc[i].c, run->call, run->call_size) < 0)
+                        goto fail;
+        t0 = now_ns();
+        for (unsigned i = 0; i < conns; i++)
+                lc[i].due = t0 + period * i / conns;
         while (!atomic_load(&run->stop)) {
-                long long t0 = now_ns();
+                long long now = now_ns(), next = now + 100000000LL;
+                struct timespec timeout;
+                int n;
 
-                if (client_call(&c, run->call, run->call_size) < 0) {
-                        atomic_fetch_add(&run->derive.failed, 1);
-                        break;
+                for (unsigned i = 0; i < conns; i++) {
+                        if (lc[i].busy)
+                                continue;
+                        if (lc[i].due <= now) {
+                                if (conn_send(run, &lc[i], now) < 0)
+                                        goto fail;
+                        } else if (lc[i].due < next)
+                                next = lc[i].due;
                 }
-                series_add(&run->derive, now_ns() - t0);
+                timeout = (struct timespec) { .tv_sec = (time_t) ((next - now) / 1000000000LL),
+                                              .tv_nsec = (long) ((next - now) % 1000000000LL) };
+                n = epoll_pwait2(ep, ev, MAX_CONNS, &timeout, NULL);
+                if (n < 0 && errno != EINTR)
+                        goto fail;
+                now = now_ns();
+                for (int k = 0; k < n; k++) {
+                        struct load_conn *l = &lc[ev[k].data.u32];
+                        int r = conn_receive(l);
+
+                        if (r < 0)
+                                goto fail;
+                        if (r == 0)
+                                continue;
+                        if (period > 0) {
+                                series_add(&run->derive, now - l->due);
+                                l->due += period;
+                        } else {
+                                series_add(&run->derive, now - l->sent);
+                                l->due = now;
+                        }
+                }
         }
-        (void) close(c.fd);
+        goto out;
+fail:
+        atomic_fetch_add(&run->derive.failed, 1);
+out:
+        for (unsigned i = 0; i < open; i++)
+                (void) close(lc[i].c.fd);
+        (void) close(ep);
+}
+
+struct drive_args {
+        struct run *run;
+        unsigned conns;
+        double rate;
+};
+
+static void *drive_thread(void *p) {
+        struct drive_args *a = p;
+
+        drive(a->run, a->conns, a->rate);
         return NULL;
 }
 
@@ -202,6 +338,10 @@ static void *status_thread(void *p) {
         while (!atomic_load(&run->stop)) {
                 long long t0 = now_ns();
 
+                if (getenv("SNPSEAL_BENCH_NO_STATUS")) {
+                        sleep_ms(STATUS_EVERY_MS);
+                        continue;
+                }
                 if (client_call(&c, status_call, sizeof(status_call)) < 0) {
                         atomic_fetch_add(&run->status.failed, 1);
                         break;
@@ -250,12 +390,15 @@ static double cpu_us(pid_t pid) {
         return (double) (ut + st) * 1e6 / (double) sysconf(_SC_CLK_TCK);
 }
 
-/* One point: conns connections calling DeriveKey for seconds, GetStatus
- * beside them. Returns the number of failed calls. */
-static unsigned run_point(struct th_agent *t, const char *call, unsigned conns, double seconds,
+/* One point: conns connections calling DeriveKey for seconds (rate 0:
+ * closed loop; else rate calls/s offered, open loop), GetStatus beside
+ * them. Returns the number of failed calls. */
+static unsigned run_point(struct th_agent *t, const char *call, unsigned conns, double rate, double seconds,
                           const char *label) {
-        pthread_t th[MAX_CONNS + 1];
+        pthread_t th[2];
         struct run run = { .sock = t->sock, .call = call, .call_size = strlen(call) + 1 };
+        struct drive_args args = { .run = &run, .conns = conns, .rate = rate };
+        char offered[32] = "closed loop";
         long long t0, t1;
         unsigned failed, n;
         double cpu0 = cpu_us(t->pid);
@@ -264,20 +407,22 @@ static unsigned run_point(struct th_agent *t, const char *call, unsigned conns, 
                 free(run.derive.ns);
                 return 1;
         }
+        if (rate > 0)
+                snprintf(offered, sizeof(offered), "%.0f/s offered", rate);
         t0 = now_ns();
-        for (unsigned i = 0; i < conns; i++)
-                (void) pthread_create(&th[i], NULL, derive_thread, &run);
-        (void) pthread_create(&th[conns], NULL, status_thread, &run);
+        (void) pthread_create(&th[0], NULL, drive_thread, &args);
+        (void) pthread_create(&th[1], NULL, status_thread, &run);
         sleep_ms((int) (seconds * 1000));
         atomic_store(&run.stop, true);
-        for (unsigned i = 0; i <= conns; i++)
+        for (unsigned i = 0; i < ELEMENTSOF(th); i++)
                 (void) pthread_join(th[i], NULL);
         t1 = now_ns();
         n = atomic_load(&run.derive.n);
         failed = atomic_load(&run.derive.failed) + atomic_load(&run.status.failed);
-        printf("  %-22s %3u conn  %7.0f calls/s  p50 %8.3f ms  p99 %8.3f ms  agent CPU %5.0f us/call   "
+        printf("  %-22s %3u conn %-15s %7.0f calls/s  p50 %7.3f ms  p99 %8.3f ms  agent CPU %5.0f us/call   "
                "GetStatus p50 %6.3f p99 %7.3f ms (%u)%s\n",
-               label, conns, n / ((double) (t1 - t0) / 1e9), pct_ms(&run.derive, 0.50), pct_ms(&run.derive, 0.99),
+               label, conns, offered, n / ((double) (t1 - t0) / 1e9), pct_ms(&run.derive, 0.50),
+               pct_ms(&run.derive, 0.99),
                n + atomic_load(&run.status.n) ? (cpu_us(t->pid) - cpu0) / (n + atomic_load(&run.status.n)) : 0.0,
                pct_ms(&run.status, 0.50), pct_ms(&run.status, 0.99), atomic_load(&run.status.n),
                failed ? "  FAILED CALLS" : "");
@@ -356,6 +501,55 @@ static void rss_text(pid_t pid, char *buf, size_t size) {
         snprintf(buf, size, "%ld KiB (anon %ld, file %ld; PSS %ld; %ld threads)", rss, anon, file, pss, threads);
 }
 
+/* The RSS of tests/bench/link-floor (next to this program, or
+ * $SNPSEAL_BENCH_FLOOR): a program linked as snpseald is that calls nothing,
+ * i.e. what its libraries cost any process before it does anything. */
+static void floor_text(char *buf, size_t size) {
+        char self[PATH_MAX], path[PATH_MAX + 16], line[8];
+        const char *env = getenv("SNPSEAL_BENCH_FLOOR");
+        int in[2] = { -1, -1 }, out[2] = { -1, -1 };
+        ssize_t n;
+        pid_t pid;
+
+        snprintf(buf, size, "not measured");
+        if (env && *env)
+                snprintf(path, sizeof(path), "%s", env);
+        else {
+                n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+                if (n <= 0)
+                        return;
+                self[n] = '\0';
+                if (strrchr(self, '/'))
+                        *strrchr(self, '/') = '\0';
+                snprintf(path, sizeof(path), "%s/link-floor", self);
+        }
+        if (access(path, X_OK) < 0 || pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
+                goto out;
+        pid = fork();
+        if (pid == 0) {
+                if (dup2(in[0], STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0)
+                        _exit(127);
+                execl(path, path, (char *) NULL);
+                _exit(127);
+        }
+        if (pid < 0)
+                goto out;
+        (void) close(out[1]);
+        out[1] = -1;
+        if (read(out[0], line, sizeof(line)) > 0)
+                rss_text(pid, buf, size);
+        (void) close(in[1]);   /* it exits */
+        in[1] = -1;
+        (void) waitpid(pid, NULL, 0);
+out:
+        for (int i = 0; i < 2; i++) {
+                if (in[i] >= 0)
+                        (void) close(in[i]);
+                if (out[i] >= 0)
+                        (void) close(out[i]);
+        }
+}
+
 /* With SNPSEAL_BENCH_SMAPS set: the agent's mappings holding 64 KiB (or
  * SNPSEAL_BENCH_SMAPS KiB, when above 1) or more resident (where RSS goes). */
 static void smaps_print(pid_t pid) {
@@ -386,6 +580,25 @@ static void smaps_print(pid_t pid) {
                 fclose(f);
 }
 
+/* SNPSEAL_BENCH_CONNS="4 16": only those connection counts (e.g. under perf). */
+static bool level_wanted(unsigned conns) {
+        const char *e = getenv("SNPSEAL_BENCH_CONNS");
+
+        if (!e || !*e)
+                return true;
+        while (*e) {
+                char *end;
+                unsigned long v = strtoul(e, &end, 10);
+
+                if (end == e)
+                        return false;
+                if (v == conns)
+                        return true;
+                e = end + strspn(end, " ,");
+        }
+        return false;
+}
+
 static unsigned load(const char *latency, double seconds, bool warm_only) {
         static const struct { const char *label, *cache; } caches[] = {
                 { "cache warm", "120" },
@@ -396,7 +609,7 @@ static unsigned load(const char *latency, double seconds, bool warm_only) {
         for (size_t k = 0; k < (warm_only ? 1 : ELEMENTSOF(caches)); k++) {
                 struct th_agent t = {};
                 char label[64], *call;
-                char rss0[128], rss1[128];
+                char rss0[128], rss1[128], rssf[128];
 
                 if (agent_up(&t, latency, caches[k].cache) < 0)
                         return 1;
@@ -409,12 +622,19 @@ static unsigned load(const char *latency, double seconds, bool warm_only) {
                 }
                 snprintf(label, sizeof(label), "%s, %s ms", caches[k].label, latency);
                 /* warm: the launch's report and the key, once */
-                failed += run_point(&t, call, 1, 0.2, "(warm-up)");
+                failed += run_point(&t, call, 1, 0, 0.2, "(warm-up)");
                 for (size_t i = 0; i < ELEMENTSOF(conn_levels); i++)
-                        failed += run_point(&t, call, conn_levels[i], seconds, label);
+                        if (level_wanted(conn_levels[i]))
+                                failed += run_point(&t, call, conn_levels[i], 0, seconds, label);
+                /* the target's rate, offered: its latency without queueing behind the generator */
+                for (size_t i = 0; k == 0 && strcmp(latency, "0") == 0 && i < ELEMENTSOF(conn_levels); i++)
+                        if (level_wanted(conn_levels[i]))
+                                failed += run_point(&t, call, conn_levels[i], TARGET_RATE, seconds, label);
                 sleep_ms(500);   /* idle threads settle */
                 rss_text(t.pid, rss1, sizeof(rss1));
                 smaps_print(t.pid);
+                floor_text(rssf, sizeof(rssf));
+                printf("  RSS floor (link-floor)     %s\n", rssf);
                 printf("  agent RSS idle after start %s\n  agent RSS after this load   %s\n"
                        "  firmware requests: %u key, %u report\n", rss0, rss1, count_sent(&t, "key"),
                        count_sent(&t, "report"));

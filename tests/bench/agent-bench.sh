@@ -15,7 +15,8 @@
 #
 # Environment: SNPSEAL_BENCH_SECONDS (per point, default 2);
 # SNPSEAL_BENCH_WARM_ONLY=1: only the warm-cache points at latency 0 (the
-# ones the targets are read against); SNPSEAL_BENCH_SMAPS=1: also the
+# ones the targets are read against); SNPSEAL_BENCH_CONNS, SNPSEAL_BENCH_NO_STATUS
+# (tests/bench/agent-bench.c); SNPSEAL_BENCH_SMAPS=1: also the
 # agent's mappings of 64 KiB (or SNPSEAL_BENCH_SMAPS KiB, when above 1) or
 # more resident, before and after the load.
 set -uo pipefail
