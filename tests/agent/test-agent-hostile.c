@@ -590,6 +590,63 @@ static void test_trickle(void **state) {
         assert_recovered(f);
 }
 
+/* The next reply on c: "info" (GetInfo), "status" (GetStatus) or the error
+ * name. */
+static void expect_reply(struct th_conn *c, const char *what) {
+        json_object *reply = NULL;
+        const char *got;
+
+        assert_int_equal(th_conn_recv(c, TIMEOUT_SEC * 1000, &reply), 0);
+        got = th_error(reply) ? th_error(reply)
+              : json_object_object_get_ex(th_params(reply), "vendor", NULL)  ? "info"
+              : json_object_object_get_ex(th_params(reply), "backend", NULL) ? "status"
+                                                                             : "?";
+        print_message("# reply: %s\n", got);
+        assert_string_equal(got, what);
+        json_object_put(reply);
+}
+
+/* Calls written together, a call split across writes, and a call with the
+ * start of the next: each answered once, in order, whether the loop answers
+ * it at once (GetInfo, an unknown method) or a thread does (GetStatus). */
+static void test_batched_and_split(void **state) {
+        static const char info[] = "{\"method\":\"org.varlink.service.GetInfo\",\"parameters\":{}}";
+        static const char status[] = "{\"method\":\"" M_STATUS "\",\"parameters\":{}}";
+        static const char unknown[] = "{\"method\":\"io.snpseal.Agent.Frobnicate\",\"parameters\":{}}";
+        struct fixture *f = *state;
+        char buf[1024];
+        size_t n = 0, half = sizeof(status) / 2;
+        struct th_conn c;
+
+        open_conn(f, &c);
+        /* four calls in one write (each with its NUL) */
+        memcpy(buf + n, info, sizeof(info)), n += sizeof(info);
+        memcpy(buf + n, status, sizeof(status)), n += sizeof(status);
+        memcpy(buf + n, unknown, sizeof(unknown)), n += sizeof(unknown);
+        memcpy(buf + n, info, sizeof(info)), n += sizeof(info);
+        assert_int_equal(th_conn_send(&c, buf, n), 0);
+        expect_reply(&c, "info");
+        expect_reply(&c, "status");
+        expect_reply(&c, "org.varlink.service.MethodNotFound");
+        expect_reply(&c, "info");
+        /* one call in two writes */
+        assert_int_equal(th_conn_send(&c, status, half), 0);
+        sleep_ms(100);
+        assert_int_equal(th_conn_send(&c, status + half, sizeof(status) - half), 0);
+        expect_reply(&c, "status");
+        /* a call and the start of the next, then the rest */
+        n = 0;
+        memcpy(buf + n, info, sizeof(info)), n += sizeof(info);
+        memcpy(buf + n, status, half), n += half;
+        assert_int_equal(th_conn_send(&c, buf, n), 0);
+        expect_reply(&c, "info");
+        sleep_ms(100);
+        assert_int_equal(th_conn_send(&c, status + half, sizeof(status) - half), 0);
+        expect_reply(&c, "status");
+        th_conn_close(&c);
+        assert_recovered(f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -604,6 +661,7 @@ int main(void) {
                 T(test_silent_client),
                 T(test_uid_cannot_starve_root),
                 T(test_trickle),
+                T(test_batched_and_split),
 #undef T
         };
 
