@@ -60,6 +60,8 @@
 static const unsigned conn_levels[] = { 1, 4, 16, 64 };
 static const unsigned boot_volumes[] = { 1, 4, 16 };
 
+static double cpu_us(pid_t pid);
+
 static long long now_ns(void) {
         struct timespec ts;
 
@@ -175,7 +177,11 @@ struct run {
         const char *sock;
         const char *call;        /* DeriveKey message, NUL included in size */
         size_t call_size;
+        pid_t pid;               /* the agent */
+        atomic_bool started;     /* the connections are up and have made their first call */
         atomic_bool stop;
+        long long t0;            /* when the measured calls began (set before started) */
+        double cpu0;             /* the agent's CPU time then */
         struct series derive, status;
 };
 
@@ -264,6 +270,9 @@ static void drive(struct run *run, unsigned conns, double rate) {
                 if (client_call(&lc[i].c, run->call, run->call_size) < 0)
                         goto fail;
         t0 = now_ns();
+        run->t0 = t0;
+        run->cpu0 = cpu_us(run->pid);
+        atomic_store(&run->started, true);
         for (unsigned i = 0; i < conns; i++)
                 lc[i].due = t0 + period * i / conns;
         while (!atomic_load(&run->stop)) {
@@ -306,6 +315,7 @@ static void drive(struct run *run, unsigned conns, double rate) {
         goto out;
 fail:
         atomic_fetch_add(&run->derive.failed, 1);
+        atomic_store(&run->started, true);
 out:
         for (unsigned i = 0; i < open; i++)
                 (void) close(lc[i].c.fd);
@@ -396,12 +406,11 @@ static double cpu_us(pid_t pid) {
 static unsigned run_point(struct th_agent *t, const char *call, unsigned conns, double rate, double seconds,
                           const char *label) {
         pthread_t th[2];
-        struct run run = { .sock = t->sock, .call = call, .call_size = strlen(call) + 1 };
+        struct run run = { .sock = t->sock, .call = call, .call_size = strlen(call) + 1, .pid = t->pid };
         struct drive_args args = { .run = &run, .conns = conns, .rate = rate };
         char offered[32] = "closed loop";
-        long long t0, t1;
+        long long t1;
         unsigned failed, n;
-        double cpu0 = cpu_us(t->pid);
 
         if (series_init(&run.derive) < 0 || series_init(&run.status) < 0) {
                 free(run.derive.ns);
@@ -409,8 +418,10 @@ static unsigned run_point(struct th_agent *t, const char *call, unsigned conns, 
         }
         if (rate > 0)
                 snprintf(offered, sizeof(offered), "%.0f/s offered", rate);
-        t0 = now_ns();
         (void) pthread_create(&th[0], NULL, drive_thread, &args);
+        /* the point's time and CPU count from when every connection is up */
+        while (!atomic_load(&run.started))
+                sleep_ms(1);
         (void) pthread_create(&th[1], NULL, status_thread, &run);
         sleep_ms((int) (seconds * 1000));
         atomic_store(&run.stop, true);
@@ -421,9 +432,9 @@ static unsigned run_point(struct th_agent *t, const char *call, unsigned conns, 
         failed = atomic_load(&run.derive.failed) + atomic_load(&run.status.failed);
         printf("  %-22s %3u conn %-15s %7.0f calls/s  p50 %7.3f ms  p99 %8.3f ms  agent CPU %5.0f us/call   "
                "GetStatus p50 %6.3f p99 %7.3f ms (%u)%s\n",
-               label, conns, offered, n / ((double) (t1 - t0) / 1e9), pct_ms(&run.derive, 0.50),
+               label, conns, offered, n / ((double) (t1 - run.t0) / 1e9), pct_ms(&run.derive, 0.50),
                pct_ms(&run.derive, 0.99),
-               n + atomic_load(&run.status.n) ? (cpu_us(t->pid) - cpu0) / (n + atomic_load(&run.status.n)) : 0.0,
+               n + atomic_load(&run.status.n) ? (cpu_us(t->pid) - run.cpu0) / (n + atomic_load(&run.status.n)) : 0.0,
                pct_ms(&run.status, 0.50), pct_ms(&run.status, 0.99), atomic_load(&run.status.n),
                failed ? "  FAILED CALLS" : "");
         fflush(stdout);
