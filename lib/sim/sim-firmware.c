@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "log.h"
 #include "secret.h"
@@ -462,7 +464,67 @@ static const struct {
         [SIM_KEY_ASVK] = { "snpseal-sim/asvk", false, false },
 };
 
+/* The keys made last, one per id, for the life of the process. Making one
+ * costs a P-384 scalar multiplication (the public key), as much as the
+ * signature it is for: half of a simulated report's CPU, and the agent asks
+ * for a fresh report on every GetStatus. A key is reused only while what it
+ * is derived from is the same: its secret, label and TCB, compared through a
+ * SHA-256 of them (the state file may change between two requests). The
+ * simulator protects no key (snpseal-sim(1)); the cached private keys are in
+ * OpenSSL's EVP_PKEYs, as the uncached ones were for the length of a call. */
+static struct {
+        uint8_t tag[SHA256_DIGEST_LENGTH];
+        EVP_PKEY *pkey;
+} sim_key_cache[ELEMENTSOF(sim_keys)];
+static pthread_mutex_t sim_key_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int sim_key_tag(const uint8_t secret[SIM_SECRET_LEN], const char *label, const uint64_t *tcb,
+                       uint8_t tag[SHA256_DIGEST_LENGTH]) {
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        int ok = md &&
+                EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+                EVP_DigestUpdate(md, label, strlen(label) + 1) == 1 &&
+                EVP_DigestUpdate(md, tcb ? tcb : &(uint64_t) { 0 }, sizeof(*tcb)) == 1 &&
+                EVP_DigestUpdate(md, &(uint8_t) { tcb != NULL }, 1) == 1 &&
+                EVP_DigestUpdate(md, secret, SIM_SECRET_LEN) == 1 &&
+                EVP_DigestFinal_ex(md, tag, NULL) == 1;
+
+        EVP_MD_CTX_free(md);
+        return ok ? 0 : -EIO;
+}
+
+static EVP_PKEY *sim_key_make(const uint8_t secret[SIM_SECRET_LEN], const char *label, const uint64_t *tcb);
+
 EVP_PKEY *sim_key(const struct sim_state *s, enum sim_key_id id) {
+        const uint8_t *secret;
+        const uint64_t *tcb;
+        uint8_t tag[SHA256_DIGEST_LENGTH];
+        EVP_PKEY *pkey = NULL;
+
+        if ((size_t) id >= ELEMENTSOF(sim_keys) || (sim_keys[id].vlek_secret && !s->vlek_present))
+                return NULL;
+        secret = sim_keys[id].vlek_secret ? s->vlek_secret : s->chip_secret;
+        tcb = sim_keys[id].tcb ? &s->reported_tcb : NULL;
+        if (sim_key_tag(secret, sim_keys[id].label, tcb, tag) < 0)
+                return NULL;
+        pthread_mutex_lock(&sim_key_cache_lock);
+        if (sim_key_cache[id].pkey && memcmp(sim_key_cache[id].tag, tag, sizeof(tag)) == 0) {
+                pkey = sim_key_cache[id].pkey;
+        } else {
+                pkey = sim_key_make(secret, sim_keys[id].label, tcb);
+                if (pkey) {
+                        EVP_PKEY_free(sim_key_cache[id].pkey);
+                        sim_key_cache[id].pkey = pkey;
+                        memcpy(sim_key_cache[id].tag, tag, sizeof(tag));
+                }
+        }
+        if (pkey && EVP_PKEY_up_ref(pkey) != 1)
+                pkey = NULL;
+        pthread_mutex_unlock(&sim_key_cache_lock);
+        return pkey;
+}
+
+static EVP_PKEY *sim_key_make(const uint8_t secret[SIM_SECRET_LEN], const char *label, const uint64_t *tcb) {
         EC_GROUP *group = EC_GROUP_new_by_curve_name(NID_secp384r1);
         BN_CTX *bnctx = BN_CTX_secure_new();
         BIGNUM *d = NULL;
@@ -472,10 +534,7 @@ EVP_PKEY *sim_key(const struct sim_state *s, enum sim_key_id id) {
 
         if (!group || !bnctx)
                 goto out;
-        if ((size_t) id >= ELEMENTSOF(sim_keys) || (sim_keys[id].vlek_secret && !s->vlek_present))
-                goto out;
-        d = sim_key_scalar(sim_keys[id].vlek_secret ? s->vlek_secret : s->chip_secret, sim_keys[id].label,
-                           sim_keys[id].tcb ? &s->reported_tcb : NULL, group, bnctx);
+        d = sim_key_scalar(secret, label, tcb, group, bnctx);
         pub = EC_POINT_new(group);
         if (!d || !pub || EC_POINT_mul(group, pub, d, NULL, NULL, bnctx) != 1)
                 goto out;

@@ -831,6 +831,25 @@ static void test_report_signature(void **state) {
         assert_int_equal(get_report(&s, CALLER_VMPL, 0x42, &rsp), SNP_FW_SUCCESS);
         assert_int_equal(verify_report(&rsp.report, other), 1);
         EVP_PKEY_free(other);
+
+        /* Another chip, same TCB: another key too (the simulator keeps the
+         * last key it made; what it is derived from decides whether it is
+         * reused). */
+        s.chip_secret[5] ^= 0x01;
+        other = vcek_pubkey(&s);
+        assert_int_not_equal(EVP_PKEY_eq(pkey, other), 1);
+        assert_int_equal(get_report(&s, CALLER_VMPL, 0x42, &rsp), SNP_FW_SUCCESS);
+        assert_int_equal(verify_report(&rsp.report, other), 1);
+        assert_int_equal(verify_report(&rsp.report, pkey), 0);
+        EVP_PKEY_free(other);
+
+        /* Back to the first chip and TCB: the first key again. */
+        base_state(&s);
+        other = vcek_pubkey(&s);
+        assert_int_equal(EVP_PKEY_eq(pkey, other), 1);
+        assert_int_equal(get_report(&s, CALLER_VMPL, 0x42, &rsp), SNP_FW_SUCCESS);
+        assert_int_equal(verify_report(&rsp.report, pkey), 1);
+        EVP_PKEY_free(other);
         EVP_PKEY_free(pkey);
 }
 
