@@ -148,4 +148,6 @@ root_volume() { # KIND NAME
         must "prepare ($rv): root image encrypted" vm_luks_image "$W/$rv.img" "$ROOT_UUID" "$W/$rv.pass"
         must "prepare ($rv): snpseal enroll on the root volume" \
                 luks_in_ns "$SNPSEAL" enroll --unlock-key-file="$W/$rv.pass" "$W/$rv.img"
+        # The image has the tree; the boot needs its kernel and initrd only.
+        vm_done $(find "$rv_t" -mindepth 1 -maxdepth 1 ! -name boot)
 }

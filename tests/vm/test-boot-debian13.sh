@@ -35,7 +35,7 @@ SRC=$(cd "$top_srcdir" && pwd)
 BUILD=$(cd "$top_builddir" && pwd)
 [ -x "$SRC/.ci/debian13-tree" ] || tap_skip_all "$SRC/.ci/debian13-tree is missing (a git checkout has it)"
 luks_env_init || exit $?
-trap 'luks_env_cleanup; rm -f "$TAP_OUT"' EXIT
+trap 'luks_env_cleanup; vm_scrap; rm -f "$TAP_OUT"' EXIT
 trap 'exit 129' HUP INT PIPE TERM
 luks_agent_start || exit 1
 W=$VM_WORK
@@ -141,6 +141,8 @@ expect "D2 Debian 13 firmware upgrade: the file still reads back" d13-reseal dat
 cp "$W/state0.json" "$LUKS_STATE"
 
 # ---------------------------------------------------------------- D3, D4: root volume in the initrd
+# The data volume cases are done: their tree and images go (vm_done).
+vm_done "$T" "$W"/data*.img
 root_volume dracut d13-root-dracut
 boot d13-root-dracut "$W/root-d13-root-dracut" "$ROOT_APPEND" "$W/d13-root-dracut.img"
 expect "D3 Debian 13 root volume, dracut: the guest booted unattended and reported" d13-root-dracut . \
@@ -154,6 +156,7 @@ expect "D3 Debian 13 root volume, dracut: the socket-activated agent in the init
         journal_has d13-root-dracut "snpseald\[[0-9]+\]: io.snpseal.Agent.DeriveKey from uid 0 .*purpose luks2: ok"
 expect "D3 Debian 13 root volume, dracut: the boot reached multi-user.target" d13-root-dracut . \
         fact_is d13-root-dracut multi-user active
+vm_done "$W/root-d13-root-dracut" "$W/d13-root-dracut.img"
 
 root_volume initramfs-tools d13-root-initramfs
 boot d13-root-initramfs "$W/root-d13-root-initramfs" "$ROOT_APPEND" "$W/d13-root-initramfs.img"

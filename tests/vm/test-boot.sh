@@ -49,7 +49,7 @@ for _p in "$LUKS2_HDR" "$TOCTOU_PRELOAD"; do
 done
 vm_init || exit $?
 luks_env_init || exit $?
-trap '[ -z "${HOST_AGENT_PID:-}" ] || kill "$HOST_AGENT_PID"; luks_env_cleanup; rm -f "$TAP_OUT"' EXIT
+trap '[ -z "${HOST_AGENT_PID:-}" ] || kill "$HOST_AGENT_PID"; luks_env_cleanup; vm_scrap; rm -f "$TAP_OUT"' EXIT
 trap 'exit 129' HUP INT PIPE TERM
 luks_agent_start || exit 1
 W=$VM_WORK
@@ -376,7 +376,9 @@ must "7c: the host restores the data volume's cipher" \
 rm -rf "$T/etc/systemd/system/systemd-cryptsetup@data.service.d"
 
 # ---------------------------------------------------------------- 3, 4: root volume in the initrd
-# root_volume (tests/vm/boot-checks.sh) makes the tree and the image.
+# root_volume (tests/vm/boot-checks.sh) makes the tree and the image. The
+# data volume cases are done: their tree and images go (vm_done).
+vm_done "$T" "$W"/data*.img
 
 root_volume dracut root-dracut
 boot root-dracut "$W/root-root-dracut" "$ROOT_APPEND" "$W/root-dracut.img"
@@ -388,6 +390,7 @@ expect "3 root volume, dracut: systemd-cryptsetup unlocked it in the initrd" roo
 expect "3 root volume, dracut: the socket-activated agent in the initrd derived the key" root-dracut \
         'cryptsetup|snpseal' journal_has root-dracut "snpseald\[[0-9]+\]: io.snpseal.Agent.DeriveKey from uid 0 .*purpose luks2: ok"
 expect "3 root volume, dracut: the boot reached multi-user.target" root-dracut . fact_is root-dracut multi-user active
+vm_done "$W/root-root-dracut" "$W/root-dracut.img"
 
 root_volume initramfs-tools root-initramfs
 boot root-initramfs "$W/root-root-initramfs" "$ROOT_APPEND" "$W/root-initramfs.img"

@@ -15,6 +15,8 @@
 #                              configured for the simulator with STATE (test images only)
 #   vm_chroot DIR CMD...       run CMD in the guest tree (proc, sys, dev mounted)
 #   vm_image DIR IMG           an ext4 image of the tree
+#   vm_done PATH...            trees and images no later step needs: removed
+#   vm_scrap                   every image and guest tree of the work directory: removed
 #   vm_luks_image IMG UUID PASSFILE   encrypt the file system image in place (LUKS2,
 #                              offline, no device-mapper needed) with that UUID
 #   vm_boot NAME DIR APPEND DISK...   boot DIR's kernel+initrd with the disks; the
@@ -27,7 +29,8 @@
 # default $top_builddir/tests/vm/cache), SNPSEAL_VM_WORK (default
 # $top_builddir/tests/vm/work), SNPSEAL_VM_MIRROR (default
 # http://deb.debian.org/debian), SNPSEAL_VM_TIMEOUT (seconds per boot, default
-# 900), SNPSEAL_VM_ACCEL (default tcg), SNPSEAL_VM_DEBS (a directory of
+# 900), SNPSEAL_VM_ACCEL (default tcg), SNPSEAL_VM_KEEP (1: keep the trees and
+# images, see vm_done), SNPSEAL_VM_DEBS (a directory of
 # snpseal's .debs to install; default: build them). VM_QEMU_ARGS (shell variable, split on
 # blanks, so no blanks inside an argument) adds arguments to vm_boot's QEMU,
 # e.g. a TPM device.
@@ -109,7 +112,32 @@ vm__base_build() { # DIR KIND LOG
                 fi
                 rm -f "$_dir.new/etc/resolv.conf"
         fi
+        vm__slim "$_dir.new" || { echo "vm: trimming the $VM_SUITE $_kind guest tree failed" >&2; return 1; }
         rm -rf "$_dir" && mv "$_dir.new" "$_dir"
+}
+
+# What no guest here uses goes from the base tree: documentation,
+# translations, and the kernel modules of hardware a QEMU guest with virtio
+# disks, no network and a serial console does not have (sound, network, GPU,
+# media, USB, ...). Half of Debian's kernel package is such modules:
+# without them a tree is about 350 MiB instead of 725 (Debian 12), every copy
+# and image of it too, and the initrds are smaller. What stays: file
+# systems, crypto, device-mapper, virtio, block, char (the TPM drivers of the
+# boot benchmark), virt (sev-guest), lib.
+VM_MODULES_UNUSED="sound net drivers/net drivers/gpu drivers/media drivers/infiniband drivers/usb \
+drivers/iio drivers/staging drivers/isdn drivers/comedi drivers/mtd drivers/bluetooth drivers/target drivers/w1 \
+drivers/hwmon drivers/mmc drivers/nvme drivers/thunderbolt drivers/atm drivers/spi"
+vm__slim() { # DIR
+        rm -rf "$1"/usr/share/doc/* "$1"/usr/share/man/* "$1"/usr/share/info/* "$1"/usr/share/locale/* \
+                "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb || return 1
+        for _kdir in "$1"/usr/lib/modules/*/kernel; do
+                [ -d "$_kdir" ] || continue
+                for _m in $VM_MODULES_UNUSED; do
+                        rm -rf "${_kdir:?}/$_m" || return 1
+                done
+                _kv=${_kdir%/kernel}
+                vm_chroot "$1" depmod -a "${_kv##*/}" || return 1
+        done
 }
 
 # The cached base tree of KIND (initramfs-tools or dracut); rebuilt when the
@@ -117,7 +145,7 @@ vm__base_build() { # DIR KIND LOG
 vm_base() {
         _kind=${1:-initramfs-tools}
         _dir=$VM_CACHE/base-$_kind
-        _want="$VM_SUITE $VM_MIRROR $VM_PACKAGES $_kind"
+        _want="$VM_SUITE $VM_MIRROR $VM_PACKAGES $_kind slim: $VM_MODULES_UNUSED"
         if [ ! -d "$_dir" ] || [ "$(cat "$_dir.stamp" 2>/dev/null)" != "$_want" ]; then
                 vm__base_build "$_dir" "$_kind" "$VM_WORK/mmdebstrap-$_kind.log" || return 1
                 echo "$_want" >"$_dir.stamp"
@@ -170,7 +198,7 @@ vm__install_debs() { # KIND DIR
                 return 1
         fi
         [ -f "$_uconf" ] && sed -i 's/^update_initramfs=.*/update_initramfs=yes/' "$_uconf"
-        rm -rf "$2/debs" "$2/etc/resolv.conf" "$2"/var/cache/apt/archives/*.deb
+        rm -rf "$2/debs" "$2/etc/resolv.conf" "$2"/var/cache/apt/archives/*.deb "$2"/var/lib/apt/lists/*
 }
 
 # A guest tree: base + snpseal + the simulator configuration + the report unit.
@@ -195,6 +223,24 @@ vm_tree() { # KIND DIR STATE
         systemctl --root="$_dir" --quiet mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer \
                 fstrim.timer 2>/dev/null
         return 0
+}
+
+# Guest trees and disk images that no later step needs: removed at once, so
+# that a run holds one guest tree and its images at a time beside the cache
+# (at most 1 GiB, not the 9 GiB of keeping them all), unless SNPSEAL_VM_KEEP=1
+# (for a look at them after a failure). The consoles and reports stay.
+vm_done() { # PATH...
+        [ "${SNPSEAL_VM_KEEP:-0}" = 1 ] || rm -rf "$@"
+}
+
+# At a test's exit: every image and guest tree (a directory with a boot/) of
+# the work directory.
+vm_scrap() {
+        [ -n "${VM_WORK:-}" ] || return 0
+        for _p in "$VM_WORK"/*.img "$VM_WORK"/*/boot; do
+                [ -e "$_p" ] || continue
+                case $_p in */boot) vm_done "${_p%/boot}" ;; *) vm_done "$_p" ;; esac
+        done
 }
 
 # An ext4 image of a tree, sized to fit (sparse).
