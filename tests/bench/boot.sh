@@ -52,6 +52,8 @@
 # boot takes a minute or more under TCG.
 #
 # Environment: SNPSEAL_BENCH_BOOTS (boots per variant, default 3),
+# SNPSEAL_BENCH_SETTLED (settled unlocks per boot, default 3: after the boot
+# the volume is closed, the agent stopped and the unlock started again),
 # SNPSEAL_BENCH_SUITES, SNPSEAL_VM_DEBS_TRIXIE (.debs built on Debian 13 for
 # its guests);
 # SNPSEAL_VM_WORK (default $top_builddir/tests/bench/boot-work, not the boot
@@ -78,6 +80,7 @@ self=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}
 : "${SNPSEAL_VM_WORK:=$top_builddir/tests/bench/boot-work}"
 export top_srcdir top_builddir SNPSEAL_SIM SNPSEALD SNPSEAL SNPSEAL_VM_WORK
 boots=${SNPSEAL_BENCH_BOOTS:-3}
+settled=${SNPSEAL_BENCH_SETTLED:-3}
 [ $# -gt 0 ] || set -- ${SNPSEAL_BENCH_SUITES:-bookworm trixie}
 if [ $# -gt 1 ]; then
         # One run per suite, each in a directory of its own; 77 only when
@@ -102,6 +105,9 @@ trixie) DEBIAN=13 ;;
 esac
 case $boots in
 ''|*[!0-9]*|0) fail "SNPSEAL_BENCH_BOOTS must be a positive number, not '$boots'" ;;
+esac
+case $settled in
+''|*[!0-9]*) fail "SNPSEAL_BENCH_SETTLED must be a number, not '$settled'" ;;
 esac
 
 # The TSS libraries systemd dlopens for TPM2 (esys, rc, mu) and the TCTI it
@@ -272,14 +278,15 @@ boot_explain() { # NAME ERE
         fi
 }
 
-# Boot NAME from ROOT-IMG and DATA-IMG with the TPM; fail unless the guest
-# reported completely and powered off.
-boot() { # NAME ROOT-IMG DATA-IMG
+# Boot NAME from ROOT-IMG and DATA-IMG with the TPM, SETTLED unlocks after
+# the boot (vmtest-report); fail unless the guest reported completely and
+# powered off.
+boot() { # NAME ROOT-IMG DATA-IMG [SETTLED]
         tpm_start "$W/$1.swtpm.log" || fail "swtpm did not start (state $W/tpm, log $W/$1.swtpm.log)"
         VM_QEMU_ARGS="-chardev socket,id=chrtpm,path=$W/swtpm.sock -tpmdev emulator,id=tpm0,chardev=chrtpm"
         VM_QEMU_ARGS="$VM_QEMU_ARGS -device tpm-tis,tpmdev=tpm0"
         echo "bench: boot $1" >&2
-        vm_boot "$1" "$T" "root=/dev/vda rw" "$2" "$3"
+        vm_boot "$1" "$T" "root=/dev/vda rw snpseal.settled-unlock=${4:-0}" "$2" "$3"
         local rc=$?
         VM_QEMU_ARGS=
         tpm_stop
@@ -323,6 +330,26 @@ check_tpm2() { # NAME
                 { boot_explain "$1" 'snpseal'; fail "boot $1: snpseald ran in a systemd-tpm2 boot"; }
         [ -z "$(vm_journal "$1" 'DeriveKey')" ] ||
                 { boot_explain "$1" 'snpseal'; fail "boot $1: the agent was asked for a key in a systemd-tpm2 boot"; }
+}
+
+# The settled unlocks of boot NAME, one per line (seconds); fail when one
+# failed or is missing. For snpseal, each one asked the agent (one
+# successful DeriveKey for the boot's unlock, one more per settled unlock).
+settled_unlocks() { # NAME VARIANT
+        local i v n
+        for ((i = 1; i <= settled; i++)); do
+                v=$(vm_fact "$1" settled-unlock "$i")
+                case $v in
+                ''|*[!0-9.]*)
+                        boot_explain "$1" 'cryptsetup|snpseal|tpm|TPM' >&2
+                        fail "boot $1: settled unlock $i: '${v:-missing}'" ;;
+                esac
+                echo "$v"
+        done
+        [ "$2" = snpseal ] || return 0
+        n=$(vm_journal "$1" 'snpseald\[[0-9]+\]: io\.snpseal\.Agent\.DeriveKey from uid 0 .*: ok$' | wc -l)
+        [ "$n" -ge $((settled + 1)) ] ||
+                { boot_explain "$1" 'snpseal|cryptsetup' >&2; fail "boot $1: $n successful DeriveKeys for 1 + $settled unlocks"; }
 }
 
 # "ID TYPE" of each token in a luksDump.
@@ -412,7 +439,8 @@ step "data volume with the systemd-tpm2 token only" only_token "$W/data.img" "$W
 # Per boot, into $W/times-VARIANT: unlock, when it finished, and for snpseal
 # the agent's start relative to the unlock's and the agent's start ("-" for
 # tpm2).
-: >"$W/times-snpseal" && : >"$W/times-tpm2" || fail "cannot write to $W"
+: >"$W/times-snpseal" && : >"$W/times-tpm2" && : >"$W/settled-snpseal" && : >"$W/settled-tpm2" ||
+        fail "cannot write to $W"
 rows=()
 for ((i = 1; i <= boots; i++)); do
         for v in snpseal tpm2; do
@@ -420,9 +448,10 @@ for ((i = 1; i <= boots; i++)); do
                 load=$(cut -d' ' -f1 /proc/loadavg)
                 cp --sparse=always "$W/root-$v.img" "$W/boot-root.img" &&
                         cp --sparse=always "$W/data-$v.img" "$W/boot-data.img" || fail "cannot copy the images"
-                boot "$name" "$W/boot-root.img" "$W/boot-data.img"
+                boot "$name" "$W/boot-root.img" "$W/boot-data.img" "$settled"
                 check_unlocked "$name"
                 "check_$v" "$name"
+                settled_unlocks "$name" "$v" >>"$W/settled-$v"
                 unlock=$(span "$name" unlock-start unlock) pre=- agent=- at=$(vm_fact "$name" t unlock)
                 [ -n "$unlock" ] || { boot_explain "$name" 'cryptsetup'; fail "boot $name: the unlock's start or end is not in PID 1's journal"; }
                 if [ "$v" = snpseal ]; then
@@ -471,6 +500,15 @@ printf '  %-52s %8s s  (%s)\n' "volume open, systemd-tpm2 (since the kernel star
 printf '  %-52s %8s\n' "pairs in which snpseal's volume was open first" "$first of $boots"
 printf '  %-52s %8s s  (%s)\n' "unlock began, snpseal (since the kernel started)" "$snp_began" "$(spread snpseal 5)"
 printf '  %-52s %8s s  (%s)\n' "unlock began, systemd-tpm2 (since the kernel started)" "$tpm_began" "$(spread tpm2 5)"
+if [ "$settled" -gt 0 ]; then
+        s_snp=$(median <"$W/settled-snpseal") s_tpm=$(median <"$W/settled-tpm2")
+        printf '  %-52s %8s s  (%s)\n' "settled unlock through the snpseal token ($settled per boot)" "$s_snp" \
+                "$(sort -n "$W/settled-snpseal" | sed -n '1p;$p' | paste -sd'-')"
+        printf '  %-52s %8s s  (%s)\n' "settled unlock through the systemd-tpm2 token" "$s_tpm" \
+                "$(sort -n "$W/settled-tpm2" | sed -n '1p;$p' | paste -sd'-')"
+        printf '  %-52s %8s\n' "ratio snpseal / systemd-tpm2, settled" \
+                "$(awk -v a="$s_snp" -v b="$s_tpm" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')"
+fi
 printf '  %-52s %8s s  (%s)\n' "agent start (snpseald.service Starting to Started)" "$agent" "$(spread snpseal 4)"
 printf '  %-52s %8s s  (%s)\n' "agent begins, relative to the unlock's start" "$pre" "$(spread snpseal 3)"
 cat <<EOF
@@ -484,7 +522,12 @@ Started snpseald.service; load: the host's 1-minute load average as the boot
 began. The two unlocks do not begin at the same point of the boot ("unlock
 at"), and one that begins while udev's coldplug is busy waits longer for it
 (the fork and exec, the dm-crypt device's udev event): compare when the
-volume was open, not only how long the unlock took.
+volume was open, not only how long the unlock took. Settled unlock (none
+with SNPSEAL_BENCH_SETTLED=0): after the boot, in the same guest, the volume
+closed, the agent stopped (its socket stays, so the next call starts it as
+at boot), the page cache dropped, and systemd-cryptsetup@data.service started
+again: from the start job to its end, the token's own cost at the same point
+of a settled guest for both tokens, without udev's coldplug around it.
 Notes: QEMU TCG emulates the guest's CPU, which inflates every absolute figure
 (a KVM or SEV-SNP guest is many times faster), and the unlock overlaps udev's
 coldplug (module loading), so single boots vary by seconds: compare medians.
