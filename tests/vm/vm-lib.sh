@@ -120,10 +120,10 @@ vm__base_build() { # DIR KIND LOG
 # translations, and the kernel modules of hardware a QEMU guest with virtio
 # disks, no network and a serial console does not have (sound, network, GPU,
 # media, USB, ...). Half of Debian's kernel package is such modules:
-# without them a tree is about 350 MiB instead of 725 (Debian 12), every copy
+# without them a tree is about 400 MiB instead of 725 (Debian 12), every copy
 # and image of it too, and the initrds are smaller. What stays: file
-# systems, crypto, device-mapper, virtio, block, char (the TPM drivers of the
-# boot benchmark), virt (sev-guest), lib.
+# systems, crypto, device-mapper, virtio, block, SCSI and ATA, char (the TPM
+# drivers of the boot benchmark), virt (sev-guest), lib.
 VM_MODULES_UNUSED="sound net drivers/net drivers/gpu drivers/media drivers/infiniband drivers/usb \
 drivers/iio drivers/staging drivers/isdn drivers/comedi drivers/mtd drivers/bluetooth drivers/target drivers/w1 \
 drivers/hwmon drivers/mmc drivers/nvme drivers/thunderbolt drivers/atm drivers/spi"
