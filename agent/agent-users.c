@@ -21,7 +21,8 @@
  * USER_BYTES_MAX bytes of files, and no StoreUserSecret writes when the
  * store's file system would be left with less than USER_FREE_MIN_PERCENT of
  * its blocks or inodes (at most USER_FREE_MIN_BYTES) available to
- * unprivileged users. Refusals are StoreFull.
+ * unprivileged users; nor does a RewrapUserSecret whose file grows.
+ * Refusals are StoreFull.
  *
  * Authorization: the uid parameter defaults to the peer's; a peer other than
  * root may only name its own uid. Operations on the objects then run as the
@@ -782,6 +783,10 @@ int agent_op_rewrap_user_secret(struct agent *a, const struct agent_peer *peer,
                 r = user_load(&t, &text, &len, &o, reply);
         if (r >= 0)
                 r = rewrap_object(a, &t, &o, p, &rewrapped, reply);
+        /* One that grows (a password layer added, an older format written
+         * anew) is a store: the same limits. */
+        if (r >= 0 && strlen(rewrapped) > len)
+                r = store_check_limits(&t, strlen(rewrapped), reply);
         if (r >= 0 && (r = file_write(t.dir_fd, t.file, rewrapped, true)) < 0 && r != -ENOMEM)
                 r = fail(r, agent_reply_error(reply, AGENT_ERROR_INVALID_PARAMETER, "cannot write %s/%u/%s: %s",
                                               t.store, (unsigned) t.uid, t.file, strerror(-r)));

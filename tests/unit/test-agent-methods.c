@@ -7,7 +7,9 @@
  * test changes the simulated VM by saving the state again).
  */
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1359,6 +1361,87 @@ static void spit(const char *path, const char *text) {
         assert_int_equal(fclose(fp), 0);
 }
 
+/* The bytes of regular files in uid's directory, as the agent counts them. */
+static uint64_t user_dir_bytes(struct fixture *f, uid_t uid) {
+        char path[512];
+        struct dirent *de;
+        uint64_t n = 0;
+        DIR *d;
+
+        (void) snprintf(path, sizeof(path), "%s/%u", f->store, (unsigned) uid);
+        d = opendir(path);
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                struct stat st;
+
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+                        n += (uint64_t) st.st_size;
+        }
+        closedir(d);
+        return n;
+}
+
+/* A file of the uid's directory grown or shrunk by delta bytes (created). */
+static void user_filler_add(struct fixture *f, uid_t uid, int64_t delta) {
+        char path[512];
+        struct stat st = {};
+        int fd;
+
+        (void) snprintf(path, sizeof(path), "%s/%u/.filler", f->store, (unsigned) uid);
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_int_equal(ftruncate(fd, st.st_size + delta), 0);
+        close(fd);
+}
+
+/* A rewrap that grows the file is held to the store's limits (it was not:
+ * a user at the byte limit could add password layers past it); one that
+ * does not grow is never refused for space. */
+static void test_user_rewrap_limits(void **state) {
+        struct fixture *f = *state;
+        const uint64_t limit = 1024 * 1024;
+        _cleanup_(freep) char *before = NULL, *after = NULL;
+        char path[512];
+        uint64_t with_pw, without_pw;
+        json_object *r;
+
+        user_store_ok(f, USER, "k", NONE, ",\"password\":\"pw1\"");
+        with_pw = user_dir_bytes(f, USER);
+        /* 5 bytes below the limit */
+        user_filler_add(f, USER, (int64_t) (limit - 5 - with_pw));
+        assert_true(user_dir_bytes(f, USER) == limit - 5);
+        /* a new password of the same length: the same size, allowed */
+        json_object_put(user_ok(f, USER, "RewrapUserSecret", "k", NONE,
+                                ",\"old_password\":\"pw1\",\"new_password\":\"pw2\""));
+        assert_true(user_dir_bytes(f, USER) == limit - 5);
+        /* the password layer removed: smaller, allowed */
+        json_object_put(user_ok(f, ROOT, "RewrapUserSecret", "k", USER, NULL));
+        without_pw = user_dir_bytes(f, USER);
+        assert_true(without_pw < limit - 5);
+        /* adding it back would end 5 bytes past the limit: refused, the file kept */
+        user_filler_add(f, USER, 10);
+        (void) snprintf(path, sizeof(path), "%s/1000/k.sealed", f->store);
+        before = slurp(path);
+        r = user_err(f, USER, "RewrapUserSecret", "k", NONE, ",\"old_password\":\"x\",\"new_password\":\"pw4\"",
+                     AGENT_ERROR_STORE_FULL, "the user secrets of uid 1000 would take 1048581 bytes, more than the "
+                     "1048576 bytes the agent keeps per user; remove some first (snpseal user remove)");
+        assert_int_equal(get_int(r, "uid"), USER);
+        json_object_put(r);
+        after = slurp(path);
+        assert_string_equal(before, after);
+        user_unseal_expect(f, USER, "k", NONE, NULL, false);
+        /* root is held to the same limits on the user's behalf */
+        json_object_put(user_err(f, ROOT, "RewrapUserSecret", "k", USER, ",\"new_password\":\"pw4\"",
+                                 AGENT_ERROR_STORE_FULL, "would take 1048581 bytes"));
+        /* room again: it goes through */
+        user_filler_add(f, USER, -10);
+        json_object_put(user_ok(f, USER, "RewrapUserSecret", "k", NONE,
+                                ",\"old_password\":\"x\",\"new_password\":\"pw4\""));
+        assert_true(user_dir_bytes(f, USER) == limit - 5);
+        user_unseal_expect(f, USER, "k", NONE, ",\"password\":\"pw4\"", true);
+}
+
 static void test_user_hostile_files(void **state) {
         struct fixture *f = *state;
         char path[256], target[256];
@@ -1770,6 +1853,7 @@ int main(void) {
                 T(test_user_authorization),
                 T(test_user_rate_limit_by_target),
                 T(test_user_rewrap),
+                T(test_user_rewrap_limits),
                 T(test_user_store_limits),
                 T(test_format1_migration),
                 T(test_user_hostile_files),
