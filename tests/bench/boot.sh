@@ -55,7 +55,9 @@
 # SNPSEAL_BENCH_SETTLED (settled unlocks per boot, default 3: after the boot
 # the volume is closed, the agent stopped and the unlock started again),
 # SNPSEAL_BENCH_SUITES, SNPSEAL_VM_DEBS_TRIXIE (.debs built on Debian 13 for
-# its guests);
+# its guests); SNPSEAL_BENCH_APPEND (more of the guests' kernel command line:
+# snpseal.journal=full puts each boot's whole journal in its report, as "F"
+# lines, for a look at where a boot's time went);
 # SNPSEAL_VM_WORK (default $top_builddir/tests/bench/boot-work, not the boot
 # tests' directory: both may run at once), SNPSEAL_VM_CACHE and the other
 # settings of tests/vm/vm-lib.sh.
@@ -286,7 +288,7 @@ boot() { # NAME ROOT-IMG DATA-IMG [SETTLED]
         VM_QEMU_ARGS="-chardev socket,id=chrtpm,path=$W/swtpm.sock -tpmdev emulator,id=tpm0,chardev=chrtpm"
         VM_QEMU_ARGS="$VM_QEMU_ARGS -device tpm-tis,tpmdev=tpm0"
         echo "bench: boot $1" >&2
-        vm_boot "$1" "$T" "root=/dev/vda rw snpseal.settled-unlock=${4:-0}" "$2" "$3"
+        vm_boot "$1" "$T" "root=/dev/vda rw snpseal.settled-unlock=${4:-0} ${SNPSEAL_BENCH_APPEND:-}" "$2" "$3"
         local rc=$?
         VM_QEMU_ARGS=
         tpm_stop
@@ -459,10 +461,11 @@ for ((i = 1; i <= boots; i++)); do
                         [ -n "$pre" ] && [ -n "$agent" ] ||
                                 fail "boot $name: the agent's start or end is not in PID 1's journal"
                 fi
-                began=$(vm_fact "$name" t unlock-start)
-                echo "$unlock $at $pre $agent $began" >>"$W/times-$v"
-                rows+=("$(printf '%-12s %10s %8s %12s %13s %12s %10s %6s' "$name" "$began" "$unlock" "$at" "$pre" \
-                        "$agent" "$VM_BOOT_SECONDS" "$load")")
+                began=$(vm_fact "$name" t unlock-start) since=$(span "$name" socket unlock)
+                [ -n "$since" ] || fail "boot $name: the socket's start is not in PID 1's journal"
+                echo "$unlock $at $pre $agent $began $since" >>"$W/times-$v"
+                rows+=("$(printf '%-12s %10s %8s %12s %12s %13s %12s %10s %6s' "$name" "$began" "$unlock" "$at" \
+                        "$since" "$pre" "$agent" "$VM_BOOT_SECONDS" "$load")")
         done
 done
 rm -f "$W/boot-root.img" "$W/boot-data.img" "$W"/data-*.img
@@ -477,7 +480,9 @@ snp=$(col snpseal 1) tpm=$(col tpm2 1) snp_at=$(col snpseal 2) tpm_at=$(col tpm2
 pre=$(col snpseal 3) agent=$(col snpseal 4) snp_began=$(col snpseal 5) tpm_began=$(col tpm2 5)
 # Pairs (boot i of each variant, booted one after the other) in which the
 # volume was open sooner through snpseal.
-first=$(paste -d' ' "$W/times-snpseal" "$W/times-tpm2" | awk '$2 <= $7 { n++ } END { print n + 0 }')
+first=$(paste -d' ' "$W/times-snpseal" "$W/times-tpm2" | awk '$2 <= $8 { n++ } END { print n + 0 }')
+snp_since=$(col snpseal 6) tpm_since=$(col tpm2 6)
+first_since=$(paste -d' ' "$W/times-snpseal" "$W/times-tpm2" | awk '$6 <= $12 { n++ } END { print n + 0 }')
 ratio=$(awk -v a="$snp" -v b="$tpm" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
 guest_pkg() { sed -n "/^Package: $1\$/,/^\$/s/^Version: //p" "$T/var/lib/dpkg/status" | head -n 1; }
 
@@ -488,8 +493,8 @@ echo "snpseal boot benchmark: $boots boots per variant in turns, Debian $DEBIAN 
         "host $(nproc) CPUs, load average at the start $LOAD_START, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "data volume: a copy with the snpseal token only (agent on the simulator), a copy with the systemd-tpm2"
 echo "token only (swtpm as tpm-tis, no PCRs); seconds, from PID 1's journal (monotonic clock, in the guest)"
-printf '%-12s %10s %8s %12s %13s %12s %10s %6s\n' boot "unlock at" unlock "unlocked at" "agent begins" "agent start" \
-        "boot wall" load
+printf '%-12s %10s %8s %12s %12s %13s %12s %10s %6s\n' boot "unlock at" unlock "unlocked at" "since socket" \
+        "agent begins" "agent start" "boot wall" load
 printf '%s\n' "${rows[@]}"
 echo "median (spread) of $boots:"
 printf '  %-52s %8s s  (%s)\n' "unlock through the snpseal token" "$snp" "$(spread snpseal 1)"
@@ -498,6 +503,9 @@ printf '  %-52s %8s\n' "ratio snpseal / systemd-tpm2" "${ratio}x"
 printf '  %-52s %8s s  (%s)\n' "volume open, snpseal (since the kernel started)" "$snp_at" "$(spread snpseal 2)"
 printf '  %-52s %8s s  (%s)\n' "volume open, systemd-tpm2 (since the kernel started)" "$tpm_at" "$(spread tpm2 2)"
 printf '  %-52s %8s\n' "pairs in which snpseal's volume was open first" "$first of $boots"
+printf '  %-52s %8s s  (%s)\n' "volume open, snpseal (since the socket listened)" "$snp_since" "$(spread snpseal 6)"
+printf '  %-52s %8s s  (%s)\n' "volume open, systemd-tpm2 (since the socket listened)" "$tpm_since" "$(spread tpm2 6)"
+printf '  %-52s %8s\n' "pairs in which snpseal's was open first, so counted" "$first_since of $boots"
 printf '  %-52s %8s s  (%s)\n' "unlock began, snpseal (since the kernel started)" "$snp_began" "$(spread snpseal 5)"
 printf '  %-52s %8s s  (%s)\n' "unlock began, systemd-tpm2 (since the kernel started)" "$tpm_began" "$(spread tpm2 5)"
 if [ "$settled" -gt 0 ]; then
@@ -514,7 +522,13 @@ printf '  %-52s %8s s  (%s)\n' "agent begins, relative to the unlock's start" "$
 cat <<EOF
 unlock at: Starting systemd-cryptsetup@data.service, seconds since the kernel
 started; unlock: Starting to Finished; unlocked at: its Finished (when the
-volume was open: what "finish no later" is read on); agent begins: Starting
+volume was open: what "finish no later" is read on); since socket: that
+Finished minus "Listening on snpseald.socket", the first point both boots
+share after the kernel and the initrd (the socket has no dependencies and
+listens as PID 1's early boot begins, before the agent starts or either
+token is read): under TCG the kernel's and initrd's time before it varies
+by 15 s from boot to boot with the host, which neither token touches;
+agent begins: Starting
 snpseald.service minus Starting systemd-cryptsetup@data.service (negative: the
 agent was started ahead of the unlock, by the systemd-cryptsetup@.service
 drop-in, so its start is not part of the unlock); agent start: Starting to
