@@ -12,6 +12,11 @@
  *     "Benchmarks"), key cache warm (the default cache, one binding) and cold
  *     (--key-cache=0: a firmware key request per call), simulator latency_ms
  *     0 and 8; GetStatus p50/p99 on its own connection under that load;
+ *     and the open-loop points at 4 and 16 connections once more with the
+ *     agent's threads and the generator's pinned to one CPU (the wake-ups
+ *     of a call then stay on that CPU: what the agent costs without the
+ *     wake-up of another vCPU, which on a virtual machine is a trip through
+ *     the host; no GetStatus beside these);
  *   - the agent's CPU time per call (user + system, from /proc: what the
  *     figures would be on an idle machine is about cores / this);
  *   - the RSS of tests/bench/link-floor, linked as snpseald is and calling
@@ -35,9 +40,11 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,6 +353,11 @@ static void *drive_thread(void *p) {
         return NULL;
 }
 
+/* No GetStatus beside the points (SNPSEAL_BENCH_NO_STATUS, or the one-CPU
+ * points: a simulated report's signature there would hold the CPU the
+ * calls need, which real firmware does not). */
+static bool status_off;
+
 static const char status_call[] = "{\"method\":\"io.snpseal.Agent.GetStatus\",\"parameters\":{}}";
 
 static void *status_thread(void *p) {
@@ -359,7 +371,7 @@ static void *status_thread(void *p) {
         while (!atomic_load(&run->stop)) {
                 long long t0 = now_ns();
 
-                if (getenv("SNPSEAL_BENCH_NO_STATUS")) {
+                if (status_off || getenv("SNPSEAL_BENCH_NO_STATUS")) {
                         sleep_ms(STATUS_EVERY_MS);
                         continue;
                 }
@@ -621,6 +633,36 @@ static bool level_wanted(unsigned conns) {
         return false;
 }
 
+/*
+ * Every thread of pid and this thread (whose new threads inherit it) on cpu,
+ * or, cpu < 0, back on every CPU. For the points that put the agent and the
+ * generator on one CPU: a call then wakes the other side on its own CPU, no
+ * wake-up of another (virtual) CPU in between. Returns 0 when all were set.
+ */
+static int pin(pid_t pid, int cpu) {
+        char path[64];
+        cpu_set_t set;
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        CPU_ZERO(&set);
+        for (int i = 0; i < CPU_SETSIZE; i++)
+                if (cpu < 0 ? i < sysconf(_SC_NPROCESSORS_ONLN) : i == cpu)
+                        CPU_SET(i, &set);
+        snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' && sched_setaffinity((pid_t) atoi(de->d_name), sizeof(set), &set) < 0)
+                        r = -errno;
+        closedir(d);
+        if (sched_setaffinity(0, sizeof(set), &set) < 0)
+                r = -errno;
+        return r;
+}
+
 static unsigned load(const char *latency, double seconds, bool warm_only) {
         static const struct { const char *label, *cache; } caches[] = {
                 { "cache warm", "120" },
@@ -652,6 +694,21 @@ static unsigned load(const char *latency, double seconds, bool warm_only) {
                 for (size_t i = 0; k == 0 && strcmp(latency, "0") == 0 && i < ELEMENTSOF(conn_levels); i++)
                         if (level_wanted(conn_levels[i]))
                                 failed += run_point(&t, call, conn_levels[i], TARGET_RATE, seconds, label);
+                /* the same, the agent and the generator on one CPU (the one this runs on) */
+                if (k == 0 && strcmp(latency, "0") == 0) {
+                        int cpu = sched_getcpu(), r = cpu < 0 ? -errno : pin(t.pid, cpu);
+
+                        if (r < 0)
+                                printf("  (one CPU: cannot pin the agent and the generator to CPU %d: %s)\n", cpu,
+                                       strerror(-r));
+                        status_off = true;
+                        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(conn_levels); i++)
+                                if (level_wanted(conn_levels[i]) && conn_levels[i] >= 4 && conn_levels[i] <= 16)
+                                        failed += run_point(&t, call, conn_levels[i], TARGET_RATE, seconds,
+                                                            "warm, 0 ms, one CPU");
+                        status_off = false;
+                        (void) pin(t.pid, -1);
+                }
                 sleep_ms(500);   /* idle threads settle */
                 rss_text(t.pid, rss1, sizeof(rss1));
                 smaps_print(t.pid);
