@@ -77,6 +77,8 @@ static const char *const listener_names[_LISTENER_MAX] = {
 struct listener {
         int fd;
         char *bound_path;          /* unlinked at exit when we bound it */
+        dev_t bound_dev;           /* ... and it is still the socket we bound */
+        ino_t bound_ino;
         sd_event_source *source;
 };
 
@@ -1058,6 +1060,7 @@ static int server_listen_activated(struct agent_server *srv) {
 }
 
 static int server_listen_one(struct agent_server *srv, enum listener_kind k, const char *path, mode_t mode) {
+        struct stat st;
         int fd = -1, r;
 
         r = listen_bind(path, mode, &fd);
@@ -1066,11 +1069,14 @@ static int server_listen_one(struct agent_server *srv, enum listener_kind k, con
                 return r;
         }
         srv->listeners[k].bound_path = strdup(path);
-        if (!srv->listeners[k].bound_path) {
+        if (!srv->listeners[k].bound_path || lstat(path, &st) < 0) {
+                r = srv->listeners[k].bound_path ? -errno : -ENOMEM;
                 (void) close(fd);
                 (void) unlink(path);
-                return -ENOMEM;
+                return r;
         }
+        srv->listeners[k].bound_dev = st.st_dev;
+        srv->listeners[k].bound_ino = st.st_ino;
         return server_add_listener(srv, k, fd);
 }
 
@@ -1142,6 +1148,8 @@ static int server_setup(struct agent_server *srv) {
 }
 
 static void server_done(struct agent_server *srv) {
+        struct stat st;
+
         while (srv->connections)
                 connection_free(srv->connections, false);
         agent_worker_free(srv->worker);   /* waits for running calls */
@@ -1156,7 +1164,10 @@ static void server_done(struct agent_server *srv) {
                 sd_event_source_disable_unref(l->source);
                 if (l->fd >= 0)
                         (void) close(l->fd);
-                if (l->bound_path)
+                /* Only our own socket: another agent may have replaced it
+                 * at that path since (after a stale one was removed). */
+                if (l->bound_path && lstat(l->bound_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+                    st.st_dev == l->bound_dev && st.st_ino == l->bound_ino)
                         (void) unlink(l->bound_path);
                 free(l->bound_path);
         }

@@ -94,4 +94,33 @@ long=$WORK/$(printf 'x%.0s' $(seq 120))/agent.sock
 check_fails "--listen longer than a socket path can be" "longer than|too long" \
         run --backend=simulator --simulator-state="$STATE" --listen="$long" --credentials-listen="$CRED"
 
+# An agent that stops removes its sockets only while they are its own: a
+# second agent started at the same paths (the first one's files removed, as
+# a test or an administrator does) keeps them when the first one exits late.
+agent_bg() { # then $! is timeout's PID, which passes a SIGTERM on and waits
+        timeout 60 "$D" --config="$EMPTY" --backend=simulator --simulator-state="$STATE" --listen="$WORK/a.sock" \
+                --credentials-listen="$WORK/acred.sock" >>"$WORK/bg.log" 2>&1 &
+}
+sockets_up() {
+        for _i in $(seq 100); do
+                [ -S "$WORK/a.sock" ] && [ -S "$WORK/acred.sock" ] && return 0
+                sleep 0.1
+        done
+        echo "the agent's sockets did not appear:"; cat "$WORK/bg.log"; return 1
+}
+if [ -n "$SIM" ] && [ -x "$SIM" ]; then
+        agent_bg; P1=$!
+        check "an agent listens at a.sock" sockets_up
+        rm -f "$WORK/a.sock" "$WORK/acred.sock"
+        agent_bg; P2=$!
+        check "a second agent listens at the same paths" sockets_up
+        kill "$P1"; wait "$P1" 2>/dev/null
+        check "the first agent exited" sh -c '! kill -0 "$1" 2>/dev/null' sh "$P1"
+        check "the first agent's exit leaves the second agent's sockets" \
+                sh -c 'test -S "$1/a.sock" && test -S "$1/acred.sock"' sh "$WORK"
+        kill "$P2"; wait "$P2" 2>/dev/null
+        check "the second agent's exit removes its own sockets" \
+                sh -c '! test -e "$1/a.sock" && ! test -e "$1/acred.sock"' sh "$WORK"
+fi
+
 tap_done

@@ -186,7 +186,7 @@ luks_agent_stop; luks_agent_start || exit 1
 check "with allow_weak_bindings = yes, the host's volume would open here" open_token "$HOSTIMG"
 : >"$LUKS_AGENT_CONF"
 luks_agent_stop; luks_agent_start || exit 1
-kill "$HOST_PID" 2>/dev/null; HOST_PID=
+kill "$HOST_PID" 2>/dev/null; wait "$HOST_PID" 2>/dev/null; HOST_PID=
 
 # The host launches our own image (same measurement) with debugging allowed
 # (policy bit 19): a binding without the policy gives it our key, which it
