@@ -40,6 +40,7 @@ for u in snpseald.socket snpseal-credentials.socket snpseald.service; do
         : >"$S/units/$u"
 done
 mkdir -p "$S/units/systemd-cryptsetup@.service.d" && : >"$S/units/systemd-cryptsetup@.service.d/snpseal.conf"
+mkdir -p "$S/units/modprobe@sev_guest.service.d" && : >"$S/units/modprobe@sev_guest.service.d/snpseal.conf"
 echo '{}' >"$S/etc/snpseal/sim-state.json"
 subst() { # IN OUT
         sed -e "s|@sbindir@|$S/sbin|g" -e "s|@tokendir@|$S/tok|g" -e "s|@libexecdir@|$S/libexec|g" \
@@ -182,6 +183,8 @@ check "dracut: install: enables only snpseald.socket" \
         calls_have "^systemctl -q --root $T/initdir add-wants sockets.target snpseald.socket\$"
 check "dracut: install: the systemd-cryptsetup@.service drop-in that starts the agent" \
         calls_have "^inst_simple $S/units/systemd-cryptsetup@.service.d/snpseal.conf /lib/systemd/system/systemd-cryptsetup@.service.d/snpseal.conf\$"
+check "dracut: install: the modprobe@sev_guest.service drop-in (only in an SEV-SNP guest)" \
+        calls_have "^inst_simple $S/units/modprobe@sev_guest.service.d/snpseal.conf /lib/systemd/system/modprobe@sev_guest.service.d/snpseal.conf\$"
 check "dracut: install: the configuration" calls_have "^inst_simple $CONF\$"
 check "dracut: install: no state without the simulator" calls_lack 'sim-state'
 check "dracut: install: no warning without the simulator" \

@@ -26,7 +26,8 @@ CSOCK=$top_srcdir/units/snpseal-credentials.socket
 SVC=$top_builddir/units/snpseald.service
 RESEAL=$top_builddir/units/snpseal-reseal.service
 DROPIN=$top_srcdir/units/snpseal-cryptsetup.conf
-for f in "$SOCK" "$CSOCK" "$SVC" "$RESEAL" "$DROPIN"; do
+MODPROBE_DROPIN=$top_srcdir/units/snpseal-modprobe.conf
+for f in "$SOCK" "$CSOCK" "$SVC" "$RESEAL" "$DROPIN" "$MODPROBE_DROPIN"; do
         if [ ! -f "$f" ]; then
                 echo "missing unit file $f (run make first)" >&2
                 exit 1
@@ -242,6 +243,25 @@ check_eq "the service does not pull in modprobe@sev_guest.service itself" 0 \
         "$(grep -Ec '^(Wants|Requires)=.*modprobe@' "$SVC")"
 check_eq "the drop-in sets nothing but Wants=snpseald.service" "[Unit] Wants=snpseald.service" \
         "$(grep -v '^#' "$DROPIN" | grep . | tr '\n' ' ' | sed 's/ $//')"
+# modprobe@sev_guest.service runs only where the kernel registered the
+# platform device its driver binds to, i.e. in an SEV-SNP guest. Loaded the
+# way PID 1 loads it (an instance drop-in directory in the unit path), the
+# condition is on the instance, and it fails here: not an SEV-SNP guest.
+check_eq "the modprobe drop-in sets nothing but the SEV-SNP guest condition" \
+        "[Unit] ConditionPathExists=/sys/devices/platform/sev-guest" \
+        "$(grep -v '^#' "$MODPROBE_DROPIN" | grep . | tr '\n' ' ' | sed 's/ $//')"
+mkdir -p "$WORK/mp/modprobe@sev_guest.service.d"
+cp "$MODPROBE_DROPIN" "$WORK/mp/modprobe@sev_guest.service.d/snpseal.conf"
+MP_NAME="modprobe@sev_guest.service skipped outside an SEV-SNP guest"
+if [ -d /sys/devices/platform/sev-guest ]; then
+        _tap_result ok "$MP_NAME # SKIP this is an SEV-SNP guest"
+elif [ ! -f /lib/systemd/system/modprobe@.service ] && [ ! -f /usr/lib/systemd/system/modprobe@.service ]; then
+        _tap_result ok "$MP_NAME # SKIP systemd's modprobe@.service is not installed"
+else
+        check_output "$MP_NAME" \
+                '^modprobe@sev_guest.service: ConditionPathExists=/sys/devices/platform/sev-guest failed\.$' \
+                sh -c 'SYSTEMD_UNIT_PATH="$1": systemd-analyze condition --unit=modprobe@sev_guest.service 2>&1; true' sh "$WORK/mp"
+fi
 # Writable: only the user secret store, through ReadWritePaths= (no mount
 # dependency); StateDirectory= and friends would add RequiresMountsFor=.
 check_eq "the service writes only below /var/lib/snpseal" "ReadWritePaths=-/var/lib/snpseal" \

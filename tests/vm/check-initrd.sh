@@ -237,6 +237,8 @@ if [ "$kind" = dracut ]; then
                 present /etc/systemd/system/sockets.target.wants/snpseald.socket
         check "the systemd-cryptsetup@.service drop-in that starts the agent" \
                 unit_dir systemd-cryptsetup@.service.d/snpseal.conf
+        check "the modprobe@sev_guest.service drop-in (only in an SEV-SNP guest)" \
+                unit_dir modprobe@sev_guest.service.d/snpseal.conf
         svc=$(in_image "$(unit_dir snpseald.service)/snpseald.service")
         check_output "snpseald.service runs $agent" "^ExecStart=$agent\$" cat "${svc:-/nonexistent}"
         check "systemd-cryptsetup" sh -c '[ -n "$1" ] || [ -n "$2" ]' sh \
