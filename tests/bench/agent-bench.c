@@ -634,31 +634,27 @@ static bool level_wanted(unsigned conns) {
 }
 
 /*
- * Every thread of pid and this thread (whose new threads inherit it) on cpu,
- * or, cpu < 0, back on every CPU. For the points that put the agent and the
- * generator on one CPU: a call then wakes the other side on its own CPU, no
- * wake-up of another (virtual) CPU in between. Returns 0 when all were set.
+ * Every thread of pid and this thread (whose new threads inherit it) on the
+ * CPUs of set. For the points that put the agent and the generator on one
+ * CPU: a call then wakes the other side on its own CPU, no wake-up of
+ * another (virtual) CPU in between; afterwards, the same call with the
+ * affinity saved before puts them back. Returns 0 when all were set.
  */
-static int pin(pid_t pid, int cpu) {
+static int pin(pid_t pid, const cpu_set_t *set) {
         char path[64];
-        cpu_set_t set;
         struct dirent *de;
         DIR *d;
         int r = 0;
 
-        CPU_ZERO(&set);
-        for (int i = 0; i < CPU_SETSIZE; i++)
-                if (cpu < 0 ? i < sysconf(_SC_NPROCESSORS_ONLN) : i == cpu)
-                        CPU_SET(i, &set);
         snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
         d = opendir(path);
         if (!d)
                 return -errno;
         while ((de = readdir(d)))
-                if (de->d_name[0] != '.' && sched_setaffinity((pid_t) atoi(de->d_name), sizeof(set), &set) < 0)
+                if (de->d_name[0] != '.' && sched_setaffinity((pid_t) atoi(de->d_name), sizeof(*set), set) < 0)
                         r = -errno;
         closedir(d);
-        if (sched_setaffinity(0, sizeof(set), &set) < 0)
+        if (sched_setaffinity(0, sizeof(*set), set) < 0)
                 r = -errno;
         return r;
 }
@@ -696,8 +692,17 @@ static unsigned load(const char *latency, double seconds, bool warm_only) {
                                 failed += run_point(&t, call, conn_levels[i], TARGET_RATE, seconds, label);
                 /* the same, the agent and the generator on one CPU (the one this runs on) */
                 if (k == 0 && strcmp(latency, "0") == 0) {
-                        int cpu = sched_getcpu(), r = cpu < 0 ? -errno : pin(t.pid, cpu);
+                        cpu_set_t saved, one;
+                        int cpu = sched_getcpu(), r = cpu < 0 ? -errno : 0;
 
+                        /* the agent's threads have this thread's affinity (they were started from it) */
+                        if (r == 0 && sched_getaffinity(0, sizeof(saved), &saved) < 0)
+                                r = -errno;
+                        if (r == 0) {
+                                CPU_ZERO(&one);
+                                CPU_SET(cpu, &one);
+                                r = pin(t.pid, &one);
+                        }
                         if (r < 0)
                                 printf("  (one CPU: cannot pin the agent and the generator to CPU %d: %s)\n", cpu,
                                        strerror(-r));
@@ -707,7 +712,8 @@ static unsigned load(const char *latency, double seconds, bool warm_only) {
                                         failed += run_point(&t, call, conn_levels[i], TARGET_RATE, seconds,
                                                             "warm, 0 ms, one CPU");
                         status_off = false;
-                        (void) pin(t.pid, -1);
+                        if (r >= 0)
+                                (void) pin(t.pid, &saved);
                 }
                 sleep_ms(500);   /* idle threads settle */
                 rss_text(t.pid, rss1, sizeof(rss1));

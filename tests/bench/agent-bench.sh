@@ -27,6 +27,14 @@ if [ ! -x "$prog" ]; then
         exit 77
 fi
 echo "uptime: $(uptime)"
+# How an idle (virtual) CPU waits: with guest halt-polling off (haltpoll's
+# guest_halt_poll_ns 0) it halts at once, and a wake-up from another CPU
+# goes through the host (docs/ARCHITECTURE.md).
+idle=/sys/devices/system/cpu/cpuidle
+if [ -r "$idle/current_driver" ]; then
+        poll=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+        echo "cpuidle: driver $(cat "$idle/current_driver"), governor $(cat "$idle/current_governor_ro" 2>/dev/null || echo unknown)$([ -r "$poll" ] && echo ", guest_halt_poll_ns $(cat "$poll")")"
+fi
 "$prog" "${SNPSEAL_BENCH_SECONDS:-2}" ${SNPSEAL_BENCH_WARM_ONLY:+warm}
 rc=$?
 echo "uptime: $(uptime)"
