@@ -188,6 +188,26 @@ static void test_cache_off(void **state) {
         stop(&t);
 }
 
+/* Ready, the agent reads the launch's report before any call (at boot, while
+ * udev still looks for the disk): the first DeriveKey then makes one
+ * firmware request, the key's. */
+static void test_report_read_ahead(void **state) {
+        struct th_agent t = {};
+        unsigned waited = 0;
+
+        start(&t, NULL, NULL);
+        while (count_sent(&t, "report") == 0 && waited < TH_CALL_TIMEOUT_MS) {
+                sleep_ms(TH_POLL_STEP_MS);
+                waited += TH_POLL_STEP_MS;
+        }
+        assert_int_equal(count_sent(&t, "report"), 1);
+        assert_int_equal(count_sent(&t, "key"), 0);
+        call_ok(&t, M_DERIVE, derive_params(&t, 0, 0));
+        assert_int_equal(count_sent(&t, "report"), 1);
+        assert_int_equal(count_sent(&t, "key"), 1);
+        stop(&t);
+}
+
 /* A changed state file is a new launch to the agent: cached keys go. */
 static void test_state_change_drops_cache(void **state) {
         struct th_agent t = {};
@@ -324,6 +344,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_one_request_per_binding),
                 cmocka_unit_test(test_cache_off),
+                cmocka_unit_test(test_report_read_ahead),
                 cmocka_unit_test(test_state_change_drops_cache),
                 cmocka_unit_test(test_status_not_behind_derive),
                 cmocka_unit_test(test_success_log_limit),

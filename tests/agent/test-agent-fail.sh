@@ -70,6 +70,20 @@ echo 'not json' >"$WORK/bad-state.json"
 check_fails "simulator with a corrupt state file names it" "$WORK/bad-state.json" \
         run --backend=simulator --simulator-state="$WORK/bad-state.json" --listen="$SOCK" --credentials-listen="$CRED"
 
+# ---------------------------------------------------------------- reading ahead
+# A listening agent reads the launch's report as soon as it is ready
+# (tests/agent/test-agent-cache.c); one on --stdio does not: its one
+# connection is already there to ask.
+if [ -n "$SIM" ] && [ -x "$SIM" ]; then
+        "$SIM" set "$STATE" count_requests=true >/dev/null
+        # pipes, closed at once: no call, and the agent exits
+        : | { run --backend=simulator --simulator-state="$STATE" --stdio 2>/dev/null; echo $? >"$WORK/stdio.rc"; } | cat >/dev/null
+        check_eq "--stdio reads no report ahead: no firmware request without a call" "0 " \
+                "$(cat "$WORK/stdio.rc") $(cat "$STATE.requests" 2>/dev/null)"
+        "$SIM" set "$STATE" count_requests=false >/dev/null
+        rm -f "$STATE.requests"
+fi
+
 # ---------------------------------------------------------------- config file
 printf '# comment\nbackend = simulator\nfrobnicate = yes\n' >"$WORK/badkey.conf"
 check_fails "unknown config key as FILE:LINE" "$WORK/badkey.conf:3: unknown setting 'frobnicate'" \
