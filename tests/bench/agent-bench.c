@@ -21,8 +21,10 @@
  *     figures would be on an idle machine is about cores / this);
  *   - the RSS of tests/bench/link-floor, linked as snpseald is and calling
  *     nothing (what the libraries alone cost a process);
- *   - the agent's RSS before and after the load (with SNPSEAL_BENCH_SMAPS
- *     set, also its mappings of 64 KiB or more resident);
+ *   - the agent's RSS before the load (idle, once it has read the launch's
+ *     report, which a listening agent does as soon as it is ready) and
+ *     after it (with SNPSEAL_BENCH_SMAPS set, also its mappings of 64 KiB
+ *     or more resident);
  *   - firmware requests counted by the simulator (count_requests) for one
  *     unlock and for a boot of 1, 4 and 16 volumes sharing a binding,
  *     unlocked at once, on a fresh agent, with the cache and without.
@@ -673,6 +675,11 @@ static unsigned load(const char *latency, double seconds, bool warm_only) {
 
                 if (agent_up(&t, latency, caches[k].cache) < 0)
                         return 1;
+                /* idle once it has read the launch's report, which it does as
+                 * soon as it is ready (the simulator signs it in the agent) */
+                for (unsigned waited = 0; count_sent(&t, "report") == 0 && waited < 10000; waited += 20)
+                        sleep_ms(20);
+                sleep_ms(500);   /* its worker thread settles */
                 rss_text(t.pid, rss0, sizeof(rss0));
                 smaps_print(t.pid);
                 call = derive_call(&t, 1);
@@ -720,7 +727,7 @@ static unsigned load(const char *latency, double seconds, bool warm_only) {
                 smaps_print(t.pid);
                 floor_text(rssf, sizeof(rssf));
                 printf("  RSS floor (link-floor)     %s\n", rssf);
-                printf("  agent RSS idle after start %s\n  agent RSS after this load   %s\n"
+                printf("  agent RSS idle, report read %s\n  agent RSS after this load   %s\n"
                        "  firmware requests: %u key, %u report\n", rss0, rss1, count_sent(&t, "key"),
                        count_sent(&t, "report"));
                 free(call);
