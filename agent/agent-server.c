@@ -22,11 +22,13 @@
  * does not keep a connection alive. Refusals are logged at most once per
  * REFUSE_LOG_INTERVAL, with the number of refusals not logged.
  *
- * Once ready, the agent reads the launch's report on a worker thread, ahead
- * of any call (not with --stdio, whose one connection is already waiting):
- * at boot the agent is started while udev still looks for the disks, and
- * the first unlock then finds the report kept and makes one firmware
- * request, the key's, instead of two.
+ * Before it reports ready, a listening agent reads the launch's report
+ * (not with --stdio, whose one connection is already waiting): at boot the
+ * agent is started while udev still looks for the disks, and the first
+ * unlock then finds the report kept and makes one firmware request, the
+ * key's, instead of two. Connections that come meanwhile wait in the socket,
+ * as the first one would have waited for the report anyway. Done before
+ * READY=1, the read never races with anything a client does afterwards.
  *
  * Every call is logged, but successful ones one by one only up to
  * LOG_OK_BURST per LOG_OK_INTERVAL (a boot's unlocks are far fewer); the
@@ -1218,10 +1220,9 @@ static void server_notify_ready(const struct agent_server *srv) {
                  srv->agent->backend_name);
 }
 
-/* The launch's report, read ahead (on a worker thread). A failure is left
- * to the first call that needs the report: it asks again and says why. */
-static void prefetch_report(void *arg) {
-        struct agent *a = arg;
+/* The launch's report, read ahead. A failure is left to the first call
+ * that needs the report: it asks again and says why. */
+static void prefetch_report(struct agent *a) {
         struct snp_report report;
         struct snp_error err = {};
 
@@ -1229,11 +1230,6 @@ static void prefetch_report(void *arg) {
                 log_debug("reading the launch's report ahead failed: %s", err.message);
         else
                 log_debug("the launch's report read ahead and kept");
-}
-
-static void prefetch_done(void *arg, bool ran) {
-        (void) arg;
-        (void) ran;
 }
 
 int agent_server_run(struct agent *a) {
@@ -1262,9 +1258,9 @@ int agent_server_run(struct agent *a) {
         if (r >= 0)
                 r = server_setup(&srv);
         if (r >= 0) {
+                if (!srv.stdio)
+                        prefetch_report(a);
                 server_notify_ready(&srv);
-                if (!srv.stdio && agent_worker_submit(srv.worker, 0, prefetch_report, prefetch_done, a) < 0)
-                        log_debug("cannot read the launch's report ahead: out of memory");
                 r = sd_event_loop(srv.event);
                 if (r < 0)
                         log_error("event loop failed: %s", strerror(-r));

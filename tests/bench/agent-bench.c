@@ -21,8 +21,8 @@
  *     figures would be on an idle machine is about cores / this);
  *   - the RSS of tests/bench/link-floor, linked as snpseald is and calling
  *     nothing (what the libraries alone cost a process);
- *   - the agent's RSS before the load (idle, once it has read the launch's
- *     report, which a listening agent does as soon as it is ready) and
+ *   - the agent's RSS before the load (idle, with the launch's report read,
+ *     which a listening agent does before it reports ready) and
  *     after it (with SNPSEAL_BENCH_SMAPS set, also its mappings of 64 KiB
  *     or more resident);
  *   - firmware requests counted by the simulator (count_requests) for one
@@ -675,11 +675,9 @@ static unsigned load(const char *latency, double seconds, bool warm_only) {
 
                 if (agent_up(&t, latency, caches[k].cache) < 0)
                         return 1;
-                /* idle once it has read the launch's report, which it does as
-                 * soon as it is ready (the simulator signs it in the agent) */
-                for (unsigned waited = 0; count_sent(&t, "report") == 0 && waited < 10000; waited += 20)
-                        sleep_ms(20);
-                sleep_ms(500);   /* its worker thread settles */
+                /* idle: a listening agent has read the launch's report before
+                 * it reported ready (the simulator signs it in the agent) */
+                sleep_ms(500);
                 rss_text(t.pid, rss0, sizeof(rss0));
                 smaps_print(t.pid);
                 call = derive_call(&t, 1);
